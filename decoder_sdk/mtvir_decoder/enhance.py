@@ -1,0 +1,186 @@
+"""``Enhancer``: an EL turned into ONNX Runtime sessions that enhance luma planes, whole or in tiles."""
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterable, Iterator
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from . import format, graph
+from .errors import InputMismatchError, MtvirError, RuntimeProviderError
+from .references import Reference
+
+CPU = "CPUExecutionProvider"
+CUDA = "CUDAExecutionProvider"
+
+
+@lru_cache(maxsize=None)
+def cuda_works() -> bool:
+    """True when the CUDA provider really loads: onnxruntime-gpu lists it even without CUDA libraries."""
+    if CUDA not in ort.get_available_providers():
+        return False
+    from onnx import TensorProto, helper
+    g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "probe",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", graph.OPSET)])
+    m.ir_version = graph.IR_VERSION
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 4
+    previous = 2
+    ort.set_default_logger_severity(4)  # the failed library loads log errors; a probe stays quiet
+    try:
+        if hasattr(ort, "preload_dlls"):  # finds CUDA/cuDNN shipped in wheels (torch's); prints what it misses
+            with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+                try:
+                    ort.preload_dlls()
+                except Exception:
+                    pass
+        s = ort.InferenceSession(m.SerializeToString(), opts, providers=[CUDA, CPU])
+        return s.get_providers()[0] == CUDA
+    except Exception:
+        return False
+    finally:
+        ort.set_default_logger_severity(previous)
+
+
+def default_providers() -> list[str]:
+    return [CUDA, CPU] if cuda_works() else [CPU]
+
+
+class Enhancer:
+    """Enhance decoded luma planes with an EL.
+
+    ``Enhancer(path_or_bytes, providers=None, precision="fp32", reference=None, tile=512)``.
+    ``enhance(luma, frame_index=None)``: uint8 (8-bit) or uint16 (10-bit..16-bit) H x W in, same out.
+    Frames outside every group of the EL pass through untouched.
+    """
+
+    def __init__(self, source: str | os.PathLike | bytes, providers: list[str] | None = None,
+                 precision: str = "fp32", reference: Reference | None = None, tile: int = 512,
+                 threads: int = 0):
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            data = bytes(source)
+        else:
+            try:
+                data = Path(source).read_bytes()
+            except OSError as exc:
+                raise MtvirError(f"cannot read EL {source}: {exc.strerror or exc}") from None
+        self.el = format.read(data, reference)
+        if precision not in ("fp32", "fp16"):
+            raise ValueError(f"precision must be fp32 or fp16, not {precision!r}")
+        self.precision = precision
+        self.providers = list(providers) if providers is not None else default_providers()
+        if CUDA in self.providers and not cuda_works():
+            self.providers = [p for p in self.providers if p != CUDA] or [CPU]
+        self.tile = max(16, int(tile))
+        self.halo = self.el.arch.receptive_radius
+        self._threads = threads
+        self._sessions: dict[int, ort.InferenceSession] = {}
+        if self.el.groups:
+            self._session(0)  # ready to run when the constructor returns
+
+    # --- facts a player asks for --------------------------------------------------------------------
+    @property
+    def provider(self) -> str:
+        if not self._sessions:
+            return self.providers[0]
+        return next(iter(self._sessions.values())).get_providers()[0]
+
+    @property
+    def width(self) -> int:
+        return self.el.width
+
+    @property
+    def height(self) -> int:
+        return self.el.height
+
+    @property
+    def bit_depth(self) -> int:
+        return self.el.bit_depth
+
+    # --- running ------------------------------------------------------------------------------------
+    def _session(self, index: int) -> ort.InferenceSession:
+        if index not in self._sessions:
+            group = self.el.groups[index]
+            onnx_model = graph.build(self.el.arch, group.params.folded(self.el.arch), self.precision)
+            opts = ort.SessionOptions()
+            opts.log_severity_level = 3
+            if self._threads:
+                opts.intra_op_num_threads = self._threads
+            try:
+                self._sessions[index] = ort.InferenceSession(onnx_model.SerializeToString(), opts,
+                                                             providers=self.providers)
+            except Exception as exc:
+                raise RuntimeProviderError(f"ONNX Runtime could not build the session: {exc}") from None
+        return self._sessions[index]
+
+    def _group_index(self, frame_index: int | None) -> int | None:
+        if frame_index is None:
+            if len(self.el.groups) > 1:
+                raise InputMismatchError("this EL has several groups: pass frame_index")
+            return 0 if self.el.groups else None
+        for i, g in enumerate(self.el.groups):
+            if frame_index in g.frames:
+                return i
+        return None
+
+    def enhance(self, luma: np.ndarray, frame_index: int | None = None) -> np.ndarray:
+        luma = np.asarray(luma)
+        bit_depth = _bit_depth(luma, self.el.bit_depth)
+        self.el.check_frame(luma.shape[0], luma.shape[1], bit_depth)
+        if frame_index is not None and self.el.frame_count and not 0 <= frame_index < self.el.frame_count:
+            raise InputMismatchError(f"frame {frame_index} beyond the EL's {self.el.frame_count} frames")
+        index = self._group_index(frame_index)
+        if index is None:
+            return luma.copy()
+        peak = float((1 << bit_depth) - 1)
+        x = luma.astype(np.float32) / np.float32(peak)
+        y = self.run_float(x, index)
+        return np.clip(np.rint(y * peak), 0, peak).astype(luma.dtype)
+
+    def enhance_frames(self, frames: Iterable[np.ndarray], start: int = 0) -> Iterator[np.ndarray]:
+        """Each frame enhanced by its group's model (frame numbers count from ``start``)."""
+        for i, frame in enumerate(frames, start):
+            yield self.enhance(frame, i)
+
+    def run_float(self, x: np.ndarray, group: int = 0, tile: int | None = None) -> np.ndarray:
+        """The network on a float32 plane in [0, 1]: tiles of ``tile`` pixels with a halo of the receptive field,
+        regions of a fixed shape where the frame allows it (so one shape, one cuDNN search)."""
+        session = self._session(group)
+        tile = self.tile if tile is None else tile
+        h, w = x.shape
+        region = tile + 2 * self.halo
+        if h <= region and w <= region:
+            return session.run(None, {"luma": x[None, None]})[0][0, 0]
+        out = np.empty_like(x)
+        for y0 in range(0, h, tile):
+            y1 = min(y0 + tile, h)
+            ry0 = 0 if h <= region else min(max(y0 - self.halo, 0), h - region)
+            ry1 = h if h <= region else ry0 + region
+            for x0 in range(0, w, tile):
+                x1 = min(x0 + tile, w)
+                rx0 = 0 if w <= region else min(max(x0 - self.halo, 0), w - region)
+                rx1 = w if w <= region else rx0 + region
+                y = session.run(None, {"luma": np.ascontiguousarray(x[None, None, ry0:ry1, rx0:rx1])})[0]
+                out[y0:y1, x0:x1] = y[0, 0, y0 - ry0:y1 - ry0, x0 - rx0:x1 - rx0]
+        return out
+
+
+def _bit_depth(luma: np.ndarray, declared: int) -> int:
+    if luma.ndim != 2 or luma.shape[0] < 1 or luma.shape[1] < 1:
+        raise InputMismatchError(f"expected an H x W luma plane, got shape {luma.shape}")
+    if luma.dtype == np.uint8:
+        return 8
+    if luma.dtype == np.uint16:
+        depth = declared or 10
+        if depth <= 8:
+            raise InputMismatchError("a uint16 plane for an 8-bit EL")
+        if luma.size and int(luma.max()) >= (1 << depth):
+            raise InputMismatchError(f"sample values beyond {depth} bits")
+        return depth
+    raise InputMismatchError(f"luma must be uint8 or uint16, not {luma.dtype}")

@@ -1,0 +1,250 @@
+"""EL bitstream v1 byte layout, as a declarative field table that drives both the reader and the writer.
+
+``schemas/el_v1.schema.json`` is this table written out (``python -m mtvir_decoder.layout > ...``); a test holds
+the two equal and parses real files with an independent interpreter of the JSON alone.
+
+Field types: u8 u16 u32 i8 f32 (little-endian), uvar (unsigned LEB128, at most 5 bytes), svar (zig-zag LEB128),
+bytes (``size``: a constant or an earlier field), or the name of a struct (with ``size``: length-delimited, read
+within exactly that many bytes; bytes a reader does not know are left for later minor versions). ``count`` repeats a field: a constant, an
+earlier field, or ``a - b + 1`` of earlier fields. ``min``/``max`` are hard limits, checked while reading, before
+anything is allocated; ``const`` fields must hold exactly that value.
+"""
+from __future__ import annotations
+
+import json
+import struct
+
+from .errors import FormatError, LimitError
+
+VERSION_MAJOR = 1
+VERSION_MINOR = 0
+MAGIC = b"MTVR"
+MAX_FILE_SIZE = 16 << 20
+MAX_MODELS = 255
+MAX_MODEL_PAYLOAD = 4 << 20
+MAX_ALPHABET = 4096
+MAX_SYMBOL = 1 << 15
+
+
+def F(name, type_, doc, **kw):
+    return {"name": name, "type": type_, "doc": doc, **kw}
+
+
+STRUCTS: dict[str, list[dict]] = {
+    "el_file": [
+        F("magic", "bytes", "ASCII 'MTVR'", size=4, const="MTVR"),
+        F("version_major", "u8", "incompatible changes; a decoder refuses a major it does not implement", const=1),
+        F("version_minor", "u8", "compatible additions: fields appended to length-delimited structs", max=255),
+        F("width", "u16", "luma width the EL applies to; 0: any", max=16384),
+        F("height", "u16", "luma height the EL applies to; 0: any", max=16384),
+        F("bit_depth", "u8", "luma bit depth the EL applies to (8..16); 0: any", max=16),
+        F("frame_count", "u32", "frames in the video the EL was made for; 0: any", max=1 << 30),
+        F("reference_id", "bytes", "SHA-256[:16] of the reference model; all zero: self-contained", size=16),
+        F("param_count", "u32", "complexity: weights + biases of one model (equals the descriptor's)"),
+        F("macs_per_pixel", "u32", "complexity: multiply-accumulates per pixel (equals the descriptor's)"),
+        F("receptive_radius", "u16", "complexity: halo in pixels a tile needs (equals the descriptor's)"),
+        F("descriptor_size", "u16", "bytes of the descriptor that follows", max=4096),
+        F("descriptor", "descriptor", "the architecture", size="descriptor_size"),
+        F("model_count", "u8", "models (groups of frames) that follow", max=MAX_MODELS),
+        F("models", "model", "one per group", count="model_count"),
+        F("crc32", "u32", "CRC-32 (zlib, ISO-HDLC) of every byte before this field"),
+    ],
+    "descriptor": [
+        F("quant_scale", "u16", "S: W_conv = scale * W_Q / S + shift", min=1, max=1024),
+        F("input_offset", "f32", "the network sees luma/(2^bd - 1) - input_offset"),
+        F("flags", "u8", "bit 0: global residual (out = in + net); other bits reserved, 0", max=1),
+        F("layer_count", "u8", "convolution layers", min=1, max=64),
+        F("layers", "layer", "in coding order", count="layer_count"),
+        F("node_count", "u8", "graph nodes; node 0 is the input", min=1, max=128),
+        F("nodes", "node", "in evaluation order; the last is the output", count="node_count"),
+    ],
+    "layer": [
+        F("cin", "u8", "input channels", min=1, max=64),
+        F("cout", "u8", "output channels", min=1, max=64),
+        F("kernel", "u8", "square kernel size: 1, 3, 5 or 7", min=1, max=7),
+    ],
+    "node": [
+        F("op", "u8", "1 conv(a=src, b=layer, c=relu), 2 add(a, b, c=relu), 3 se(a=src, b=1x1 layer, c=window)",
+          min=1, max=3),
+        F("a", "u8", "operand"),
+        F("b", "u8", "operand"),
+        F("c", "u8", "operand"),
+    ],
+    "model": [
+        F("first_frame", "u32", "first frame of the group this model applies to", max=1 << 30),
+        F("frame_count", "u32", "frames in the group", min=1, max=1 << 30),
+        F("payload_size", "u32", "bytes of the payload that follows", max=MAX_MODEL_PAYLOAD),
+        F("payload", "model_payload", "the model's parameters", size="payload_size"),
+    ],
+    "model_payload": [
+        F("modes", "u8", "bits 0-1 weights (0 reference, 1 residue, 2 absolute); bits 2-3 biases, 4-5 affine "
+                         "scales, 6-7 affine shifts (0 reference, 1 quantised delta, 2 float32)"),
+        F("bias_step_exp", "i8", "bias delta step 2^e (mode 1)"),
+        F("scale_step_exp", "i8", "relative affine-scale delta step 2^e (mode 1)"),
+        F("shift_step_exp", "i8", "affine-shift delta step 2^e (mode 1)"),
+        F("mask_size", "u8", "bytes of layer_mask: ceil(layers / 8) for a residue, else 0", max=8),
+        F("layer_mask", "bytes", "bit i (LSB first): layer i has a coded residue", size="mask_size"),
+        F("histogram_count", "u8", "probability models of the coded stream", max=72),
+        F("histograms", "histogram", "one per coded tensor group", count="histogram_count"),
+        F("raw_count", "uvar", "float32 values that follow (mode-2 parameters)", max=8192),
+        F("raw", "f32", "biases, then scales, then shifts, for those in mode 2", count="raw_count"),
+        F("coded_size", "uvar", "bytes of the range-coded stream (a multiple of 4)", max=MAX_MODEL_PAYLOAD),
+        F("coded", "bytes", "constriction RangeEncoder words, little-endian u32", size="coded_size"),
+    ],
+    "histogram": [
+        F("lo", "svar", "smallest symbol", min=-MAX_SYMBOL, max=MAX_SYMBOL),
+        F("hi", "svar", "largest symbol", min=-MAX_SYMBOL, max=MAX_SYMBOL),
+        F("counts", "uvar", "occurrences of lo..hi", count="hi - lo + 1", max=1 << 20),
+    ],
+}
+
+_FIXED = {"u8": "<B", "u16": "<H", "u32": "<I", "i8": "<b", "f32": "<f"}
+_MIN_SIZE = {"u8": 1, "u16": 2, "u32": 4, "i8": 1, "f32": 4, "uvar": 1, "svar": 1, "bytes": 0}
+
+
+def min_size(type_: str) -> int:
+    """Fewest bytes one item of this type takes: bounds any count against the bytes left."""
+    if type_ in _MIN_SIZE:
+        return _MIN_SIZE[type_]
+    total = 0
+    for f in STRUCTS[type_]:
+        if "count" not in f:
+            total += min_size(f["type"])
+        elif isinstance(f["count"], int):
+            total += min_size(f["type"]) * f["count"]
+    return total
+
+
+def _value(expr, fields: dict) -> int:
+    if isinstance(expr, int):
+        return expr
+    if expr in fields:
+        return fields[expr]
+    a, _, b, _, one = expr.split()  # "a - b + 1"
+    return fields[a] - fields[b] + int(one)
+
+
+class Reader:
+    """Reads the table's types from a bytes buffer, never past its end."""
+
+    def __init__(self, data: bytes, pos: int = 0, end: int | None = None):
+        self.data, self.pos = data, pos
+        self.end = len(data) if end is None else end
+
+    def take(self, n: int, what: str) -> bytes:
+        if n < 0 or self.pos + n > self.end:
+            raise FormatError(f"truncated: {what} needs {n} bytes, {self.end - self.pos} left")
+        out = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return out
+
+    def uvar(self, what: str) -> int:
+        value = 0
+        for i in range(5):
+            byte = self.take(1, what)[0]
+            value |= (byte & 0x7F) << (7 * i)
+            if not byte & 0x80:
+                if i and byte == 0:
+                    raise FormatError(f"{what}: non-canonical varint")
+                return value
+        raise FormatError(f"{what}: varint longer than 5 bytes")
+
+    def read(self, type_: str, what: str):
+        if type_ in _FIXED:
+            fmt = _FIXED[type_]
+            return struct.unpack(fmt, self.take(struct.calcsize(fmt), what))[0]
+        if type_ == "uvar":
+            return self.uvar(what)
+        if type_ == "svar":
+            z = self.uvar(what)
+            return (z >> 1) ^ -(z & 1)
+        return self.struct(type_, what)
+
+    def struct(self, name: str, what: str = "") -> dict:
+        out: dict = {}
+        for f in STRUCTS[name]:
+            where = f"{what}.{f['name']}" if what else f["name"]
+            if f["type"] == "bytes":
+                value = self.take(_value(f["size"], out), where)
+            elif "count" in f:
+                n = _value(f["count"], out)
+                if n < 0 or n * min_size(f["type"]) > self.end - self.pos:
+                    raise FormatError(f"truncated or hostile: {where} claims {n} items")
+                value = [self._checked(f, self.read(f["type"], f"{where}[{i}]"), f"{where}[{i}]") for i in range(n)]
+            elif "size" in f:
+                value = self._sized(f["type"], _value(f["size"], out), where)
+            else:
+                value = self._checked(f, self.read(f["type"], where), where)
+            if "const" in f:
+                expected = f["const"].encode() if f["type"] == "bytes" else f["const"]
+                if value != expected:
+                    raise FormatError(f"{where} is {value!r}, expected {expected!r}")
+            out[f["name"]] = value
+        return out
+
+    def _sized(self, name: str, size: int, what: str) -> dict:
+        """A length-delimited struct: read inside its bytes; trailing bytes are left for later minor versions."""
+        if self.pos + size > self.end:
+            raise FormatError(f"truncated: {what} needs {size} bytes, {self.end - self.pos} left")
+        inner = Reader(self.data, self.pos, self.pos + size)
+        value = inner.struct(name, what)
+        value["_trailing"] = inner.end - inner.pos
+        self.pos += size
+        return value
+
+    @staticmethod
+    def _checked(f: dict, value, where: str):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if "min" in f and not value >= f["min"] or "max" in f and not value <= f["max"]:
+                raise LimitError(f"{where} = {value} outside [{f.get('min', '-')}, {f.get('max', '-')}]")
+        return value
+
+
+def write_uvar(value: int) -> bytes:
+    if value < 0:
+        raise ValueError("uvar takes non-negative integers")
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def write(name: str, fields: dict) -> bytes:
+    """Serialise a field dict by the table. Sizes and counts are taken as given (callers fill them)."""
+    out = bytearray()
+    for f in STRUCTS[name]:
+        value = fields[f["name"]]
+        items = value if "count" in f else [value]
+        for item in items:
+            t = f["type"]
+            if t == "bytes":
+                out += item
+            elif t in _FIXED:
+                out += struct.pack(_FIXED[t], item)
+            elif t == "uvar":
+                out += write_uvar(item)
+            elif t == "svar":
+                out += write_uvar(2 * item if item >= 0 else -2 * item - 1)
+            else:
+                out += write(t, item)
+    return bytes(out)
+
+
+def schema() -> dict:
+    """The machine-readable schema: the table plus the constants a reader needs."""
+    return {
+        "title": "MTVIR enhancement layer (EL) bitstream",
+        "version": f"{VERSION_MAJOR}.{VERSION_MINOR}",
+        "byte_order": "little-endian",
+        "root": "el_file",
+        "limits": {"max_file_size": MAX_FILE_SIZE, "max_models": MAX_MODELS,
+                   "max_model_payload": MAX_MODEL_PAYLOAD, "max_alphabet": MAX_ALPHABET},
+        "structs": STRUCTS,
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(schema(), indent=1))

