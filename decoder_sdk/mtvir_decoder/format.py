@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from . import layout
 from .descriptor import Architecture
 from .errors import FormatError, InputMismatchError, LimitError, UnsupportedVersionError
-from .model import Coding, Params, decode_payload, encode_payload
+from .model import DELTA, RAW, Coding, Params, decode_payload, encode_payload
 from .references import Reference, find as find_reference
 
 NO_REFERENCE = bytes(16)
@@ -25,6 +25,7 @@ class Group:
     frame_count: int
     params: Params
     payload_size: int = 0
+    coding: Coding | None = None  # as found in the file: writing the group back with it gives the same bytes
 
     @property
     def frames(self) -> range:
@@ -69,9 +70,21 @@ def _check_groups(groups, frame_count: int) -> None:
             raise FormatError(f"group ends at frame {end}, the video has {frame_count}")
 
 
+def coding_of(payload: dict) -> Coding:
+    """The coding choices a payload was written with."""
+    modes = [(payload["modes"] >> s) & 3 for s in (0, 2, 4, 6)]
+    steps = [payload[f"{k}_step_exp"] if mode != RAW else None
+             for k, mode in zip(("bias", "scale", "shift"), modes[1:])]
+    n_delta = sum(1 for mode in modes[1:] if mode == DELTA)
+    return Coding(*steps, weights={0: "auto", 1: "residue", 2: "absolute"}[modes[0]],
+                  shared_histogram=payload["histogram_count"] - n_delta <= 1)
+
+
 def write(arch: Architecture, groups: list[tuple[int, int, Params, Coding]], reference: Reference | None,
-          width: int = 0, height: int = 0, bit_depth: int = 0, frame_count: int = 0) -> bytes:
-    """EL bytes for ``groups`` of (first_frame, frame_count, params, coding), coded against ``reference``."""
+          width: int = 0, height: int = 0, bit_depth: int = 0, frame_count: int = 0,
+          inline_descriptor: bool | None = None) -> bytes:
+    """EL bytes for ``groups`` of (first_frame, frame_count, params, coding), coded against ``reference``.
+    The descriptor is omitted (the reference's, which its id covers) unless ``inline_descriptor`` or no reference."""
     if reference is not None and reference.arch != arch:
         raise FormatError("the reference model has another architecture")
     _check_groups([Group(f, n, p) for f, n, p, _ in groups], frame_count)
@@ -82,14 +95,15 @@ def write(arch: Architecture, groups: list[tuple[int, int, Params, Coding]], ref
         if size > layout.MAX_MODEL_PAYLOAD:
             raise LimitError(f"model payload of {size} bytes beyond the limit")
         models.append({"first_frame": first, "frame_count": count, "payload_size": size, "payload": payload})
-    descriptor = arch.to_fields()
+    inline = reference is None if inline_descriptor is None else inline_descriptor or reference is None
+    descriptor = arch.to_fields() if inline else None
     fields = {
         "magic": layout.MAGIC, "version_major": layout.VERSION_MAJOR, "version_minor": layout.VERSION_MINOR,
         "width": width, "height": height, "bit_depth": bit_depth, "frame_count": frame_count,
         "reference_id": reference.id if reference else NO_REFERENCE,
         "param_count": arch.param_count, "macs_per_pixel": arch.macs_per_pixel,
         "receptive_radius": arch.receptive_radius,
-        "descriptor_size": len(layout.write("descriptor", descriptor)), "descriptor": descriptor,
+        "descriptor_size": len(layout.write("descriptor", descriptor)) if inline else 0, "descriptor": descriptor,
         "model_count": len(models), "models": models, "crc32": 0,
     }
     body = layout.write("el_file", fields)[:-4]
@@ -118,7 +132,7 @@ def parse(data: bytes) -> dict:
         raise FormatError(f"{len(data) - reader.pos} bytes after the CRC")
     known = fields["version_minor"] <= layout.VERSION_MINOR
     for name, value in [("descriptor", fields["descriptor"])] + [("model", m["payload"]) for m in fields["models"]]:
-        if known and value["_trailing"]:
+        if known and value is not None and value["_trailing"]:
             raise FormatError(f"{value['_trailing']} unexpected bytes at the end of a {name}")
     return fields
 
@@ -126,21 +140,27 @@ def parse(data: bytes) -> dict:
 def read(data: bytes, reference: Reference | None = None) -> ElFile:
     """Parse and rebuild an EL. Its reference is ``reference`` if given (it must match), else looked up by id."""
     fields = parse(data)
-    arch = Architecture.from_fields(fields["descriptor"])
+    has_reference = fields["reference_id"] != NO_REFERENCE
+    ref = find_reference(fields["reference_id"], reference) if has_reference else None
+    if fields["descriptor"] is not None:
+        arch = Architecture.from_fields(fields["descriptor"])
+        if ref is not None and ref.arch != arch:
+            raise FormatError("the EL's descriptor differs from its reference model's")
+    elif ref is not None:
+        arch = ref.arch
+    else:
+        raise FormatError("no descriptor and no reference model to take it from")
     for name, value in (("param_count", arch.param_count), ("macs_per_pixel", arch.macs_per_pixel),
                         ("receptive_radius", arch.receptive_radius)):
         if fields[name] != value:
             raise FormatError(f"{name} says {fields[name]}, the descriptor gives {value}")
     if fields["bit_depth"] and not 8 <= fields["bit_depth"] <= 16:
         raise FormatError(f"bit depth {fields['bit_depth']} outside 8..16")
-    ref_params = None
-    if fields["reference_id"] != NO_REFERENCE:
-        ref = find_reference(fields["reference_id"], reference)
-        if ref.arch != arch:
-            raise FormatError("the EL's descriptor differs from its reference model's")
-        ref_params = ref.params
+    ref_params = ref.params if ref is not None else None
+    if any(m["payload"] is None for m in fields["models"]):
+        raise FormatError("a model with an empty payload")
     groups = [Group(m["first_frame"], m["frame_count"], decode_payload(arch, m["payload"], ref_params),
-                    m["payload_size"]) for m in fields["models"]]
+                    m["payload_size"], coding_of(m["payload"])) for m in fields["models"]]
     _check_groups(groups, fields["frame_count"])
     return ElFile(arch, groups, fields["reference_id"], fields["width"], fields["height"], fields["bit_depth"],
                   fields["frame_count"], len(data), fields["version_minor"])

@@ -5,7 +5,8 @@ the two equal and parses real files with an independent interpreter of the JSON 
 
 Field types: u8 u16 u32 i8 f32 (little-endian), uvar (unsigned LEB128, at most 5 bytes), svar (zig-zag LEB128),
 bytes (``size``: a constant or an earlier field), or the name of a struct (with ``size``: length-delimited, read
-within exactly that many bytes; bytes a reader does not know are left for later minor versions). ``count`` repeats a field: a constant, an
+within exactly that many bytes, absent when the size is 0; bytes a reader does not know are left for later minor
+versions). ``count`` repeats a field: a constant, an
 earlier field, or ``a - b + 1`` of earlier fields. ``min``/``max`` are hard limits, checked while reading, before
 anything is allocated; ``const`` fields must hold exactly that value.
 """
@@ -43,7 +44,7 @@ STRUCTS: dict[str, list[dict]] = {
         F("param_count", "u32", "complexity: weights + biases of one model (equals the descriptor's)"),
         F("macs_per_pixel", "u32", "complexity: multiply-accumulates per pixel (equals the descriptor's)"),
         F("receptive_radius", "u16", "complexity: halo in pixels a tile needs (equals the descriptor's)"),
-        F("descriptor_size", "u16", "bytes of the descriptor that follows", max=4096),
+        F("descriptor_size", "u16", "bytes of the descriptor; 0: the reference model's descriptor", max=4096),
         F("descriptor", "descriptor", "the architecture", size="descriptor_size"),
         F("model_count", "u8", "models (groups of frames) that follow", max=MAX_MODELS),
         F("models", "model", "one per group", count="model_count"),
@@ -182,8 +183,11 @@ class Reader:
             out[f["name"]] = value
         return out
 
-    def _sized(self, name: str, size: int, what: str) -> dict:
-        """A length-delimited struct: read inside its bytes; trailing bytes are left for later minor versions."""
+    def _sized(self, name: str, size: int, what: str) -> dict | None:
+        """A length-delimited struct: read inside its bytes; trailing bytes are left for later minor versions.
+        Size 0: the struct is absent (None)."""
+        if size == 0:
+            return None
         if self.pos + size > self.end:
             raise FormatError(f"truncated: {what} needs {size} bytes, {self.end - self.pos} left")
         inner = Reader(self.data, self.pos, self.pos + size)
@@ -220,6 +224,8 @@ def write(name: str, fields: dict) -> bytes:
         items = value if "count" in f else [value]
         for item in items:
             t = f["type"]
+            if item is None and "size" in f and t in STRUCTS:
+                continue  # an absent length-delimited struct
             if t == "bytes":
                 out += item
             elif t in _FIXED:

@@ -3,6 +3,9 @@
 CQB: W_Q = round(S * W_L) (straight-through gradient), W_conv = scale * W_Q / S + shift, one affine scale and
 shift per layer. With ``quantize`` off the same module is a plain float conv (W_conv = scale * W_L + shift), which
 is how training starts: rounding from the first step blocks learning.
+
+The affine pair is learned as log(scale) and shift / scale: Adam's steps are then relative to the layer's own
+magnitude (layer scales differ by orders of magnitude, and a shift moves every weight of the layer at once).
 """
 from __future__ import annotations
 
@@ -22,9 +25,32 @@ class CQBConv(nn.Module):
         self.kernel = kernel
         self.weight = nn.Parameter(torch.zeros(cout, cin, kernel, kernel))  # W_L
         self.bias = nn.Parameter(torch.zeros(cout))
-        self.scale = nn.Parameter(torch.ones(()))
-        self.shift = nn.Parameter(torch.zeros(()))
+        self.log_scale = nn.Parameter(torch.zeros(()))
+        self.rel_shift = nn.Parameter(torch.zeros(()))  # shift / scale
         self.quantize = False
+        self.loaded: tuple[float, float] | None = None  # the coded (scale, shift) it started from
+
+    @property
+    def scale(self) -> torch.Tensor:
+        return torch.exp(self.log_scale)
+
+    @property
+    def shift(self) -> torch.Tensor:
+        return self.scale * self.rel_shift
+
+    def set_affine(self, scale: float, shift: float) -> None:
+        if not scale > 0:
+            raise ValueError(f"affine scale {scale} is not positive")
+        with torch.no_grad():
+            self.log_scale.fill_(float(np.log(np.float64(scale))))
+            self.rel_shift.fill_(float(np.float64(shift) / np.float64(scale)))
+
+    def affine_values(self) -> tuple[np.float32, np.float32]:
+        """The float32 (scale, shift) to code; exactly the loaded ones while the parameters have not moved."""
+        scale, shift = np.float32(self.scale.item()), np.float32(self.shift.item())
+        if self.loaded is not None and self._start == (self.log_scale.item(), self.rel_shift.item()):
+            return self.loaded
+        return scale, shift
 
     def integer_weight(self) -> torch.Tensor:
         return torch.round(self.weight.detach() * self.S)
@@ -73,11 +99,12 @@ class Network(nn.Module):
     # --- exchange with the decoder SDK ---------------------------------------------------------------
     def to_params(self) -> Params:
         """The integers and floats a decoder rebuilds (W_Q rounded from W_L)."""
+        affine = [c.affine_values() for c in self.convs]
         return Params(
             [c.integer_weight().numpy().astype(np.int32) for c in self.convs],
             [c.bias.detach().numpy().astype(np.float32).copy() for c in self.convs],
-            np.array([c.scale.item() for c in self.convs], np.float32),
-            np.array([c.shift.item() for c in self.convs], np.float32),
+            np.array([a for a, _ in affine], np.float32),
+            np.array([s for _, s in affine], np.float32),
         )
 
     def load_params(self, p: Params) -> "Network":
@@ -86,22 +113,25 @@ class Network(nn.Module):
             for c, w, b, a, s in zip(self.convs, p.weights, p.biases, p.scale, p.shift):
                 c.weight.copy_(torch.from_numpy(w.astype(np.float32)) / c.S)
                 c.bias.copy_(torch.from_numpy(b))
-                c.scale.fill_(float(a))
-                c.shift.fill_(float(s))
+                c.set_affine(float(a), float(s))
+                c.loaded = (np.float32(a), np.float32(s))
+                c._start = (c.log_scale.item(), c.rel_shift.item())
         self.quantize = True
         return self
 
-    def init_identity(self, seed: int = 0) -> "Network":
-        """Kaiming-normal weights (float mode), the tail zero: the network starts as exactly the identity."""
+    def init_identity(self, seed: int = 0, tail_scale: float = 0.1) -> "Network":
+        """Kaiming-normal weights (float mode), the tail zero: the network starts as exactly the identity.
+        The tail's affine scale starts at ``tail_scale``: the correction is a hundredth of the signal, and at scale 1
+        Adam's first steps on the tail throw noise at the output and training collapses to the identity."""
         g = torch.Generator().manual_seed(seed)
         with torch.no_grad():
             for c, l in zip(self.convs, self.arch.layers):
                 c.weight.normal_(0, float(np.sqrt(2.0 / (l.cin * l.kernel ** 2))), generator=g)
                 c.bias.zero_()
-                c.scale.fill_(1.0)
-                c.shift.zero_()
+                c.set_affine(1.0, 0.0)
             last = self.convs[self.arch.nodes[-1].b]
             last.weight.zero_()
+            last.set_affine(tail_scale, 0.0)
         self.quantize = False
         return self
 
@@ -114,7 +144,6 @@ class Network(nn.Module):
                 std = float(w.std()) or 1.0
                 a = std * c.S / std_levels
                 c.weight.copy_(w / a)
-                c.scale.fill_(a)
-                c.shift.zero_()
+                c.set_affine(a, 0.0)
         self.quantize = True
         return self

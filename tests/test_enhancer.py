@@ -1,0 +1,157 @@
+"""The Enhancer: ONNX Runtime against an independent numpy network, tiles, bit depths, sizes, groups, no torch."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import mtvir_decoder as m
+from mtvir_decoder.descriptor import ADD, CONV, SE
+from conftest import frame, random_params
+
+
+def numpy_network(arch: m.Architecture, params: m.Params, x: np.ndarray) -> np.ndarray:
+    """Plain float64 numpy: direct convolution with zero padding, box mean with zeros outside counted in."""
+    folded = params.folded(arch)
+
+    def conv(t, w, b):
+        k = w.shape[-1]
+        p = np.pad(t, ((0, 0), (k // 2, k // 2), (k // 2, k // 2)))
+        h, wd = t.shape[1:]
+        out = np.zeros((w.shape[0], h, wd))
+        for dy in range(k):
+            for dx in range(k):
+                out += np.einsum("oc,chw->ohw", w[:, :, dy, dx].astype(np.float64), p[:, dy:dy + h, dx:dx + wd])
+        return out + b.astype(np.float64)[:, None, None]
+
+    def box_mean(t, k):
+        p = np.pad(t, ((0, 0), (k // 2, k // 2), (k // 2, k // 2)))
+        h, wd = t.shape[1:]
+        return sum(p[:, dy:dy + h, dx:dx + wd] for dy in range(k) for dx in range(k)) / (k * k)
+
+    outs = [x[None].astype(np.float64) - arch.input_offset]
+    for n in arch.nodes:
+        if n.op == CONV:
+            y = conv(outs[n.a], *folded[n.b])
+            outs.append(np.maximum(y, 0) if n.c else y)
+        elif n.op == ADD:
+            y = outs[n.a] + outs[n.b]
+            outs.append(np.maximum(y, 0) if n.c else y)
+        elif n.op == SE:
+            gate = 1 / (1 + np.exp(-conv(box_mean(outs[n.a], n.c), *folded[n.b])))
+            outs.append(outs[n.a] * gate)
+    return (x + outs[-1][0]) if arch.global_residual else outs[-1][0]
+
+
+@pytest.fixture(scope="module")
+def strong():
+    """A model whose correction is large (tens of levels), so that tile seams would show."""
+    arch = m.sefcnn()
+    ref = m.Reference(arch, random_params(arch, 7, gain=3.0))
+    return ref, m.write(arch, [(0, 1, ref.params, m.Coding())], ref)
+
+
+def test_onnx_runtime_equals_numpy(strong):
+    ref, data = strong
+    enh = m.Enhancer(data, reference=ref, providers=["CPUExecutionProvider"])
+    x = frame(37, 45, 3).astype(np.float32) / 255
+    got = enh.run_float(x)
+    want = numpy_network(ref.arch, ref.params, x)
+    assert np.abs(want - x).mean() > 0.02  # a real correction
+    assert np.abs(got - want).max() < 1e-4
+
+
+def test_tiled_equals_whole_frame(strong):
+    ref, data = strong
+    enh = m.Enhancer(data, reference=ref)
+    luma = frame(203, 251, 4)
+    whole = enh.run_float(luma.astype(np.float32) / 255, tile=4096)
+    assert np.abs(whole - luma / 255.0).mean() > 0.02
+    for tile in (24, 64, 100):
+        tiled = enh.run_float(luma.astype(np.float32) / 255, tile=tile)
+        assert np.abs(tiled - whole).max() < 1e-5, tile
+    enh.tile = 64
+    out = enh.enhance(luma)
+    enh.tile = 4096
+    assert np.array_equal(out, enh.enhance(luma))
+
+
+@pytest.mark.parametrize("h,w", [(144, 176), (1, 1), (7, 13), (35, 35), (99, 2)])
+def test_sizes_8_bit(strong, h, w):
+    ref, data = strong
+    luma = frame(h, w, 5)
+    out = m.Enhancer(data, reference=ref).enhance(luma)
+    assert out.dtype == np.uint8 and out.shape == (h, w)
+    want = np.clip(np.rint(numpy_network(ref.arch, ref.params, luma / 255.0) * 255), 0, 255)
+    assert np.abs(out.astype(int) - want).max() <= 1
+
+
+def test_10_bit(arch, reference):
+    data = m.write(arch, [(0, 1, reference.params, m.Coding())], reference, 33, 21, 10, 1)
+    luma = frame(21, 33, 6, np.uint16, 1023)
+    enh = m.Enhancer(data, reference=reference)
+    out = enh.enhance(luma, 0)
+    assert out.dtype == np.uint16 and out.max() <= 1023
+    want = np.clip(np.rint(numpy_network(arch, reference.params, luma / 1023.0) * 1023), 0, 1023)
+    assert np.abs(out.astype(int) - want).max() <= 1
+    with pytest.raises(m.InputMismatchError):
+        enh.enhance(luma.astype(np.uint8))  # 8-bit frame for a 10-bit EL
+    with pytest.raises(m.InputMismatchError):
+        enh.enhance(np.full((21, 33), 4000, np.uint16))  # not 10-bit samples
+
+
+def test_input_mismatch(arch, reference):
+    data = m.write(arch, [(0, 3, reference.params, m.Coding())], reference, 16, 8, 8, 3)
+    enh = m.Enhancer(data, reference=reference)
+    for bad in (np.zeros((8, 17), np.uint8), np.zeros((8, 16), np.float32), np.zeros((2, 8, 16), np.uint8)):
+        with pytest.raises(m.InputMismatchError):
+            enh.enhance(bad, 0)
+    with pytest.raises(m.InputMismatchError):
+        enh.enhance(np.zeros((8, 16), np.uint8), 3)  # beyond the video's frames
+
+
+def test_groups_and_pass_through(el_bytes, reference, online_params):
+    enh = m.Enhancer(el_bytes, reference=reference)
+    frames = [frame(20, 24, i) for i in range(10)]
+    out = list(enh.enhance_frames(frames))
+    for i in (4, 5, 8, 9):
+        assert np.array_equal(out[i], frames[i])  # outside every group: untouched
+    a = np.clip(np.rint(numpy_network(reference.arch, online_params, frames[0] / 255.0) * 255), 0, 255)
+    b = np.clip(np.rint(numpy_network(reference.arch, reference.params, frames[7] / 255.0) * 255), 0, 255)
+    assert np.abs(out[0].astype(int) - a).max() <= 1 and np.abs(out[7].astype(int) - b).max() <= 1
+    with pytest.raises(m.InputMismatchError):
+        enh.enhance(frames[0])  # several groups: the frame index is needed
+
+
+def test_provider_and_missing_file(el_bytes, reference, tmp_path):
+    enh = m.Enhancer(el_bytes, reference=reference)
+    assert enh.provider in ("CPUExecutionProvider", "CUDAExecutionProvider")
+    with pytest.raises(m.MtvirError):
+        m.Enhancer(tmp_path / "missing.mtvir")
+
+
+def test_fp16_graph_builds(strong):
+    ref, _ = strong
+    model = m.graph.build(ref.arch, ref.params.folded(ref.arch), "fp16")
+    assert any(n.op_type == "Cast" for n in model.graph.node)
+
+
+def test_enhance_without_torch_in_a_fresh_interpreter(el_bytes, reference, tmp_path):
+    (tmp_path / "ref.mtvir").write_bytes(reference.to_bytes())
+    (tmp_path / "el.mtvir").write_bytes(el_bytes)
+    code = textwrap.dedent(f"""
+        import os, sys
+        os.environ["MTVIR_REFERENCE_PATH"] = {str(tmp_path)!r}
+        import numpy as np
+        from mtvir_decoder import Enhancer
+        out = Enhancer({str(tmp_path / "el.mtvir")!r}).enhance(np.full((30, 40), 99, np.uint8), 1)
+        assert out.shape == (30, 40)
+        assert "torch" not in sys.modules, "torch was imported"
+        print("ok")
+    """)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
+    assert "Failed to load" not in res.stderr  # the CUDA probe is quiet
