@@ -55,13 +55,14 @@ def default_providers() -> list[str]:
 class Enhancer:
     """Enhance decoded luma planes with an EL.
 
-    ``Enhancer(path_or_bytes, providers=None, precision="fp32", reference=None, tile=512)``.
+    ``Enhancer(path_or_bytes, providers=None, precision="fp32", reference=None, tile=1024)``: frames larger than
+    a tile plus its halo run in tiles (memory stays bounded; the result is the same).
     ``enhance(luma, frame_index=None)``: uint8 (8-bit) or uint16 (10-bit..16-bit) H x W in, same out.
     Frames outside every group of the EL pass through untouched.
     """
 
     def __init__(self, source: str | os.PathLike | bytes, providers: list[str] | None = None,
-                 precision: str = "fp32", reference: Reference | None = None, tile: int = 512,
+                 precision: str = "fp32", reference: Reference | None = None, tile: int = 1024,
                  threads: int = 0):
         if isinstance(source, (bytes, bytearray, memoryview)):
             data = bytes(source)
@@ -110,6 +111,8 @@ class Enhancer:
             onnx_model = graph.build(self.el.arch, group.params.folded(self.el.arch), self.precision)
             opts = ort.SessionOptions()
             opts.log_severity_level = 3
+            # ENABLE_ALL turns on the blocked NCHWc convolutions on x86: about 2x the default's speed here
+            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             if self._threads:
                 opts.intra_op_num_threads = self._threads
             try:
@@ -149,26 +152,36 @@ class Enhancer:
             yield self.enhance(frame, i)
 
     def run_float(self, x: np.ndarray, group: int = 0, tile: int | None = None) -> np.ndarray:
-        """The network on a float32 plane in [0, 1]: tiles of ``tile`` pixels with a halo of the receptive field,
-        regions of a fixed shape where the frame allows it (so one shape, one cuDNN search)."""
+        """The network on a float32 plane in [0, 1]. A dimension longer than ``tile`` + 2 halo is cut into equal
+        tiles of at most ``tile`` pixels, each run with a halo of the receptive radius in a region of one fixed
+        shape (so one shape, one cuDNN search); the halo makes the result equal to the whole frame's."""
         session = self._session(group)
-        tile = self.tile if tile is None else tile
-        h, w = x.shape
-        region = tile + 2 * self.halo
-        if h <= region and w <= region:
+        tile = self.tile if tile is None else max(1, tile)
+        spans_y, spans_x = (_spans(n, tile, self.halo) for n in x.shape)
+        if len(spans_y) == 1 and len(spans_x) == 1:
             return session.run(None, {"luma": x[None, None]})[0][0, 0]
         out = np.empty_like(x)
-        for y0 in range(0, h, tile):
-            y1 = min(y0 + tile, h)
-            ry0 = 0 if h <= region else min(max(y0 - self.halo, 0), h - region)
-            ry1 = h if h <= region else ry0 + region
-            for x0 in range(0, w, tile):
-                x1 = min(x0 + tile, w)
-                rx0 = 0 if w <= region else min(max(x0 - self.halo, 0), w - region)
-                rx1 = w if w <= region else rx0 + region
+        for y0, y1, ry0, ry1 in spans_y:
+            for x0, x1, rx0, rx1 in spans_x:
                 y = session.run(None, {"luma": np.ascontiguousarray(x[None, None, ry0:ry1, rx0:rx1])})[0]
                 out[y0:y1, x0:x1] = y[0, 0, y0 - ry0:y1 - ry0, x0 - rx0:x1 - rx0]
         return out
+
+
+def _spans(n: int, tile: int, halo: int) -> list[tuple[int, int, int, int]]:
+    """(start, end, region start, region end) along one dimension: equal tiles, regions of one fixed length
+    (tile + 2 halo) placed inside the frame; a region edge is either a frame edge or at least ``halo`` away."""
+    if n <= tile + 2 * halo:
+        return [(0, n, 0, n)]
+    count = -(-n // tile)
+    size = -(-n // count)
+    region = size + 2 * halo
+    spans = []
+    for start in range(0, n, size):
+        end = min(start + size, n)
+        r0 = min(max(start - halo, 0), n - region)
+        spans.append((start, end, r0, r0 + region))
+    return spans
 
 
 def _bit_depth(luma: np.ndarray, declared: int) -> int:

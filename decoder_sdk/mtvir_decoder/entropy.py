@@ -115,4 +115,6 @@ def decode(histograms: list[Histogram], coded: bytes, sizes: list[int]) -> list[
         if not np.array_equal(np.bincount(symbols - h.lo, minlength=len(h.counts)), np.asarray(h.counts)):
             raise FormatError("decoded symbols do not match their histogram (damaged stream)")
         out.append(symbols)
+    if needs_stream and encode(out)[1] != coded:  # canonical: exactly the encoder's words, nothing after them
+        raise FormatError("coded stream is not the canonical coding of its symbols (damaged or padded)")
     return out

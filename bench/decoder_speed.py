@@ -1,0 +1,136 @@
+"""Decoder speed: ONNX Runtime against torch on the same folded weights, in one run (ratios, not absolutes).
+
+    python bench/decoder_speed.py [--sizes 176x144,1280x720,1920x1080] [--repeat 5] [--no-4k]
+
+Prints ms/frame per size for ONNX Runtime (CPU; CUDA fp32/fp16 where a GPU really loads), torch eager (NCHW and
+channels_last; fp16 channels_last on a GPU), their ratio, the achieved GFLOP/s against a float32 numpy matmul on
+this machine, the open-to-ready time of an Enhancer, and the peak memory of a 3840x2160 frame (a child process).
+torch is used here only as the baseline; the SDK never imports it.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+import mtvir_decoder as m  # noqa: E402
+
+
+def model_bytes() -> tuple[bytes, m.Reference]:
+    try:
+        ref = m.references.default()
+    except m.MtvirError:
+        from conftest import random_params
+        ref = m.Reference(m.sefcnn(), random_params(m.sefcnn(), 0))
+    return m.write(ref.arch, [(0, 1, ref.params, m.Coding())], ref), ref
+
+
+def timeit(fn, repeat: int) -> float:
+    fn()  # warm-up: allocations, algorithm choice
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return float(np.median(times)) * 1000
+
+
+def matmul_gflops() -> float:
+    a = np.random.default_rng(0).standard_normal((2048, 2048), dtype=np.float32)
+    a @ a
+    t = time.perf_counter()
+    for _ in range(5):
+        a @ a
+    return 5 * 2 * 2048 ** 3 / (time.perf_counter() - t) / 1e9
+
+
+def torch_runner(ref: m.Reference, device: str, channels_last: bool, half: bool):
+    import torch
+    from mtvir_encoder.network import Network
+    net = Network(ref.arch).load_params(ref.params).eval().to(device)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    net = net.to(memory_format=fmt)
+    if half:
+        net = net.half()
+
+    def run(x: np.ndarray):
+        with torch.inference_mode():
+            t = torch.from_numpy(x)[None, None].to(device)
+            t = t.half() if half else t
+            y = net(t.contiguous(memory_format=fmt))
+            if device == "cuda":
+                torch.cuda.synchronize()
+            return y
+    return run
+
+
+def peak_memory_4k(data_path: str, ref_path: str) -> float:
+    code = textwrap.dedent(f"""
+        import resource, numpy as np, mtvir_decoder as m
+        ref = m.Reference.load({ref_path!r})
+        e = m.Enhancer({data_path!r}, reference=ref, providers=["CPUExecutionProvider"])
+        e.enhance(np.random.default_rng(0).integers(0, 256, (2160, 3840), dtype=np.uint8))
+        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sizes", default="176x144,1280x720,1920x1080")
+    p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--no-4k", action="store_true", help="skip the 3840x2160 peak-memory run")
+    a = p.parse_args()
+    data, ref = model_bytes()
+    import torch
+    print(f"machine: {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), "
+          f"onnxruntime {m.enhance.ort.__version__}, CUDA usable: {m.enhance.cuda_works()}")
+    mm = matmul_gflops()
+    macs = ref.arch.macs_per_pixel
+    print(f"numpy float32 matmul: {mm:.1f} GFLOP/s; network: {macs / 1000:.1f} kMAC/pixel")
+    t = time.perf_counter()
+    enh = m.Enhancer(data, reference=ref, providers=["CPUExecutionProvider"])
+    print(f"open-to-ready (parse, decode, fold, session): {(time.perf_counter() - t) * 1000:.1f} ms")
+    rows = []
+    for size in a.sizes.split(","):
+        w, h = map(int, size.split("x"))
+        x = np.random.default_rng(1).random((h, w), dtype=np.float32)
+        ort_ms = timeit(lambda: enh.run_float(x), a.repeat)
+        eager_run = torch_runner(ref, "cpu", False, False)
+        eager = timeit(lambda: eager_run(x), a.repeat)
+        cl_run = torch_runner(ref, "cpu", True, False)
+        cl = timeit(lambda: cl_run(x), a.repeat)
+        gflops = 2 * macs * w * h / (ort_ms / 1000) / 1e9
+        rows.append((size, ort_ms, eager, cl, min(eager, cl) / ort_ms, gflops, gflops / mm))
+    print(f"\n{'size':>10} {'ORT CPU ms':>11} {'torch ms':>9} {'torch CL ms':>12} {'speed-up vs best torch':>23} "
+          f"{'ORT GFLOP/s':>12} {'of matmul':>10}")
+    for r in rows:
+        print(f"{r[0]:>10} {r[1]:11.1f} {r[2]:9.1f} {r[3]:12.1f} {r[4]:22.2f}x {r[5]:12.1f} {100 * r[6]:9.0f}%")
+    if m.enhance.cuda_works() and torch.cuda.is_available():
+        print("\nCUDA (1920x1080):")
+        x = np.random.default_rng(1).random((1080, 1920), dtype=np.float32)
+        for prec in ("fp32", "fp16"):
+            g = m.Enhancer(data, reference=ref, precision=prec, tile=1024)
+            print(f"  ORT CUDA {prec}: {timeit(lambda: g.run_float(x), a.repeat * 4):.2f} ms ({g.provider})")
+        th = torch_runner(ref, "cuda", True, True)
+        print(f"  torch fp16 channels_last: {timeit(lambda: th(x), a.repeat * 4):.2f} ms")
+    if not a.no_4k:
+        import tempfile
+        with tempfile.TemporaryDirectory() as d:
+            Path(d, "el.mtvir").write_bytes(data)
+            Path(d, "ref.mtvir").write_bytes(ref.to_bytes())
+            mib = peak_memory_4k(str(Path(d, "el.mtvir")), str(Path(d, "ref.mtvir")))
+        print(f"\npeak memory enhancing one 3840x2160 frame (whole process): {mib:.0f} MiB (target < 1024)")
+
+
+if __name__ == "__main__":
+    main()
