@@ -19,7 +19,7 @@ import numpy as np
 from . import entropy
 from .descriptor import Architecture
 from .errors import FormatError
-from .layout import write as write_fields
+from .layout import MAX_ALPHABET, MAX_SYMBOL, write as write_fields
 
 REFERENCE, RESIDUE, ABSOLUTE = 0, 1, 2  # weight modes
 SAME, DELTA, RAW = 0, 1, 2  # float parameter modes
@@ -129,13 +129,15 @@ def encode_payload(arch: Architecture, params: Params, reference: Params | None,
         exps[kind] = 0
         if ref is not None and np.array_equal(value, ref):
             modes.append(SAME)
-        elif ref is None or exp is None:
-            modes.append(RAW)
-            raw.append(value.astype(np.float32))
         else:
-            modes.append(DELTA)
-            exps[kind] = exp
-            groups.append(_delta_ints(kind, ref, value, exp))
+            q = _delta_ints(kind, ref, value, exp) if ref is not None and exp is not None else None
+            if q is None or q.max() - q.min() >= MAX_ALPHABET or np.abs(q).max() > MAX_SYMBOL:
+                modes.append(RAW)  # no reference, asked for, or a change too large for the delta alphabet
+                raw.append(value.astype(np.float32))
+            else:
+                modes.append(DELTA)
+                exps[kind] = exp
+                groups.append(q)
     histograms, coded = entropy.encode(groups)
     raw_values = np.concatenate(raw) if raw else np.zeros(0, np.float32)
     return {

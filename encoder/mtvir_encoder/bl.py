@@ -1,6 +1,7 @@
 """The base layer (BL): a standard bitstream through PyAV (libx265, libsvtav1, libx264) and its reconstruction.
 
-Frames are YUV 4:2:0 planes as numpy arrays (uint8 for 8-bit, uint16 for 10-bit), any size, odd too. The BL is
+Frames are YUV 4:2:0 planes as numpy arrays (uint8 for 8-bit, uint16 for 10-bit); the codecs need even sizes
+(the EL itself takes any size). The BL is
 written as an ordinary container file, decoded back with PyAV, and checked frame-exact against the input
 (count and size); R_i, the bits of frame i, are the sizes of its packets in display order.
 """
@@ -139,8 +140,9 @@ def encode(video: Video, path: str | os.PathLike, codec: str = "x265", qp: int =
         raise VideoError(f"codec {codec!r} unknown: one of {', '.join(CODECS)}")
     if config not in CONFIGS:
         raise VideoError(f"config {config!r} unknown: ra (random access) or ai (all intra)")
-    if codec == "svtav1" and video.width % 2 + video.height % 2:
-        raise VideoError("SVT-AV1 needs even frame sizes")
+    if video.width % 2 or video.height % 2:  # 4:2:0 HEVC, AV1 and H.264 crop only in steps of 2 luma samples
+        raise VideoError(f"{codec} cannot code a {video.width}x{video.height} 4:2:0 frame: sizes must be even "
+                         "(crop or pad the input)")
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix or ".mp4", dir=path.parent)
     os.close(fd)

@@ -38,3 +38,51 @@ def pretrain_main(argv: list[str] | None = None) -> int:
         return 2
     print(f"reference {ref.id.hex()} written")
     return 0
+
+
+def export_main(argv: list[str] | None = None) -> int:
+    from .export import export
+    from .online import OnlineConfig
+
+    d = OnlineConfig()
+    p = argparse.ArgumentParser(prog="mtvir-export", description="Code a video as a standard base layer (OUT.mp4) "
+                                "plus an online-learned enhancement layer (OUT.mtvir).")
+    p.add_argument("input", type=Path, help="any video PyAV opens (Y4M, MP4, MKV...), 8- or 10-bit 4:2:0")
+    p.add_argument("-o", "--output", type=Path, required=True, help="OUT: writes OUT.mp4 and OUT.mtvir")
+    p.add_argument("--codec", choices=["x265", "svtav1", "x264"], default="x265")
+    p.add_argument("--qp", type=int, default=37, help="fixed QP of the BL (test QPs: 22, 27, 32, 37)")
+    p.add_argument("--config", choices=["ra", "ai"], default="ra", help="random access or all intra")
+    p.add_argument("--frames", type=int, help="code only the first N frames")
+    p.add_argument("--group", type=int, help="frames per group, each with its own model (default: one group)")
+    p.add_argument("--iterations", type=int, default=d.iterations, help="training steps per group")
+    p.add_argument("--seconds", type=float, help="training time budget per group")
+    p.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate of the weights")
+    p.add_argument("--adapt", choices=["bias_affine", "all"], default=d.adapt,
+                   help="what online learning changes (bias_affine: no integer residue)")
+    p.add_argument("--patch", type=int, default=d.patch)
+    p.add_argument("--batch", type=int, default=d.batch)
+    p.add_argument("--snapshot-every", type=int, default=d.snapshot_every)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--reference", type=Path, help="reference model file (default: the shipped one)")
+    p.add_argument("--json", type=Path, help="also write the summary and every candidate's J as JSON")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    a = p.parse_args(argv)
+    import torch
+    torch.manual_seed(a.seed)
+    cfg = OnlineConfig(iterations=a.iterations, seconds=a.seconds, lr=a.lr, adapt=a.adapt, batch=a.batch,
+                       patch=a.patch, snapshot_every=a.snapshot_every, seed=a.seed)
+    try:
+        from mtvir_decoder import Reference
+        ref = Reference.load(a.reference) if a.reference else None
+        summary = export(a.input, a.output, a.codec, a.qp, a.config, a.frames, a.group, cfg, ref,
+                         progress=not a.quiet)
+    except (MtvirError, OSError) as exc:
+        print(f"mtvir-export: error: {exc}", file=sys.stderr)
+        return 2
+    print(summary.report())
+    print(f"wrote {summary.bl_path} and {summary.el_path}")
+    if a.json:
+        import dataclasses
+        import json
+        a.json.write_text(json.dumps(dataclasses.asdict(summary), indent=1))
+    return 0

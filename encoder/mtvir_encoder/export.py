@@ -94,8 +94,8 @@ def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "
     el_path, bl_path = output_paths(out)
     if not el_path.parent.is_dir():
         raise MtvirError(f"output folder {el_path.parent} does not exist")
-    reference = reference or references.default()
     video = bl.read_video(input_path, frames)
+    reference = reference or references.default()
     if group is not None and group < 1:
         raise MtvirError("--group must be at least 1 frame")
     t0 = time.time()

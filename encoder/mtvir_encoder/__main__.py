@@ -1,0 +1,5 @@
+import sys
+
+from .cli import export_main
+
+sys.exit(export_main())

@@ -1,0 +1,148 @@
+"""Encoder: real x265 through PyAV, the trained model is the coded model, online learning, selection, bad inputs."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import mtvir_decoder as m  # noqa: E402
+from mtvir_encoder import bl, data, export, select  # noqa: E402
+from mtvir_encoder.network import Network  # noqa: E402
+from mtvir_encoder.online import OnlineConfig, learn  # noqa: E402
+from conftest import random_params  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def clip():
+    return bl.read_video(data.carphone(), 12)
+
+
+@pytest.fixture(scope="module")
+def base(clip, tmp_path_factory):
+    return bl.code(clip, tmp_path_factory.mktemp("bl") / "cp.mp4", "x265", 37, "ra")
+
+
+@pytest.fixture(scope="module")
+def ref():
+    try:
+        return m.references.default()
+    except m.MtvirError:
+        arch = m.sefcnn()
+        return m.Reference(arch, random_params(arch, 3, gain=0.05))
+
+
+def test_bl_is_frame_exact_and_bits_add_up(clip, base):
+    assert len(base.recon) == len(clip) == 12
+    assert (base.recon.height, base.recon.width) == (144, 176)
+    again, _ = bl.decode(base.path)  # plays back the same
+    assert all(np.array_equal(a, b) for a, b in zip(again.y, base.recon.y))
+    size = base.path.stat().st_size
+    assert sum(base.bits) // 8 <= size <= sum(base.bits) // 8 + 4096  # container overhead only
+    psnr = np.mean([bl.psnr(a, b, 255) for a, b in zip(base.recon.y, clip.y)])
+    assert 28 < psnr < 36
+
+
+@pytest.mark.parametrize("codec,config", [("x265", "ai"), ("x264", "ra"), ("svtav1", "ra")])
+def test_other_codecs_and_configs(clip, tmp_path, codec, config):
+    short = bl.Video(clip.y[:4], clip.u[:4], clip.v[:4], clip.fps)
+    b = bl.code(short, tmp_path / f"{codec}.mp4", codec, 37, config)
+    assert len(b.recon) == 4 and len(b.bits) == 4 and all(r > 0 for r in b.bits)
+
+
+def synthetic(n: int, h: int, w: int, depth: int) -> bl.Video:
+    peak = (1 << depth) - 1
+    dtype = np.uint8 if depth == 8 else np.uint16
+    yy, xx = np.mgrid[0:h, 0:w]
+    ys = [np.clip((0.5 + 0.4 * np.sin((xx + 3 * t) / 6.0) * np.cos(yy / 5.0)) * peak, 0, peak).astype(dtype)
+          for t in range(n)]
+    c = [np.full(((h + 1) // 2, (w + 1) // 2), (peak + 1) // 2, dtype) for _ in range(n)]
+    return bl.Video(ys, c, [x.copy() for x in c], Fraction(25), depth)
+
+
+def test_10_bit_and_sizes_not_multiple_of_8(tmp_path):
+    for depth, (h, w) in ((10, (36, 44)), (8, (38, 50))):
+        v = synthetic(3, h, w, depth)
+        b = bl.code(v, tmp_path / f"v{depth}.mp4", "x265", 32, "ra")
+        assert b.recon.bit_depth == depth and (b.recon.height, b.recon.width) == (h, w)
+        assert b.recon.y[0].dtype == (np.uint16 if depth == 10 else np.uint8)
+
+
+def test_odd_sizes_are_refused_clearly(tmp_path):
+    with pytest.raises(bl.VideoError, match="must be even"):
+        bl.code(synthetic(2, 37, 51, 8), tmp_path / "odd.mp4")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_trained_model_is_the_coded_model(ref, base, clip):
+    cfg = OnlineConfig(iterations=6, snapshot_every=3, batch=8, adapt="all", lr=5e-2)
+    snaps = learn(ref, base.recon.y, clip.y, 8, cfg)
+    params = snaps[-1].params
+    assert any(not np.array_equal(a, b) for a, b in zip(params.weights, ref.params.weights))
+    net = Network(ref.arch).load_params(params).eval()
+    data_ = m.write(ref.arch, [(0, 12, params, m.Coding(None, None, None))], ref, 176, 144, 8, 12)
+    enh = m.Enhancer(data_, reference=ref)
+    x = base.recon.y[5].astype(np.float32) / 255
+    with torch.no_grad():
+        want = net(torch.from_numpy(x)[None, None])[0, 0].numpy()
+    assert np.abs(enh.run_float(x) - want).max() < 1e-4
+
+
+def test_online_learning_lowers_mse(ref, base, clip):
+    cfg = OnlineConfig(iterations=40, snapshot_every=40, batch=16)
+    snaps = learn(ref, base.recon.y, clip.y, 8, cfg)
+    coding = m.Coding(None, None, None)
+    _, before = select.evaluate(ref, snaps[0].params, coding, base.recon.y, clip.y, 8)
+    _, after = select.evaluate(ref, snaps[-1].params, coding, base.recon.y, clip.y, 8)
+    assert after.sum() < before.sum()
+
+
+def test_selection_with_a_huge_lambda_picks_no_el(ref, base, clip):
+    no_el = select.Candidate("no EL", -1, 0, select.sse_per_frame(base.recon.y, clip.y))
+    nbytes, sse = select.evaluate(ref, ref.params, m.Coding(), base.recon.y, clip.y, 8)
+    better = select.Candidate("model", 0, nbytes, no_el.sse * 0.9, params=ref.params)
+    bits = np.asarray(base.bits, float)
+    assert select.choose([no_el, better], bits, np.full(12, select.lagrangian(37))).name == "model"
+    assert select.choose([no_el, better], bits, np.full(12, 1e12)).name == "no EL"
+
+
+def test_export_end_to_end_and_decoder_agrees(ref, tmp_path):
+    cfg = OnlineConfig(iterations=4, snapshot_every=2, batch=8)
+    s = export.export(data.carphone(), tmp_path / "cp", frames=6, online=cfg, reference=ref, progress=False)
+    el, bl_file = Path(s.el_path), Path(s.bl_path)
+    assert el.exists() and bl_file.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cp.mp4", "cp.mtvir"]  # no temporaries left
+    chosen = s.groups[0].chosen
+    recon, _ = bl.decode(bl_file)
+    orig = bl.read_video(data.carphone(), 6)
+    enh = m.Enhancer(el, reference=ref)
+    out = list(enh.enhance_frames(recon.y))
+    psnr = np.mean([bl.psnr(a, b, 255) for a, b in zip(out, orig.y)])
+    assert abs(psnr - s.psnr_el) < 1e-6
+    assert s.psnr_el >= s.psnr_bl - 1e-9 or chosen == "no EL"
+    assert "J" in s.report()
+
+
+def test_bad_inputs_leave_nothing(tmp_path, ref):
+    cfg = OnlineConfig(iterations=1, snapshot_every=1, batch=2)
+    with pytest.raises(m.MtvirError, match="no such video"):
+        export.export(tmp_path / "missing.mp4", tmp_path / "out", online=cfg, reference=ref, progress=False)
+    junk = tmp_path / "junk.mp4"
+    junk.write_text("not a video")
+    with pytest.raises(m.MtvirError):
+        export.export(junk, tmp_path / "out", online=cfg, reference=ref, progress=False)
+    with pytest.raises(m.MtvirError, match="does not exist"):
+        export.export(data.carphone(), tmp_path / "nodir" / "out", online=cfg, reference=ref, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["junk.mp4"]
+
+
+def test_cli_reports_errors_cleanly(tmp_path):
+    res = subprocess.run([sys.executable, "-m", "mtvir_encoder", str(tmp_path / "none.y4m"), "-o",
+                          str(tmp_path / "o")], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "no such video" in res.stderr and "Traceback" not in res.stderr
