@@ -22,6 +22,8 @@ CODINGS = {
     "fine": Coding(bias_step=-13, scale_step=-11, shift_step=-13),
     "mid": Coding(bias_step=-12, scale_step=-10, shift_step=-12),
     "coarse": Coding(bias_step=-11, scale_step=-9, shift_step=-11),
+    "coarser": Coding(bias_step=-10, scale_step=-8, shift_step=-10),
+    "coarsest": Coding(bias_step=-9, scale_step=-7, shift_step=-9),
 }
 
 

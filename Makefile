@@ -1,0 +1,39 @@
+# Two commands do everything on a fresh machine:  make demo  (the main job end to end)  and  make test.
+PY      ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+
+.PHONY: setup demo test bench vectors schema pretrain clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[encoder,dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)  ## export carphone (x265 QP 37, random access) as BL + EL and check the decoder reproduces it
+	mkdir -p out
+	$(BIN)/mtvir-export "$$($(BIN)/python -c 'from mtvir_encoder.data import carphone; print(carphone())')" \
+		-o out/carphone --qp 37 --config ra --json out/carphone.json
+	$(BIN)/python examples/check_demo.py out/carphone
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python bench/decoder_speed.py
+
+vectors: $(STAMP)
+	$(BIN)/python schemas/make_vectors.py
+
+schema: $(STAMP)
+	$(BIN)/python -c 'import json; from mtvir_decoder import layout; print(json.dumps(layout.schema(), indent=1))' > schemas/el_v1.schema.json
+
+pretrain: $(STAMP)  ## long and resumable: Ctrl-C and run again to continue
+	$(BIN)/mtvir-pretrain --threads 2
+
+clean:
+	rm -rf out runs .pytest_cache
