@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import textwrap
@@ -74,11 +73,12 @@ def torch_runner(ref: m.Reference, device: str, channels_last: bool, half: bool)
 
 def peak_memory_4k(data_path: str, ref_path: str) -> float:
     code = textwrap.dedent(f"""
-        import resource, numpy as np, mtvir_decoder as m
+        import numpy as np, mtvir_decoder as m
         ref = m.Reference.load({ref_path!r})
         e = m.Enhancer({data_path!r}, reference=ref, providers=["CPUExecutionProvider"])
         e.enhance(np.random.default_rng(0).integers(0, 256, (2160, 3840), dtype=np.uint8))
-        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        # VmHWM, not ru_maxrss: a child's ru_maxrss starts from its parent's peak at fork
+        print(int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1]) / 1024)
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])

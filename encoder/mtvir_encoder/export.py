@@ -117,7 +117,7 @@ def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "
             t1 = time.time()
             candidates = [Candidate("no EL", -1, 0, sse_per_frame(recon, orig))]
             for s in snaps:
-                codings = {"ref": CODINGS["mid"]} if s.step == 0 else CODINGS
+                codings = {"ref": CODINGS["2^-12"]} if s.step == 0 else CODINGS
                 for cname, coding in codings.items():
                     nbytes, sse = evaluate(reference, s.params, coding, recon, orig, video.bit_depth)
                     name = "reference" if s.step == 0 else f"step {s.step} {cname}"
