@@ -129,6 +129,15 @@ def test_export_end_to_end_and_decoder_agrees(ref, tmp_path):
     assert "J" in s.report()
 
 
+def test_groups_each_get_their_own_choice(ref, tmp_path):
+    cfg = OnlineConfig(iterations=2, snapshot_every=1, batch=4)
+    s = export.export(data.carphone(), tmp_path / "g", frames=7, group=3, online=cfg, reference=ref, progress=False)
+    assert [(g.first_frame, g.frame_count) for g in s.groups] == [(0, 3), (3, 3), (6, 1)]
+    el = m.read(Path(s.el_path).read_bytes(), ref)
+    chosen = [g for g in s.groups if g.chosen != "no EL"]
+    assert [(g.first_frame, g.frame_count) for g in el.groups] == [(g.first_frame, g.frame_count) for g in chosen]
+
+
 def test_bad_inputs_leave_nothing(tmp_path, ref):
     cfg = OnlineConfig(iterations=1, snapshot_every=1, batch=2)
     with pytest.raises(m.MtvirError, match="no such video"):

@@ -155,3 +155,13 @@ def test_enhance_without_torch_in_a_fresh_interpreter(el_bytes, reference, tmp_p
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
     assert "Failed to load" not in res.stderr  # the CUDA probe is quiet
+
+
+def test_tiled_equals_whole_frame_with_the_trained_reference():
+    ref = m.references.default()
+    data = m.write(ref.arch, [(0, 1, ref.params, m.Coding())], ref)
+    enh = m.Enhancer(data)  # found by id among the installed references
+    x = frame(150, 190, 8).astype(np.float32) / 255
+    whole = enh.run_float(x, tile=4096)
+    assert np.abs(whole - x).mean() * 255 > 0.2  # the trained filter really corrects
+    assert np.abs(enh.run_float(x, tile=48) - whole).max() < 1e-5
