@@ -1,23 +1,27 @@
 """Shared fixtures: small real models and EL files built with the SDK's own writer."""
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import mtvir_decoder as m
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _make_vectors():
+    spec = importlib.util.spec_from_file_location("make_vectors", ROOT / "schemas" / "make_vectors.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
 
 def random_params(arch: m.Architecture, seed: int, levels: int = 12, gain: float = 1.0) -> m.Params:
     """A model whose correction is large: Kaiming-scaled integer weights, the tail scaled by ``gain``."""
-    rng = np.random.default_rng(seed)
-    p = m.Params.zeros(arch)
-    p.weights = [rng.normal(0, levels, l.weight_shape).round().astype(np.int32) for l in arch.layers]
-    p.biases = [rng.normal(0, 0.02, l.cout).astype(np.float32) for l in arch.layers]
-    p.scale = np.array([np.sqrt(2.0 / (l.cin * l.kernel ** 2)) * arch.quant_scale / levels for l in arch.layers],
-                       np.float32)
-    p.scale[-1] *= gain
-    p.shift = rng.normal(0, 1e-3, len(arch.layers)).astype(np.float32)
-    return p
+    return _make_vectors().params(arch, seed, levels, gain)
 
 
 def perturbed(p: m.Params, seed: int, changes: int = 300) -> m.Params:

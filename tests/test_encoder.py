@@ -1,7 +1,6 @@
 """Encoder: real x265 through PyAV, the trained model is the coded model, online learning, selection, bad inputs."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from fractions import Fraction

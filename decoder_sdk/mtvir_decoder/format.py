@@ -7,7 +7,7 @@ complexity fields against the descriptor, the reference, the groups, then rebuil
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from . import layout
 from .descriptor import Architecture

@@ -12,7 +12,7 @@ each evaluated in float64 and rounded once to float32, so every decoder rebuilds
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 

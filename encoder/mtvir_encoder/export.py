@@ -1,10 +1,9 @@
 """The whole encoder: BL, online learning per group, candidates, rate-utility selection, the EL file."""
 from __future__ import annotations
 
-import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np

@@ -9,7 +9,7 @@ few hundred iterations on 2 cores is far from the paper's 30,000 GPU steps.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch

@@ -11,7 +11,7 @@ does not depend on the candidate, it only shifts every J by the same amount.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
