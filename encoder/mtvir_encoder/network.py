@@ -28,7 +28,8 @@ class CQBConv(nn.Module):
         self.log_scale = nn.Parameter(torch.zeros(()))
         self.rel_shift = nn.Parameter(torch.zeros(()))  # shift / scale
         self.quantize = False
-        self.loaded: tuple[float, float] | None = None  # the coded (scale, shift) it started from
+        # the coded (scale, shift) it was loaded from, and the parameters they became
+        self.loaded: tuple[np.float32, np.float32, float, float] | None = None
 
     @property
     def scale(self) -> torch.Tensor:
@@ -47,10 +48,9 @@ class CQBConv(nn.Module):
 
     def affine_values(self) -> tuple[np.float32, np.float32]:
         """The float32 (scale, shift) to code; exactly the loaded ones while the parameters have not moved."""
-        scale, shift = np.float32(self.scale.item()), np.float32(self.shift.item())
-        if self.loaded is not None and self._start == (self.log_scale.item(), self.rel_shift.item()):
-            return self.loaded
-        return scale, shift
+        if self.loaded is not None and self.loaded[2:] == (self.log_scale.item(), self.rel_shift.item()):
+            return self.loaded[0], self.loaded[1]
+        return np.float32(self.scale.item()), np.float32(self.shift.item())
 
     def integer_weight(self) -> torch.Tensor:
         return torch.round(self.weight.detach() * self.S)
@@ -114,8 +114,7 @@ class Network(nn.Module):
                 c.weight.copy_(torch.from_numpy(w.astype(np.float32)) / c.S)
                 c.bias.copy_(torch.from_numpy(b))
                 c.set_affine(float(a), float(s))
-                c.loaded = (np.float32(a), np.float32(s))
-                c._start = (c.log_scale.item(), c.rel_shift.item())
+                c.loaded = (np.float32(a), np.float32(s), c.log_scale.item(), c.rel_shift.item())
         self.quantize = True
         return self
 

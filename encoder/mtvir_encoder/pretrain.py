@@ -135,7 +135,7 @@ def pretrain(out: Path | None = None, workdir: Path = Path("runs/pretrain"), cfg
         opt.load_state_dict(state["opt"])
         step = state["step"]
     if export_only:
-        step = cfg.float_steps + cfg.qat_steps
+        return _export(net, cfg, out)
     print("building training pairs (cached after the first run)...", flush=True)
     pairs = build_pairs(cfg, workdir / "cache")
     sampler = PatchSampler(pairs, cfg.patch, cfg.seed + step)
@@ -170,6 +170,10 @@ def pretrain(out: Path | None = None, workdir: Path = Path("runs/pretrain"), cfg
                 log.write(json.dumps({"step": step, "gain_db": float(np.mean(losses[-200:])),
                                       "quantize": net.quantize, "elapsed_s": time.time() - t0}) + "\n")
     bar.close()
+    return _export(net, cfg, out)
+
+
+def _export(net: Network, cfg: PretrainConfig, out: Path) -> Reference:
     if not net.quantize:  # exported mid-way: put the float model on the grid as it is
         net = copy.deepcopy(net)
         net.to_grid(cfg.grid_levels)
