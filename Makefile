@@ -4,7 +4,7 @@ VENV    ?= .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: setup demo test bench vectors schema pretrain clean
+.PHONY: setup demo test bench vectors schema pretrain capi clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -35,5 +35,10 @@ schema: $(STAMP)
 pretrain: $(STAMP)  ## long and resumable: Ctrl-C and run again to continue
 	$(BIN)/mtvir-pretrain --threads 2
 
+capi: $(STAMP)  ## libmtvir.so + mtvir.h in build/capi, and the C example
+	$(BIN)/python -m mtvir_decoder.capi.build -o build/capi
+	$(MAKE) -C examples/c_player PYTHON=$(abspath $(BIN))/python
+
 clean:
-	rm -rf out runs .pytest_cache
+	rm -rf out runs build .pytest_cache
+	$(MAKE) -C examples/c_player clean

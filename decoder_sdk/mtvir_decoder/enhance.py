@@ -132,9 +132,10 @@ class Enhancer:
                 return i
         return None
 
-    def enhance(self, luma: np.ndarray, frame_index: int | None = None) -> np.ndarray:
+    def enhance(self, luma: np.ndarray, frame_index: int | None = None, bit_depth: int | None = None) -> np.ndarray:
+        """The enhanced plane (a new array). ``bit_depth`` of a uint16 plane defaults to the EL's (or 10)."""
         luma = np.asarray(luma)
-        bit_depth = _bit_depth(luma, self.el.bit_depth)
+        bit_depth = _bit_depth(luma, bit_depth or self.el.bit_depth)
         self.el.check_frame(luma.shape[0], luma.shape[1], bit_depth)
         if frame_index is not None and self.el.frame_count and not 0 <= frame_index < self.el.frame_count:
             raise InputMismatchError(f"frame {frame_index} beyond the EL's {self.el.frame_count} frames")
@@ -188,6 +189,8 @@ def _bit_depth(luma: np.ndarray, declared: int) -> int:
     if luma.ndim != 2 or luma.shape[0] < 1 or luma.shape[1] < 1:
         raise InputMismatchError(f"expected an H x W luma plane, got shape {luma.shape}")
     if luma.dtype == np.uint8:
+        if declared not in (0, 8):
+            raise InputMismatchError(f"a uint8 plane for a {declared}-bit EL")
         return 8
     if luma.dtype == np.uint16:
         depth = declared or 10

@@ -35,3 +35,7 @@ class InputMismatchError(MtvirError):
 
 class RuntimeProviderError(MtvirError):
     """ONNX Runtime could not build or run the session."""
+
+
+class MtvirWarning(UserWarning):
+    """Issued once when a player falls back to the base layer because the EL cannot be used."""

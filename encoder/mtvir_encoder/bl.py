@@ -16,14 +16,11 @@ from pathlib import Path
 import av
 import numpy as np
 
-from mtvir_decoder import MtvirError
+from mtvir_decoder import video as video_io
+from mtvir_decoder.video import VideoError
 
 CODECS = {"x265": "libx265", "svtav1": "libsvtav1", "x264": "libx264"}
 CONFIGS = ("ra", "ai")
-
-
-class VideoError(MtvirError):
-    """The input video cannot be read, or the BL cannot be coded or decoded as asked."""
 
 
 @dataclass
@@ -68,17 +65,6 @@ class BaseLayer:
         return sum(self.bits) * float(self.recon.fps) / len(self.bits) / 1000
 
 
-def _planes(frame: av.VideoFrame) -> tuple[np.ndarray, ...]:
-    dtype = np.dtype(np.uint8) if frame.format.name == "yuv420p" else np.dtype("<u2")
-    out = []
-    for plane in frame.planes:
-        width = plane.width
-        row = plane.line_size // dtype.itemsize
-        arr = np.frombuffer(plane, dtype=dtype).reshape(-1, row)[: plane.height, :width]
-        out.append(arr.astype(np.uint16 if dtype != np.uint8 else np.uint8))
-    return tuple(out)
-
-
 def _to_frame(y: np.ndarray, u: np.ndarray, v: np.ndarray, pix_fmt: str) -> av.VideoFrame:
     frame = av.VideoFrame(y.shape[1], y.shape[0], pix_fmt)
     for plane, data in zip(frame.planes, (y, u, v)):
@@ -91,34 +77,11 @@ def _to_frame(y: np.ndarray, u: np.ndarray, v: np.ndarray, pix_fmt: str) -> av.V
 
 def read_video(path: str | os.PathLike, frames: int | None = None) -> Video:
     """Every frame (or the first ``frames``) of anything PyAV opens, as 8- or 10-bit 4:2:0 planes."""
-    path = Path(path)
-    if not path.is_file():
-        raise VideoError(f"no such video file: {path}")
-    try:
-        container = av.open(str(path))
-    except av.error.FFmpegError as exc:
-        raise VideoError(f"cannot open {path} as a video: {exc}") from None
-    with container:
-        if not container.streams.video:
-            raise VideoError(f"{path} has no video stream")
-        stream = container.streams.video[0]
-        fps = Fraction(stream.average_rate) if stream.average_rate else Fraction(30)
-        y, u, v, depth = [], [], [], None
-        try:
-            for frame in container.decode(stream):
-                if depth is None:
-                    name = frame.format.name
-                    depth = 10 if any(t in name for t in ("10", "12", "16")) else 8
-                    target = "yuv420p" if depth == 8 else "yuv420p10le"
-                planes = _planes(frame if frame.format.name == target else frame.reformat(format=target))
-                y.append(planes[0]), u.append(planes[1]), v.append(planes[2])
-                if frames is not None and len(y) >= frames:
-                    break
-        except av.error.FFmpegError as exc:
-            raise VideoError(f"cannot decode {path}: {exc}") from None
-    if not y:
-        raise VideoError(f"{path} holds no decodable frame")
-    return Video(y, u, v, fps, depth)
+    info = video_io.probe(path)
+    y, u, v = [], [], []
+    for planes in video_io.frames(path, frames):
+        y.append(planes[0]), u.append(planes[1]), v.append(planes[2])
+    return Video(y, u, v, info.fps, 8 if y[0].dtype == np.uint8 else 10)
 
 
 def _options(codec: str, qp: int, config: str, fps: Fraction) -> dict[str, str]:
@@ -169,24 +132,9 @@ def encode(video: Video, path: str | os.PathLike, codec: str = "x265", qp: int =
 
 def decode(path: str | os.PathLike) -> tuple[Video, list[int]]:
     """The BL's reconstruction and the bits of each frame (packet sizes in display order)."""
-    try:
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            fps = Fraction(stream.average_rate) if stream.average_rate else Fraction(30)
-            packets, frames = [], []
-            for packet in container.demux(stream):
-                if packet.size:
-                    packets.append((packet.pts, packet.size * 8))
-                for frame in packet.decode():
-                    frames.append((frame.pts, _planes(frame)))
-    except (av.error.FFmpegError, IndexError) as exc:
-        raise VideoError(f"cannot decode the BL {path}: {exc}") from None
-    frames.sort(key=lambda f: f[0])
-    bits = [b for _, b in sorted(packets)]
-    if len(bits) != len(frames):
-        raise VideoError(f"BL has {len(bits)} packets for {len(frames)} frames")
-    depth = 8 if frames[0][1][0].dtype == np.uint8 else 10
-    return Video([f[1][0] for f in frames], [f[1][1] for f in frames], [f[1][2] for f in frames], fps, depth), bits
+    decoded, bits, fps = video_io.decode_with_bits(path)
+    depth = 8 if decoded[0][0].dtype == np.uint8 else 10
+    return Video([p[0] for p in decoded], [p[1] for p in decoded], [p[2] for p in decoded], fps, depth), bits
 
 
 def code(video: Video, path: str | os.PathLike, codec: str = "x265", qp: int = 37, config: str = "ra") -> BaseLayer:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import av
 
+from mtvir_decoder import video as video_io
+
 from . import bl
 
 SOURCES_VERSION = 1
@@ -42,7 +44,7 @@ def image_as_video(path: Path) -> bl.Video:
         frame = next(c.decode(video=0))
     w, h = frame.width - frame.width % 2, frame.height - frame.height % 2
     yuv = frame.reformat(width=w, height=h, format="yuv420p")
-    y, u, v = bl._planes(yuv)
+    y, u, v = video_io.planes(yuv)
     return bl.Video([y], [u], [v], Fraction(25), 8)
 
 

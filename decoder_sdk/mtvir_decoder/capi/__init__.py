@@ -1,0 +1,153 @@
+"""The C ABI's implementation: the functions of ``mtvir.h`` in Python, bound to cffi's embedded ``ffi``.
+
+``build.py`` compiles the library; its start-up code calls ``install(ffi)``. Every entry point catches every
+exception and returns an error code: nothing raised here can reach the C caller.
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..enhance import Enhancer
+from ..errors import FormatError, InputMismatchError, MtvirError, ReferenceModelError, RuntimeProviderError
+
+HEADER = Path(__file__).with_name("mtvir.h")
+ABI_VERSION = 1
+OK, ERR_ARGUMENT, ERR_IO, ERR_FORMAT, ERR_REFERENCE, ERR_MISMATCH, ERR_RUNTIME, ERR_INTERNAL = 0, -1, -2, -3, -4, -5, -6, -7
+
+
+def declarations() -> str:
+    """The part of mtvir.h that cffi reads (between the cffi-begin and cffi-end markers)."""
+    text = HEADER.read_text()
+    start = text.index("\n", text.index("cffi-begin")) + 1
+    return text[start:text.rindex("/* cffi-end")]
+
+
+def error_code(exc: BaseException) -> int:
+    for kind, code in ((FormatError, ERR_FORMAT), (ReferenceModelError, ERR_REFERENCE),
+                       (InputMismatchError, ERR_MISMATCH), (RuntimeProviderError, ERR_RUNTIME),
+                       (OSError, ERR_IO), (ValueError, ERR_ARGUMENT)):
+        if isinstance(exc, kind):
+            return code
+    if isinstance(exc, MtvirError):
+        return ERR_IO if str(exc).startswith("cannot read EL") else ERR_INTERNAL
+    return ERR_INTERNAL
+
+
+def install(ffi) -> None:
+    """Define the extern "Python" functions of mtvir.h on ``ffi`` (the compiled library's)."""
+    handles: dict[int, tuple] = {}  # handle address -> (enhancer, the handle's memory, its provider string)
+    lock = threading.Lock()
+    local = threading.local()
+    version, empty = ffi.new("char[]", __version__.encode()), ffi.new("char[]", b"")
+
+    def fail(exc: BaseException, code: int | None = None) -> int:
+        local.error = ffi.new("char[]", f"{type(exc).__name__}: {exc}".encode("utf-8", "replace"))
+        return error_code(exc) if code is None else code
+
+    def enhancer(el) -> Enhancer:
+        with lock:
+            entry = handles.get(int(ffi.cast("uintptr_t", el)))
+        if entry is None:
+            raise ValueError("not a handle from mtvir_open_file/mtvir_open_memory (or already closed)")
+        return entry[0]
+
+    def register(data, out) -> int:
+        if out == ffi.NULL:
+            raise ValueError("out is NULL")
+        enh = Enhancer(data)
+        token = ffi.new("char[1]")  # a unique address that stands for the handle
+        with lock:
+            handles[int(ffi.cast("uintptr_t", token))] = (enh, token, ffi.new("char[]", enh.provider.encode()))
+        out[0] = ffi.cast("mtvir_el *", token)
+        return OK
+
+    @ffi.def_extern()
+    def mtvir_abi_version():
+        return ABI_VERSION
+
+    @ffi.def_extern()
+    def mtvir_version():
+        return version
+
+    @ffi.def_extern()
+    def mtvir_open_file(path, out):
+        try:
+            if path == ffi.NULL:
+                raise ValueError("path is NULL")
+            return register(Path(ffi.string(path).decode("utf-8", "surrogateescape")), out)
+        except BaseException as exc:  # noqa: BLE001 - nothing may cross into C
+            return fail(exc)
+
+    @ffi.def_extern()
+    def mtvir_open_memory(data, size, out):
+        try:
+            if data == ffi.NULL:
+                raise ValueError("data is NULL")
+            return register(bytes(ffi.buffer(data, size)), out)
+        except BaseException as exc:  # noqa: BLE001
+            return fail(exc)
+
+    @ffi.def_extern()
+    def mtvir_get_info(el, info):
+        try:
+            e = enhancer(el).el
+            if info == ffi.NULL:
+                raise ValueError("info is NULL")
+            info.width, info.height, info.bit_depth = e.width, e.height, e.bit_depth
+            info.frame_count, info.groups = e.frame_count, len(e.groups)
+            return OK
+        except BaseException as exc:  # noqa: BLE001
+            return fail(exc)
+
+    @ffi.def_extern()
+    def mtvir_provider(el):
+        try:
+            with lock:
+                entry = handles.get(int(ffi.cast("uintptr_t", el)))
+            if entry is None:
+                raise ValueError("unknown handle")
+            return entry[2]
+        except BaseException as exc:  # noqa: BLE001
+            fail(exc)
+            return ffi.NULL
+
+    @ffi.def_extern()
+    def mtvir_enhance(el, plane, stride, width, height, bit_depth, frame_index):
+        try:
+            enh = enhancer(el)
+            if plane == ffi.NULL:
+                raise ValueError("plane is NULL")
+            if not (0 < width <= 1 << 16 and 0 < height <= 1 << 16):
+                raise ValueError(f"frame size {width}x{height} out of range")
+            if not 8 <= bit_depth <= 16:
+                raise ValueError(f"bit depth {bit_depth} not in 8..16")
+            sample = 1 if bit_depth == 8 else 2
+            if stride < width * sample:
+                raise ValueError(f"stride {stride} bytes is shorter than a row of {width} samples")
+            if stride % sample:
+                raise ValueError("the stride must be a whole number of samples")
+            dtype = np.uint8 if sample == 1 else np.uint16
+            raw = np.frombuffer(ffi.buffer(plane, stride * (height - 1) + width * sample), dtype)
+            view = np.lib.stride_tricks.as_strided(raw, (height, width), (stride, sample), writeable=True)
+            luma = np.ascontiguousarray(view)
+            out = enh.enhance(luma, None if frame_index < 0 else frame_index, bit_depth)
+            view[...] = out  # written only once everything succeeded: the plane is untouched on any failure
+            return OK
+        except BaseException as exc:  # noqa: BLE001
+            return fail(exc)
+
+    @ffi.def_extern()
+    def mtvir_last_error():
+        return getattr(local, "error", None) or empty
+
+    @ffi.def_extern()
+    def mtvir_close(el):
+        try:
+            with lock:
+                handles.pop(int(ffi.cast("uintptr_t", el)), None)
+        except BaseException:  # noqa: BLE001
+            pass

@@ -1,0 +1,145 @@
+"""``mtvir-decode BL EL -o OUT``: decode the base layer, enhance every frame's luma with the EL, write the video.
+
+Needs PyAV (``pip install 'mtvir[video]'``). A missing, damaged or mismatched EL gives one warning and the BL
+frames untouched, as a player would show them.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from . import video, y4m
+from .errors import MtvirError, MtvirWarning
+from .fallback import SafeEnhancer
+
+LOSSLESS = {".mkv": "ffv1", ".nut": "ffv1", ".avi": "ffv1"}
+
+
+def psnr(a: np.ndarray, b: np.ndarray, peak: int) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(peak * peak / mse)
+
+
+class _Output:
+    """Y4M (raw) or FFV1 in a container (lossless), written to a temporary file renamed on success."""
+
+    def __init__(self, path: Path, info: video.StreamInfo):
+        self.path = path
+        self.tmp = path.with_name(f".{path.name}.{os.getpid()}.partial{path.suffix}")
+        self.info = info
+        if path.suffix.lower() in LOSSLESS:
+            av = video._av()
+            self.container = av.open(str(self.tmp), "w")
+            self.stream = self.container.add_stream(LOSSLESS[path.suffix.lower()], rate=info.fps)
+            self.stream.width, self.stream.height = info.width, info.height
+            self.stream.pix_fmt = "yuv420p" if info.bit_depth == 8 else "yuv420p10le"
+            self.writer = None
+        else:
+            self.file = open(self.tmp, "wb")
+            fps = f"{info.fps.numerator}:{info.fps.denominator}"
+            self.writer = y4m.Writer(self.file, y4m.Y4mHeader(info.width, info.height, info.bit_depth, fps))
+
+    def write(self, planes) -> None:
+        if self.writer is not None:
+            self.writer.write(*planes)
+            return
+        av = video._av()
+        frame = av.VideoFrame(self.info.width, self.info.height, self.stream.pix_fmt)
+        for plane, data in zip(frame.planes, planes):
+            row = plane.line_size // data.itemsize
+            np.frombuffer(plane, dtype=data.dtype).reshape(-1, row)[: data.shape[0], : data.shape[1]] = data
+        self.container.mux(self.stream.encode(frame))
+
+    def close(self, ok: bool) -> None:
+        if self.writer is not None:
+            self.file.close()
+        else:
+            if ok:
+                self.container.mux(self.stream.encode(None))
+            self.container.close()
+        if ok:
+            os.replace(self.tmp, self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)
+
+
+def decode(bl: Path, el: Path | None, out: Path, original: Path | None = None, frames: int | None = None,
+           progress: bool = True, providers: list[str] | None = None, log=print) -> dict:
+    """Write OUT from BL (+ EL); with ``original``, return and log per-frame PSNR-Y of BL and BL+EL."""
+    from tqdm import tqdm
+
+    info = video.probe(bl)
+    options = {"providers": providers} if providers else {}
+    enhancer = SafeEnhancer(el, width=info.width, height=info.height, bit_depth=info.bit_depth,
+                            frame_count=info.frames if frames is None else None, **options)
+    if not out.parent.is_dir():
+        raise MtvirError(f"output folder {out.parent} does not exist")
+    peak = (1 << info.bit_depth) - 1
+    sources = video.frames(original, frames) if original else None
+    rows = []
+    writer = _Output(out, info)
+    ok = False
+    try:
+        total = min(frames, info.frames) if frames and info.frames else (frames or info.frames or None)
+        for i, planes in enumerate(tqdm(video.frames(bl, frames), total=total, unit="frame", desc="mtvir-decode",
+                                        disable=not progress, dynamic_ncols=True)):
+            y = enhancer.enhance(planes[0], i)
+            writer.write((y, planes[1], planes[2]))
+            if sources is not None:
+                ref = next(sources, None)
+                if ref is None:
+                    raise MtvirError(f"the original {original} has fewer frames than the BL")
+                if ref[0].shape != y.shape or ref[0].dtype != y.dtype:
+                    raise MtvirError(f"the original's frames ({ref[0].shape[1]}x{ref[0].shape[0]}, {ref[0].dtype}) "
+                                     f"do not match the BL's ({y.shape[1]}x{y.shape[0]}, {y.dtype})")
+                rows.append((i, psnr(planes[0], ref[0], peak), psnr(y, ref[0], peak)))
+        ok = True
+    finally:
+        writer.close(ok)
+    result = {"frames": i + 1, "enhanced": enhancer.active, "provider": enhancer.enhancer.provider
+              if enhancer.active else None, "output": str(out)}
+    if rows:
+        for i, a, b in rows:
+            log(f"frame {i:5d}  BL {a:7.3f} dB  BL+EL {b:7.3f} dB  {b - a:+.3f}")
+        mean_bl, mean_el = float(np.mean([r[1] for r in rows])), float(np.mean([r[2] for r in rows]))
+        log(f"mean PSNR-Y over {len(rows)} frames: BL {mean_bl:.3f} dB, BL+EL {mean_el:.3f} dB "
+            f"({mean_el - mean_bl:+.3f} dB)")
+        result.update(psnr_bl=mean_bl, psnr_el=mean_el, per_frame=rows)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="mtvir-decode", description="Decode a base layer and enhance it with its EL "
+                                "(missing or unusable EL: the BL frames come out untouched, with a warning).")
+    p.add_argument("bl", type=Path, help="the base-layer video (MP4, MKV, raw HEVC/AV1/H.264...)")
+    p.add_argument("el", type=Path, nargs="?", help="the enhancement layer (.mtvir); leave out to play the BL alone")
+    p.add_argument("-o", "--output", type=Path, required=True, help="OUT.y4m, or OUT.mkv for lossless FFV1")
+    p.add_argument("--reference", type=Path, metavar="ORIGINAL", help="print PSNR-Y of BL and BL+EL against it")
+    p.add_argument("--frames", type=int, help="decode only the first N frames")
+    p.add_argument("--cpu", action="store_true", help="ONNX Runtime on the CPU even where CUDA works")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    a = p.parse_args(argv)
+
+    def show(message, category, *_args, **_kw):
+        print(f"mtvir-decode: warning: {message}", file=sys.stderr)
+
+    warnings.showwarning = show
+    warnings.simplefilter("always", MtvirWarning)
+    try:
+        r = decode(a.bl, a.el, a.output, a.reference, a.frames, not a.quiet,
+                   ["CPUExecutionProvider"] if a.cpu else None)
+    except (MtvirError, OSError) as exc:
+        print(f"mtvir-decode: error: {exc}", file=sys.stderr)
+        return 2
+    what = f"enhanced ({r['provider']})" if r["enhanced"] else "base layer only"
+    print(f"wrote {r['output']}: {r['frames']} frames, {what}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

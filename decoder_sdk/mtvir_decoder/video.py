@@ -1,0 +1,124 @@
+"""Video files through PyAV (the optional ``mtvir[video]`` extra): 4:2:0 planes out, in display order.
+
+The ``Enhancer`` never needs this module; ``mtvir-decode``, the examples and the encoder do.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from .errors import MtvirError
+
+Planes = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+class VideoError(MtvirError):
+    """A video file cannot be opened or decoded."""
+
+
+def _av():
+    try:
+        import av
+    except ImportError:
+        raise VideoError("reading video files needs PyAV: pip install 'mtvir[video]'") from None
+    return av
+
+
+@dataclass
+class StreamInfo:
+    width: int
+    height: int
+    bit_depth: int
+    fps: Fraction
+    frames: int  # as the container declares it; 0 when unknown
+
+
+def depth_of(pix_fmt: str) -> int:
+    return 10 if any(t in pix_fmt for t in ("10", "12", "16")) else 8
+
+
+def planes(frame) -> Planes:
+    """A PyAV frame as 4:2:0 planes: uint8 at 8 bits, uint16 (10-bit values) above."""
+    target = "yuv420p" if depth_of(frame.format.name) == 8 else "yuv420p10le"
+    if frame.format.name != target:
+        frame = frame.reformat(format=target)
+    dtype = np.dtype(np.uint8) if target == "yuv420p" else np.dtype("<u2")
+    out = []
+    for plane in frame.planes:
+        row = plane.line_size // dtype.itemsize
+        arr = np.frombuffer(plane, dtype=dtype).reshape(-1, row)[: plane.height, : plane.width]
+        out.append(arr.astype(np.uint8 if dtype == np.uint8 else np.uint16))
+    return tuple(out)
+
+
+def probe(path: str | os.PathLike) -> StreamInfo:
+    """Size, bit depth, rate and declared frame count of the first video stream."""
+    av = _av()
+    container = _open(av, path)
+    with container:
+        s = container.streams.video[0]
+        fmt = s.codec_context.pix_fmt or "yuv420p"
+        fps = Fraction(s.average_rate) if s.average_rate else Fraction(30)
+        return StreamInfo(s.codec_context.width, s.codec_context.height, depth_of(fmt), fps, s.frames or 0)
+
+
+def _open(av, path):
+    path = Path(path)
+    if not path.is_file():
+        raise VideoError(f"no such video file: {path}")
+    try:
+        container = av.open(str(path))
+    except av.error.FFmpegError as exc:
+        raise VideoError(f"cannot open {path} as a video: {exc}") from None
+    if not container.streams.video:
+        container.close()
+        raise VideoError(f"{path} has no video stream")
+    return container
+
+
+def frames(path: str | os.PathLike, limit: int | None = None) -> Iterator[Planes]:
+    """Stream the frames of anything PyAV opens (decoders return them in display order)."""
+    av = _av()
+    container = _open(av, path)
+    with container:
+        count = 0
+        try:
+            for frame in container.decode(container.streams.video[0]):
+                yield planes(frame)
+                count += 1
+                if limit is not None and count >= limit:
+                    return
+        except av.error.FFmpegError as exc:
+            raise VideoError(f"cannot decode {path}: {exc}") from None
+        if not count:
+            raise VideoError(f"{path} holds no decodable frame")
+
+
+def decode_with_bits(path: str | os.PathLike) -> tuple[list[Planes], list[int], Fraction]:
+    """Every frame and the bits of each (its packet's size), both in display order: R_i of a BL."""
+    av = _av()
+    container = _open(av, path)
+    with container:
+        stream = container.streams.video[0]
+        fps = Fraction(stream.average_rate) if stream.average_rate else Fraction(30)
+        packets, decoded = [], []
+        try:
+            for packet in container.demux(stream):
+                if packet.size:
+                    packets.append((packet.pts, packet.size * 8))
+                for frame in packet.decode():
+                    decoded.append((frame.pts, planes(frame)))
+        except av.error.FFmpegError as exc:
+            raise VideoError(f"cannot decode {path}: {exc}") from None
+    decoded.sort(key=lambda f: f[0])
+    bits = [b for _, b in sorted(packets)]
+    if len(bits) != len(decoded):
+        raise VideoError(f"{path} has {len(bits)} packets for {len(decoded)} frames")
+    if not decoded:
+        raise VideoError(f"{path} holds no decodable frame")
+    return [p for _, p in decoded], bits, fps

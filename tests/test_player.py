@@ -1,0 +1,149 @@
+"""Player integration: the C ABI and the C example against the Python Enhancer, fallback to the BL, Y4M."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import mtvir_decoder as m
+from mtvir_decoder import references, y4m
+from mtvir_decoder.capi import build
+from mtvir_decoder.errors import MtvirWarning
+from mtvir_decoder.fallback import SafeEnhancer
+from conftest import ROOT, frame, perturbed
+
+CC = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+needs_cc = pytest.mark.skipif(CC is None, reason="no C compiler on this machine")
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return references.default()
+
+
+@pytest.fixture(scope="module")
+def c_tools(tmp_path_factory):
+    """libmtvir built with the documented command, the C example and the ABI checks compiled against it."""
+    out = tmp_path_factory.mktemp("capi")
+    build.build(out / "lib")
+    tools = {}
+    for name, src, extra in (("c_player", ROOT / "examples" / "c_player" / "c_player.c", []),
+                             ("abi_check", ROOT / "tests" / "c" / "abi_check.c", ["-lpthread"])):
+        subprocess.run([CC, "-O2", "-Wall", "-Werror", "-o", str(out / name), str(src), f"-I{out / 'lib'}",
+                        f"-L{out / 'lib'}", "-lmtvir", *extra, f"-Wl,-rpath,{out / 'lib'}"], check=True)
+        tools[name] = out / name
+    return tools
+
+
+def write_y4m(path: Path, lumas: list[np.ndarray], depth: int) -> None:
+    h, w = lumas[0].shape
+    header = y4m.Y4mHeader(w, h, depth)
+    dtype = np.uint8 if depth == 8 else np.uint16
+    with open(path, "wb") as f:
+        writer = y4m.Writer(f, header)
+        for i, luma in enumerate(lumas):
+            chroma = np.full(header.shapes()[1], (1 << (depth - 1)) + i, dtype)
+            writer.write(luma, chroma, chroma)
+
+
+def two_group_el(ref: m.Reference, w: int, h: int, depth: int, frames: int) -> bytes:
+    """Frames 0-1 with a perturbed model, 2 with the reference, the rest not enhanced."""
+    return m.write(ref.arch, [(0, 2, perturbed(ref.params, 5), m.Coding()), (2, 1, ref.params, m.Coding())], ref,
+                   w, h, depth, frames)
+
+
+@needs_cc
+def test_c_abi_error_codes_untouched_planes_and_threads(c_tools, shipped, tmp_path):
+    el = tmp_path / "el.mtvir"
+    el.write_bytes(m.write(shipped.arch, [(0, 1, perturbed(shipped.params, 3), m.Coding())], shipped, 64, 48, 8, 1))
+    r = subprocess.run([c_tools["abi_check"], el, "64", "48"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "ok plane untouched after every failure" in r.stdout
+    assert "ok 4 threads, a handle each, same result as one" in r.stdout
+
+
+@needs_cc
+@pytest.mark.parametrize("depth,w,h", [(8, 70, 46), (10, 66, 50)])
+def test_c_player_equals_python_bit_for_bit(c_tools, shipped, tmp_path, depth, w, h):
+    peak = (1 << depth) - 1
+    lumas = [frame(h, w, i, np.uint8 if depth == 8 else np.uint16, peak) for i in range(4)]
+    write_y4m(tmp_path / "in.y4m", lumas, depth)
+    (tmp_path / "el.mtvir").write_bytes(two_group_el(shipped, w, h, depth, 4))
+    r = subprocess.run([c_tools["c_player"], tmp_path / "el.mtvir", tmp_path / "in.y4m", tmp_path / "out.y4m"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    header, out = y4m.read_file(tmp_path / "out.y4m")
+    assert header.bit_depth == depth and len(out) == 4
+    enhancer = m.Enhancer(tmp_path / "el.mtvir")
+    for i, (luma, planes) in enumerate(zip(lumas, out)):
+        expected = enhancer.enhance(luma, i)
+        assert np.array_equal(planes[0], expected), f"frame {i}"
+        assert np.array_equal(planes[1], np.full(header.shapes()[1], (1 << (depth - 1)) + i))
+    assert not np.array_equal(out[0][0], lumas[0]) and np.array_equal(out[3][0], lumas[3])  # group 3: none
+
+
+@needs_cc
+def test_c_player_copies_the_bl_when_the_el_is_corrupt(c_tools, shipped, tmp_path):
+    lumas = [frame(40, 48, i) for i in range(3)]
+    write_y4m(tmp_path / "in.y4m", lumas, 8)
+    data = bytearray(two_group_el(shipped, 48, 40, 8, 3))
+    data[len(data) // 2] ^= 0x10
+    (tmp_path / "bad.mtvir").write_bytes(data)
+    r = subprocess.run([c_tools["c_player"], tmp_path / "bad.mtvir", tmp_path / "in.y4m", tmp_path / "out.y4m"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0
+    assert "error -3" in r.stderr and "base layer plays alone" in r.stderr
+    assert (tmp_path / "out.y4m").read_bytes() == (tmp_path / "in.y4m").read_bytes()
+
+
+def _fallback(el, **facts):
+    luma = frame(40, 48, 1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        safe = SafeEnhancer(el, **facts)
+        outs = [safe.enhance(luma, i) for i in range(2)]
+    assert not safe.active and all(o is luma for o in outs)
+    assert len([w for w in caught if issubclass(w.category, MtvirWarning)]) == 1
+    return safe.reason
+
+
+def test_safe_enhancer_falls_back_with_one_warning(shipped, arch):
+    good = two_group_el(shipped, 48, 40, 8, 3)
+    damaged = bytearray(good)
+    damaged[20] ^= 1
+    assert "no EL" in _fallback(None)
+    assert "CRC" in _fallback(bytes(damaged))
+    assert "cannot read EL" in _fallback("/nonexistent.mtvir")
+    assert "applies to 48x40" in _fallback(good, width=50, height=40, bit_depth=8)
+    assert "8-bit" in _fallback(good, width=48, height=40, bit_depth=10)
+    assert "frames" in _fallback(good, width=48, height=40, bit_depth=8, frame_count=2)
+    stranger = m.Reference(arch, perturbed(shipped.params, 9), "not installed")
+    assert "reference" in _fallback(m.write(arch, [(0, 2, stranger.params, m.Coding())], stranger, 48, 40, 8, 2))
+    safe = SafeEnhancer(good, width=48, height=40, bit_depth=8, frame_count=3)
+    assert safe.active and not np.array_equal(safe.enhance(frame(40, 48, 1), 0), frame(40, 48, 1))
+
+
+def test_y4m_round_trip_odd_sizes_and_10_bit(tmp_path):
+    for depth, dtype in ((8, np.uint8), (10, np.uint16)):
+        lumas = [frame(31, 45, i, dtype, (1 << depth) - 1) for i in range(2)]
+        write_y4m(tmp_path / "a.y4m", lumas, depth)
+        header, frames = y4m.read_file(tmp_path / "a.y4m")
+        assert (header.width, header.height, header.bit_depth) == (45, 31, depth)
+        assert all(np.array_equal(f[0], l) and f[1].shape == (16, 23) for f, l in zip(frames, lumas))
+    (tmp_path / "b.y4m").write_bytes((tmp_path / "a.y4m").read_bytes()[:-7])
+    with pytest.raises(m.FormatError, match="ends inside a frame"):
+        y4m.read_file(tmp_path / "b.y4m")
+    (tmp_path / "c.y4m").write_bytes(b"YUV4MPEG2 W99999999 H2\n")
+    with pytest.raises(m.FormatError, match="out of range"):
+        y4m.read_file(tmp_path / "c.y4m")
+
+
+def test_decoder_cli_never_needs_torch():
+    code = ("import sys; import mtvir_decoder.cli, mtvir_decoder.capi, mtvir_decoder.fallback, mtvir_decoder.video; "
+            "assert 'torch' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
