@@ -1,4 +1,4 @@
-"""Command lines: ``mtvir-export`` and ``mtvir-pretrain``."""
+"""Command lines: ``mtvir-export``, ``mtvir-pretrain`` and ``mtvir-eval``."""
 from __future__ import annotations
 
 import argparse
@@ -85,4 +85,51 @@ def export_main(argv: list[str] | None = None) -> int:
         import dataclasses
         import json
         a.json.write_text(json.dumps(dataclasses.asdict(summary), indent=1))
+    return 0
+
+
+def eval_main(argv: list[str] | None = None) -> int:
+    from .evaluate import EvalConfig, evaluate
+    from .online import OnlineConfig
+
+    d = OnlineConfig()
+    p = argparse.ArgumentParser(prog="mtvir-eval", description="BD-rate of BL+EL against the BL alone: export and "
+                                "decode every clip, configuration and QP (cached: a rerun resumes), then tables "
+                                "(results.json/.csv/.md) and plots in DIR.")
+    p.add_argument("inputs", type=Path, nargs="+", metavar="INPUT", help="clips (\"carphone\" names the test clip)")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="DIR")
+    p.add_argument("--codec", choices=["x265", "svtav1", "x264"], default="x265")
+    p.add_argument("--config", default="ra,ai", help="comma-separated: ra, ai")
+    p.add_argument("--qps", default="22,27,32,37", help="comma-separated QPs")
+    p.add_argument("--frames", type=int, help="only the first N frames of each clip")
+    p.add_argument("--group", type=int, help="frames per EL group")
+    p.add_argument("--iterations", type=int, default=d.iterations)
+    p.add_argument("--adapt", choices=["bias_affine", "all"], default=d.adapt)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--snapshot-every", type=int, default=d.snapshot_every)
+    p.add_argument("--batch", type=int, default=d.batch)
+    p.add_argument("--ablations", action="store_true", help="also: reference only, float32, no residue, no RUO")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    a = p.parse_args(argv)
+    from .data import carphone
+    clips = [Path(carphone()) if str(c) == "carphone" else c for c in a.inputs]
+    try:
+        configs = tuple(c.strip() for c in a.config.split(",") if c.strip())
+        qps = tuple(int(q) for q in a.qps.split(","))
+    except ValueError:
+        p.error("--qps takes comma-separated integers")
+    import torch
+    torch.manual_seed(0)
+    online = OnlineConfig(iterations=a.iterations, adapt=a.adapt, lr=a.lr, snapshot_every=a.snapshot_every,
+                          batch=a.batch)
+    cfg = EvalConfig(a.codec, configs, qps, a.frames, a.group, online, a.ablations)
+    try:
+        summary = evaluate(clips, a.output, cfg, progress=not a.quiet)
+    except (MtvirError, OSError) as exc:
+        print(f"mtvir-eval: error: {exc}", file=sys.stderr)
+        return 2
+    for b in summary["bd_rate"]:
+        bd = "n/a" if b["bd_rate_y"] is None else f"{b['bd_rate_y']:+.2f} %"
+        print(f"{b['clip']} {b['config'].upper()}: BD-rate Y {bd} (BL+EL vs BL), mean EL {b['el_bytes_mean']:,.0f} B")
+    print(f"tables and plots in {a.output} (results.md)")
     return 0

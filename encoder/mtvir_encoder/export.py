@@ -8,11 +8,19 @@ from pathlib import Path
 
 import numpy as np
 
-from mtvir_decoder import MtvirError, Reference, references, write
+from mtvir_decoder import Coding, MtvirError, Reference, references, write
 
 from . import bl
 from .online import OnlineConfig, learn
 from .select import CODINGS, Candidate, choose, evaluate, lagrangian, sse_per_frame
+
+
+# Ablations (``export(..., ablations=True)``), judged on the last snapshot and never chosen: the model sent
+# uncompressed (float32, size counted, not written), its integers coded absolute instead of as a residue to the
+# reference, and the default coding without rate-utility selection. "reference" is always a candidate.
+ABLATIONS = {"ablation: float32": Coding(None, None, None, "auto"),
+             "ablation: no residue": Coding(weights="absolute"),
+             "ablation: no RUO": Coding()}
 
 
 @dataclass
@@ -85,7 +93,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
 def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "x265", qp: int = 37,
            config: str = "ra", frames: int | None = None, group: int | None = None,
            online: OnlineConfig | None = None, reference: Reference | None = None, progress: bool = True,
-           log=print) -> Summary:
+           ablations: bool = False) -> Summary:
     """Code ``input_path`` as BL + EL: writes OUT.mp4 and OUT.mtvir (each atomically) and returns the summary."""
     from tqdm import tqdm
 
@@ -125,6 +133,16 @@ def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "
             bits = np.asarray(base.bits[first:first + count], np.float64)
             lambdas = np.array([lagrangian(q, video.bit_depth) for q in base.qps[first:first + count]])
             best = choose(candidates, bits, lambdas)
+            if ablations:
+                extra = []
+                for name, coding in ABLATIONS.items():
+                    nbytes, sse = evaluate(reference, snaps[-1].params, coding, recon, orig, video.bit_depth)
+                    if name == "ablation: float32":
+                        nbytes = 4 * reference.arch.param_count  # folded conv weights + biases
+                    extra.append(Candidate(name, snaps[-1].step, nbytes, sse, params=snaps[-1].params,
+                                           coding=coding, seconds=snaps[-1].seconds))
+                choose(extra, bits, lambdas)  # fills in their J only
+                candidates += extra
             t_select += time.time() - t1
             if not best.no_el:
                 chosen_models.append((first, count, best.params, best.coding))

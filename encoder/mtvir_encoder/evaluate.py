@@ -1,0 +1,247 @@
+"""``mtvir-eval``: BL+EL against the BL alone over clips, configurations and QPs; BD-rate, ablations, tables.
+
+Each point (clip, codec, config, QP, settings) runs the export, then the decode as a player does (the SDK's
+``mtvir-decode`` path), and is cached under ``DIR/cache`` by a key of everything that shapes it, so an
+interrupted evaluation resumes where it stopped. Rates: the BL's bitstream payload (sum of its packets, no
+container) plus, for BL+EL, the whole EL file. BD-rate: luma PSNR, piecewise cubic (``bdrate.py``).
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mtvir_decoder import MtvirError, Reference, references
+from mtvir_decoder.cli import decode as sdk_decode
+
+from . import bl
+from .bdrate import bd_rate
+from .export import ABLATIONS, export
+from .online import OnlineConfig
+
+CACHE_VERSION = 1
+VARIANTS = ("reference", *ABLATIONS)  # the ablations' rows, next to the full method
+
+
+@dataclass
+class EvalConfig:
+    codec: str = "x265"
+    configs: tuple[str, ...] = ("ra", "ai")
+    qps: tuple[int, ...] = (22, 27, 32, 37)
+    frames: int | None = None
+    group: int | None = None
+    online: OnlineConfig = dataclasses.field(default_factory=OnlineConfig)
+    ablations: bool = False
+
+
+def _file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+def point_key(clip: Path, digest: str, config: str, qp: int, cfg: EvalConfig, reference: Reference) -> str:
+    facts = {"v": CACHE_VERSION, "clip": digest, "codec": cfg.codec, "config": config, "qp": qp,
+             "frames": cfg.frames, "group": cfg.group, "online": dataclasses.asdict(cfg.online),
+             "reference": reference.id.hex(), "ablations": cfg.ablations}
+    return f"{clip.stem}_{cfg.codec}_{config}_qp{qp}_" + hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _chroma_psnr(orig: bl.Video, recon: bl.Video) -> tuple[list[float], list[float]]:
+    peak = (1 << orig.bit_depth) - 1
+    return ([bl.psnr(a, b, peak) for a, b in zip(recon.u, orig.u)], [bl.psnr(a, b, peak) for a, b in zip(recon.v, orig.v)])
+
+
+def run_point(clip: Path, config: str, qp: int, cfg: EvalConfig, reference: Reference, streams: Path,
+              progress: bool) -> dict:
+    """Export, decode as a player, measure: one row of the results."""
+    stem = streams / f"{clip.stem}_{cfg.codec}_{config}_qp{qp}"
+    t0 = time.time()
+    s = export(clip, stem, cfg.codec, qp, config, cfg.frames, cfg.group, cfg.online, reference, progress=progress,
+               ablations=cfg.ablations)
+    seconds_export = time.time() - t0
+    decoded = stem.with_name(stem.name + ".decoded.y4m")
+    try:
+        d = sdk_decode(Path(s.bl_path), Path(s.el_path), decoded, clip, cfg.frames, progress=False,
+                       log=lambda *_: None)
+    finally:
+        decoded.unlink(missing_ok=True)
+    if abs(d["psnr_el"] - s.psnr_el) > 1e-6:
+        raise MtvirError(f"the decoder gets {d['psnr_el']:.6f} dB where the encoder reported {s.psnr_el:.6f} dB")
+    orig = bl.read_video(clip, cfg.frames)
+    recon, _ = bl.decode(s.bl_path)
+    psnr_u, psnr_v = _chroma_psnr(orig, recon)
+    y_bl = [r[1] for r in d["per_frame"]]
+    y_el = [r[2] for r in d["per_frame"]]
+    yuv = lambda y: float(np.mean([(6 * a + b + c) / 8 for a, b, c in zip(y, psnr_u, psnr_v)]))
+    seconds = s.frames / float(recon.fps)
+    row = {"clip": clip.stem, "codec": cfg.codec, "config": config, "qp": qp, "frames": s.frames,
+           "width": s.width, "height": s.height, "bit_depth": s.bit_depth,
+           "bl_bits": 8 * s.bl_bytes, "el_bits": 8 * s.el_bytes, "bl_file_bytes": s.bl_file_bytes,
+           "bl_kbps": 8 * s.bl_bytes / seconds / 1000, "el_kbps": 8 * s.el_bytes / seconds / 1000,
+           "psnr_y_bl": d["psnr_bl"], "psnr_y_el": d["psnr_el"], "yuv_psnr_bl": yuv(y_bl), "yuv_psnr_el": yuv(y_el),
+           "seconds_bl": s.seconds_bl, "seconds_learning": s.seconds_learning,
+           "seconds_selection": s.seconds_selection, "seconds_export": seconds_export,
+           "chosen": [g.chosen for g in s.groups], "groups": [dataclasses.asdict(g) for g in s.groups]}
+    row["variants"] = _variants(row)
+    return row
+
+
+def _variants(row: dict) -> dict:
+    """Rate and PSNR-Y of each ablation at this point (sums over groups, PSNR weighted by frames)."""
+    out = {}
+    for name in VARIANTS:
+        bits, gain, ok = 0, 0.0, True
+        for g in row["groups"]:
+            c = next((c for c in g["candidates"] if c["name"] == name), None)
+            if c is None:
+                ok = False
+                break
+            bits += 8 * c["bytes"]
+            gain += c["delta_psnr"] * g["frame_count"]
+        if ok:
+            out[name] = {"el_bits": bits, "psnr_y": row["psnr_y_bl"] + gain / row["frames"]}
+    return out
+
+
+def evaluate(clips: list[Path], out_dir: Path, cfg: EvalConfig, reference: Reference | None = None,
+             progress: bool = True, log=print) -> dict:
+    """Every point (cached), then BD-rates, ablations, ``results.json``, ``results.csv``, ``results.md``, plots."""
+    reference = reference or references.default()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cache, streams = out_dir / "cache", out_dir / "streams"
+    cache.mkdir(exist_ok=True), streams.mkdir(exist_ok=True)
+    rows = []
+    todo = [(Path(c), config, qp) for c in clips for config in cfg.configs for qp in cfg.qps]
+    digests = {}
+    for n, (clip, config, qp) in enumerate(todo, 1):
+        if not clip.is_file():
+            raise MtvirError(f"no such clip: {clip}")
+        digest = digests.setdefault(clip, _file_digest(clip))
+        key = point_key(clip, digest, config, qp, cfg, reference)
+        cached = cache / f"{key}.json"
+        if cached.exists():
+            rows.append(json.loads(cached.read_text()))
+            log(f"[{n}/{len(todo)}] {clip.stem} {config.upper()} QP {qp}: cached")
+            continue
+        log(f"[{n}/{len(todo)}] {clip.stem} {config.upper()} QP {qp}: export + decode")
+        row = run_point(clip, config, qp, cfg, reference, streams, progress)
+        _write_atomic(cached, json.dumps(row))
+        rows.append(row)
+        log(f"    BL {row['bl_kbps']:.1f} kbit/s {row['psnr_y_bl']:.3f} dB, EL {row['el_bits'] // 8} B "
+            f"{row['psnr_y_el'] - row['psnr_y_bl']:+.3f} dB, {row['seconds_export']:.0f} s")
+    summary = {"machine": _machine(), "settings": {**dataclasses.asdict(cfg), "reference": reference.id.hex()},
+               "points": rows, "bd_rate": bd_table(rows), "ablations": ablation_table(rows) if cfg.ablations else []}
+    _write_atomic(out_dir / "results.json", json.dumps(summary, indent=1))
+    _write_csv(out_dir / "results.csv", rows)
+    from . import plots
+    summary["plots"] = [str(p) for p in plots.draw(rows, out_dir)]
+    _write_atomic(out_dir / "results.md", markdown(summary))
+    return summary
+
+
+def _curves(rows: list[dict]):
+    """(clip, config) -> rows sorted by QP."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["clip"], r["config"]), []).append(r)
+    return {k: sorted(v, key=lambda r: r["qp"]) for k, v in groups.items()}
+
+
+def _bd(anchor_rate, anchor_psnr, rate, psnr) -> float | None:
+    try:
+        return bd_rate(anchor_rate, anchor_psnr, rate, psnr)
+    except ValueError:
+        return None
+
+
+def bd_table(rows: list[dict]) -> list[dict]:
+    table = []
+    for (clip, config), rs in _curves(rows).items():
+        bl_rate = [r["bl_bits"] for r in rs]
+        table.append({"clip": clip, "config": config, "qps": [r["qp"] for r in rs],
+                      "bd_rate_y": _bd(bl_rate, [r["psnr_y_bl"] for r in rs],
+                                       [r["bl_bits"] + r["el_bits"] for r in rs], [r["psnr_y_el"] for r in rs]),
+                      "bd_rate_yuv": _bd(bl_rate, [r["yuv_psnr_bl"] for r in rs],
+                                         [r["bl_bits"] + r["el_bits"] for r in rs], [r["yuv_psnr_el"] for r in rs]),
+                      "el_bytes_mean": float(np.mean([r["el_bits"] / 8 for r in rs])),
+                      "delta_psnr_y": [r["psnr_y_el"] - r["psnr_y_bl"] for r in rs]})
+    return table
+
+
+def ablation_table(rows: list[dict]) -> list[dict]:
+    table = []
+    for (clip, config), rs in _curves(rows).items():
+        bl_rate, bl_psnr = [r["bl_bits"] for r in rs], [r["psnr_y_bl"] for r in rs]
+        full = _bd(bl_rate, bl_psnr, [r["bl_bits"] + r["el_bits"] for r in rs], [r["psnr_y_el"] for r in rs])
+        entry = {"clip": clip, "config": config, "MTVIR (RUO choice)": full,
+                 "el_bytes": {"MTVIR (RUO choice)": float(np.mean([r["el_bits"] / 8 for r in rs]))}}
+        for name in VARIANTS:
+            if all(name in r["variants"] for r in rs):
+                v = [r["variants"][name] for r in rs]
+                entry[name] = _bd(bl_rate, bl_psnr, [r["bl_bits"] + x["el_bits"] for r, x in zip(rs, v)],
+                                  [x["psnr_y"] for x in v])
+                entry["el_bytes"][name] = float(np.mean([x["el_bits"] / 8 for x in v]))
+        table.append(entry)
+    return table
+
+
+def _fmt(x, digits=2, suffix=" %"):
+    return "n/a" if x is None else f"{x:+.{digits}f}{suffix}"
+
+
+def markdown(summary: dict) -> str:
+    lines = [f"Machine: {summary['machine']}", "",
+             "| clip | config | QP | BL kbit/s | BL PSNR-Y | EL bytes | EL kbit/s | BL+EL PSNR-Y | delta | "
+             "YUV-PSNR BL / BL+EL | chosen | export s (learning) |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in summary["points"]:
+        lines.append(f"| {r['clip']} | {r['config'].upper()} | {r['qp']} | {r['bl_kbps']:.1f} | {r['psnr_y_bl']:.3f} | "
+                     f"{r['el_bits'] // 8:,} | {r['el_kbps']:.2f} | {r['psnr_y_el']:.3f} | "
+                     f"{r['psnr_y_el'] - r['psnr_y_bl']:+.3f} | {r['yuv_psnr_bl']:.3f} / {r['yuv_psnr_el']:.3f} | "
+                     f"{', '.join(r['chosen'])} | {r['seconds_export']:.0f} ({r['seconds_learning']:.0f}) |")
+    lines += ["", "| clip | config | BD-rate Y (BL+EL vs BL) | BD-rate YUV 6:1:1 | mean EL bytes |", "|---|---|---|---|---|"]
+    for b in summary["bd_rate"]:
+        lines.append(f"| {b['clip']} | {b['config'].upper()} | {_fmt(b['bd_rate_y'])} | {_fmt(b['bd_rate_yuv'])} | "
+                     f"{b['el_bytes_mean']:,.0f} |")
+    if summary["ablations"]:
+        names = ["MTVIR (RUO choice)", *VARIANTS]
+        lines += ["", "BD-rate Y against the BL alone of each variant (mean EL bytes in brackets):", "",
+                  "| clip | config | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
+        for a in summary["ablations"]:
+            cells = [f"{_fmt(a.get(n))} ({a['el_bytes'].get(n, 0):,.0f} B)" for n in names]
+            lines.append(f"| {a['clip']} | {a['config'].upper()} | " + " | ".join(cells) + " |")
+    if summary.get("plots"):
+        lines += [""] + [f"![{Path(p).stem}]({Path(p).name})" for p in summary["plots"]]
+    return "\n".join(lines) + "\n"
+
+
+def _machine() -> str:
+    import platform
+    return f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.python_implementation()} {platform.python_version()}"
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    fields = ["clip", "codec", "config", "qp", "frames", "width", "height", "bit_depth", "bl_bits", "el_bits",
+              "bl_kbps", "el_kbps", "psnr_y_bl", "psnr_y_el", "yuv_psnr_bl", "yuv_psnr_el", "seconds_bl",
+              "seconds_learning", "seconds_selection", "seconds_export"]
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fields, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    os.replace(tmp, path)

@@ -1,0 +1,74 @@
+"""PNG plots of an evaluation: RD curves, J of the candidates against training steps, EL size and gain."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def _per_step(row: dict) -> dict[int, dict]:
+    """For each training step, the coding with the least J summed over groups: J (relative to no EL), bytes, gain.
+    Step 0 is the reference alone; "no EL" and the ablations are left out."""
+    steps: dict[int, dict] = {}
+    no_el = sum(next(c["J"] for c in g["candidates"] if c["name"] == "no EL") for g in row["groups"])
+    for g in row["groups"]:
+        best: dict[int, dict] = {}
+        for c in g["candidates"]:
+            if c["step"] < 0 or c["name"].startswith("ablation"):
+                continue
+            if c["step"] not in best or c["J"] < best[c["step"]]["J"]:
+                best[c["step"]] = c
+        for step, c in best.items():
+            s = steps.setdefault(step, {"J": 0.0, "bytes": 0, "gain": 0.0})
+            s["J"] += c["J"]
+            s["bytes"] += c["bytes"]
+            s["gain"] += c["delta_psnr"] * g["frame_count"] / row["frames"]
+    for s in steps.values():
+        s["dJ"] = 100 * (s["J"] / no_el - 1)
+    return dict(sorted(steps.items()))
+
+
+def draw(rows: list[dict], out_dir: Path) -> list[Path]:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    curves: dict[tuple[str, str], list[dict]] = {}
+    for r in rows:
+        curves.setdefault((r["clip"], r["config"]), []).append(r)
+    for (clip, config), rs in curves.items():
+        rs = sorted(rs, key=lambda r: r["qp"])
+        fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+        ax = axes[0]
+        ax.plot([r["bl_kbps"] for r in rs], [r["psnr_y_bl"] for r in rs], "o-", label="BL alone")
+        ax.plot([r["bl_kbps"] + r["el_kbps"] for r in rs], [r["psnr_y_el"] for r in rs], "s-", label="BL + EL")
+        for r in rs:
+            ax.annotate(f"QP {r['qp']}", (r["bl_kbps"], r["psnr_y_bl"]), textcoords="offset points", xytext=(4, -10),
+                        fontsize=7)
+        ax.set(xscale="log", xlabel="kbit/s (BL payload + EL file)", ylabel="PSNR-Y (dB)",
+               title=f"{clip} {rs[0]['codec']} {config.upper()}: rate-distortion")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
+        for r in rs:
+            steps = _per_step(r)
+            x = list(steps)
+            axes[1].plot(x, [steps[k]["dJ"] for k in x], "o-", label=f"QP {r['qp']}")
+            axes[2].plot(x, [steps[k]["gain"] for k in x], "o-", label=f"QP {r['qp']}")
+            ax2 = axes[2].twinx() if r is rs[0] else ax2
+            ax2.plot(x, [steps[k]["bytes"] for k in x], "x:", alpha=0.6)
+        axes[1].axhline(0, color="k", lw=1, label="no EL")
+        axes[1].set(xlabel="training steps (0: reference alone)", ylabel="J relative to no EL (%)",
+                    title="Lagrangian cost J of the candidates")
+        axes[2].set(xlabel="training steps (0: reference alone)", ylabel="delta PSNR-Y (dB), solid",
+                    title="gain (solid) and EL size (dotted)")
+        ax2.set_ylabel("EL bytes, dotted")
+        for a in axes[1:]:
+            a.grid(True, alpha=0.3)
+            a.legend(fontsize=8)
+        fig.tight_layout()
+        path = out_dir / f"{clip}_{rs[0]['codec']}_{config}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+    return written

@@ -1,0 +1,70 @@
+"""Evaluation: the BD-rate against the bjontegaard package, a small real mtvir-eval run, its cache, its outputs."""
+from __future__ import annotations
+
+import csv
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+bjontegaard = pytest.importorskip("bjontegaard")
+
+from mtvir_encoder import bdrate, evaluate  # noqa: E402
+from mtvir_encoder.data import carphone  # noqa: E402
+from mtvir_encoder.online import OnlineConfig  # noqa: E402
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_bd_rate_matches_the_bjontegaard_package(seed):
+    rng = np.random.default_rng(seed)
+    n = 4 + seed % 3
+    rate = np.sort(rng.uniform(20, 2000, n))
+    psnr = 28 + np.cumsum(rng.uniform(1.0, 4.0, n))  # steps > 2 x the noise below: both curves stay monotone
+    rate2, psnr2 = rate * rng.uniform(0.85, 1.1, n), psnr + rng.uniform(-0.2, 0.45, n)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = bjontegaard.bd_rate(rate, psnr, rate2, psnr2, method="pchip")
+    assert bdrate.bd_rate(rate, psnr, rate2, psnr2) == pytest.approx(expected, abs=1e-6)
+
+
+def test_bd_rate_on_known_curves():
+    rate, psnr = np.array([100, 200, 400, 800.0]), np.array([30, 33, 36, 39.0])
+    assert bdrate.bd_rate(rate, psnr, rate, psnr) == pytest.approx(0, abs=1e-12)
+    assert bdrate.bd_rate(rate, psnr, rate / 2, psnr) == pytest.approx(-50, abs=1e-9)
+    assert bdrate.bd_rate(rate, psnr, rate * 1.1, psnr) == pytest.approx(10, abs=1e-9)
+    with pytest.raises(ValueError):
+        bdrate.bd_rate(rate, psnr, rate, psnr + 20)  # no overlap
+
+
+def test_small_evaluation_end_to_end_and_cache(tmp_path):
+    cfg = evaluate.EvalConfig(configs=("ra",), qps=(32, 37), frames=4,
+                              online=OnlineConfig(iterations=2, snapshot_every=1, batch=4), ablations=True)
+    logs = []
+    s = evaluate.evaluate([carphone()], tmp_path, cfg, progress=False, log=logs.append)
+    assert not any("cached" in line for line in logs)
+    assert len(s["points"]) == 2 and s["bd_rate"][0]["bd_rate_y"] is not None
+    for p in s["points"]:
+        for g in p["groups"]:
+            j = {c["name"]: c["J"] for c in g["candidates"]}
+            assert j[g["chosen"]] <= j["no EL"]  # RUO never does worse than sending no EL
+            assert {"reference", "ablation: float32", "ablation: no residue", "ablation: no RUO"} <= set(j)
+        assert p["variants"]["ablation: float32"]["el_bits"] == 8 * 4 * 40561
+        assert p["psnr_y_el"] >= p["psnr_y_bl"] or p["chosen"] == ["no EL"]
+    assert s["ablations"][0]["reference"] is not None
+    for name in ("results.json", "results.csv", "results.md", "carphone_pristine_x265_ra.png"):
+        assert (tmp_path / name).stat().st_size > 0
+    with open(tmp_path / "results.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["qp"]) for r in rows] == [32, 37]
+    assert json.loads((tmp_path / "results.json").read_text())["points"][0]["bl_bits"] == s["points"][0]["bl_bits"]
+
+    logs.clear()
+    again = evaluate.evaluate([carphone()], tmp_path, cfg, progress=False, log=logs.append)
+    assert sum("cached" in line for line in logs) == 2  # a rerun reuses finished points
+    assert again["bd_rate"] == s["bd_rate"]
+    cfg.qps = (27, 32)  # a changed setting runs only the new point
+    logs.clear()
+    evaluate.evaluate([carphone()], tmp_path, cfg, progress=False, log=logs.append)
+    assert sum("cached" in line for line in logs) == 1
