@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -16,13 +17,15 @@ import numpy as np
 from . import video, y4m
 from .errors import MtvirError, MtvirWarning
 from .fallback import SafeEnhancer
+from .metrics import psnr
 
 LOSSLESS = {".mkv": "ffv1", ".nut": "ffv1", ".avi": "ffv1"}
 
 
-def psnr(a: np.ndarray, b: np.ndarray, peak: int) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(peak * peak / mse)
+def raise_on_sigterm() -> None:
+    """Make SIGTERM raise SystemExit, as Ctrl-C raises KeyboardInterrupt, so that the commands' cleanup (finally
+    blocks that delete temporaries) runs: a killed command leaves no partial output."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
 class _Output:
@@ -130,12 +133,16 @@ def main(argv: list[str] | None = None) -> int:
 
     warnings.showwarning = show
     warnings.simplefilter("always", MtvirWarning)
+    raise_on_sigterm()
     try:
         r = decode(a.bl, a.el, a.output, a.reference, a.frames, not a.quiet,
                    ["CPUExecutionProvider"] if a.cpu else None)
     except (MtvirError, OSError) as exc:
         print(f"mtvir-decode: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("mtvir-decode: interrupted, nothing written", file=sys.stderr)
+        return 130
     what = f"enhanced ({r['provider']})" if r["enhanced"] else "base layer only"
     print(f"wrote {r['output']}: {r['frames']} frames, {what}")
     return 0

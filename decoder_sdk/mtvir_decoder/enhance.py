@@ -11,7 +11,7 @@ import numpy as np
 import onnxruntime as ort
 
 from . import format, graph
-from .errors import InputMismatchError, MtvirError, RuntimeProviderError
+from .errors import FormatError, InputMismatchError, MtvirError, RuntimeProviderError
 from .references import Reference
 
 CPU = "CPUExecutionProvider"
@@ -145,7 +145,9 @@ class Enhancer:
         peak = float((1 << bit_depth) - 1)
         x = luma.astype(np.float32) / np.float32(peak)
         y = self.run_float(x, index)
-        return np.clip(np.rint(y * peak), 0, peak).astype(luma.dtype)
+        if not np.isfinite(y).all():  # a degenerate (hostile) model overflowing float32: never a garbage frame
+            raise FormatError("the EL's model gives non-finite values on this frame")
+        return np.rint(np.clip(y, 0, 1) * np.float32(peak)).astype(luma.dtype)
 
     def enhance_frames(self, frames: Iterable[np.ndarray], start: int = 0) -> Iterator[np.ndarray]:
         """Each frame enhanced by its group's model (frame numbers count from ``start``)."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 
+import numpy as np
+
 from . import layout
 from .descriptor import Architecture
 from .errors import FormatError, InputMismatchError, LimitError, UnsupportedVersionError
@@ -162,5 +164,8 @@ def read(data: bytes, reference: Reference | None = None) -> ElFile:
     groups = [Group(m["first_frame"], m["frame_count"], decode_payload(arch, m["payload"], ref_params),
                     m["payload_size"], coding_of(m["payload"])) for m in fields["models"]]
     _check_groups(groups, fields["frame_count"])
+    for g in groups:  # finite fields can still fold into inf (a huge scale): refuse before any frame runs
+        if not all(np.isfinite(w).all() for w, _ in g.params.folded(arch)):
+            raise FormatError(f"the model of frames {g.first_frame}+ folds into non-finite conv weights")
     return ElFile(arch, groups, fields["reference_id"], fields["width"], fields["height"], fields["bit_depth"],
                   fields["frame_count"], len(data), fields["version_minor"])

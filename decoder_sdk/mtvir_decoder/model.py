@@ -60,9 +60,10 @@ class Params:
     def folded(self, arch: Architecture) -> list[tuple[np.ndarray, np.ndarray]]:
         """Plain float32 conv weights and biases: affine(W_Q / S)."""
         out = []
-        for w, b, a, s in zip(self.weights, self.biases, self.scale, self.shift):
-            conv = (np.float64(a) * (w.astype(np.float64) / arch.quant_scale) + np.float64(s)).astype(np.float32)
-            out.append((conv, b.astype(np.float32)))
+        with np.errstate(over="ignore", invalid="ignore"):  # a hostile scale may overflow: the reader checks
+            for w, b, a, s in zip(self.weights, self.biases, self.scale, self.shift):
+                conv = (np.float64(a) * (w.astype(np.float64) / arch.quant_scale) + np.float64(s)).astype(np.float32)
+                out.append((conv, b.astype(np.float32)))
         return out
 
 
@@ -79,8 +80,9 @@ class Coding:
 def _apply_delta(kind: str, ref: np.ndarray, q: np.ndarray, exp: int) -> np.ndarray:
     step = np.float64(2.0) ** exp
     ref64 = ref.astype(np.float64)
-    value = ref64 * (1.0 + q * step) if kind == "scale" else ref64 + q * step
-    return value.astype(np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow becomes inf, refused by the caller
+        value = ref64 * (1.0 + q * step) if kind == "scale" else ref64 + q * step
+        return value.astype(np.float32)
 
 
 def _delta_ints(kind: str, ref: np.ndarray, value: np.ndarray, exp: int) -> np.ndarray:

@@ -17,6 +17,7 @@ import av
 import numpy as np
 
 from mtvir_decoder import video as video_io
+from mtvir_decoder.metrics import psnr  # noqa: F401 - bl.psnr, as the encoder has always called it
 from mtvir_decoder.video import VideoError
 
 CODECS = {"x265": "libx265", "svtav1": "libsvtav1", "x264": "libx264"}
@@ -97,6 +98,18 @@ def _options(codec: str, qp: int, config: str, fps: Fraction) -> dict[str, str]:
     return {"preset": "8", "qp": str(qp), "svtav1-params": f"keyint={keyint}"}
 
 
+def _sane_dts(packets, last: list):
+    """FFmpeg's libx265 wrapper sometimes gives a packet flushed at the end an uninitialised dts (seen with a
+    one-frame clip: dts -4.6e18, or pts < dts), which the MP4 muxer refuses. Such a dts (after pts, not after the
+    previous one, or further back than any reorder delay) is replaced by the smallest valid one."""
+    for p in packets:
+        if p.pts is not None and (p.dts is None or p.dts > p.pts or p.dts < p.pts - 64
+                                  or (last[0] is not None and p.dts <= last[0])):
+            p.dts = p.pts if last[0] is None else min(p.pts, last[0] + 1)
+        last[0] = p.dts
+    return packets
+
+
 def encode(video: Video, path: str | os.PathLike, codec: str = "x265", qp: int = 37, config: str = "ra") -> Path:
     """Write the BL file atomically (temporary file in the same folder, then rename)."""
     if codec not in CODECS:
@@ -115,12 +128,13 @@ def encode(video: Video, path: str | os.PathLike, codec: str = "x265", qp: int =
             stream.width, stream.height, stream.pix_fmt = video.width, video.height, video.pix_fmt
             if codec == "x265":
                 stream.codec_tag = "hvc1"  # what players expect of HEVC in MP4
+            last = [None]  # the previous packet's dts
             for i in range(len(video)):
                 frame = _to_frame(video.y[i], video.u[i], video.v[i], video.pix_fmt)
                 frame.pts = i
                 frame.time_base = 1 / video.fps
-                out.mux(stream.encode(frame))
-            out.mux(stream.encode(None))
+                out.mux(_sane_dts(stream.encode(frame), last))
+            out.mux(_sane_dts(stream.encode(None), last))
         os.replace(tmp, path)
     except av.error.FFmpegError as exc:
         raise VideoError(f"{codec} could not code the BL: {exc}") from None
@@ -147,6 +161,3 @@ def code(video: Video, path: str | os.PathLike, codec: str = "x265", qp: int = 3
     return BaseLayer(Path(path), codec, qp, config, bits, recon, [qp] * len(video))
 
 
-def psnr(a: np.ndarray, b: np.ndarray, peak: float) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else float(10 * np.log10(peak * peak / mse))

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from mtvir_decoder import Coding, MtvirError, Reference, references, write
+from mtvir_decoder.metrics import SSE_FLOOR, psnr_from_sse
 
 from . import bl
 from .online import OnlineConfig, learn
@@ -81,13 +82,20 @@ def output_paths(out: str | os.PathLike) -> tuple[Path, Path]:
     return stem.with_name(stem.name + ".mtvir"), stem.with_name(stem.name + ".mp4")
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+def _publish(data: bytes, el_path: Path, bl_tmp: Path, bl_path: Path) -> None:
+    """Give both outputs their names, or neither: a half pair (a BL without its EL) is never left behind."""
+    el_tmp = el_path.with_name(f".{el_path.name}.{os.getpid()}.partial")
+    renamed_bl = done = False
     try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        el_tmp.write_bytes(data)
+        os.replace(bl_tmp, bl_path)
+        renamed_bl = True
+        os.replace(el_tmp, el_path)
+        done = True
     finally:
-        tmp.unlink(missing_ok=True)
+        el_tmp.unlink(missing_ok=True)
+        if renamed_bl and not done:
+            bl_path.unlink(missing_ok=True)
 
 
 def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "x265", qp: int = 37,
@@ -105,17 +113,19 @@ def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "
     reference = reference or references.default()
     if group is not None and group < 1:
         raise MtvirError("--group must be at least 1 frame")
-    t0 = time.time()
-    base = bl.code(video, bl_path.with_name(f".{bl_path.name}.{os.getpid()}.partial.mp4"), codec, qp, config)
-    seconds_bl = time.time() - t0
     peak = (1 << video.bit_depth) - 1
     size = group or len(video)
     spans = [(f, min(size, len(video) - f)) for f in range(0, len(video), size)]
-    steps_total = len(spans) * online.iterations
-    bar = tqdm(total=steps_total, disable=not progress, unit="step", desc="online learning", dynamic_ncols=True)
     chosen_models, results, enhanced_sse = [], [], np.zeros(len(video))
     t_learn = t_select = 0.0
-    try:
+    bl_tmp = bl_path.with_name(f".{bl_path.name}.{os.getpid()}.partial.mp4")
+    bar = None
+    try:  # whatever stops the export (an error, Ctrl-C, SIGTERM), the finally leaves no partial file
+        t0 = time.time()
+        base = bl.code(video, bl_tmp, codec, qp, config)
+        seconds_bl = time.time() - t0
+        bar = tqdm(total=len(spans) * online.iterations, disable=not progress, unit="step", desc="online learning",
+                   dynamic_ncols=True)
         for first, count in spans:
             recon, orig = base.recon.y[first:first + count], video.y[first:first + count]
             t1 = time.time()
@@ -147,23 +157,22 @@ def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "
             if not best.no_el:
                 chosen_models.append((first, count, best.params, best.coding))
             enhanced_sse[first:first + count] = best.sse
-            no_el = np.maximum(candidates[0].sse, 1e-9)
+            no_el = np.maximum(candidates[0].sse, SSE_FLOOR)
             results.append(GroupResult(first, count, best.name, [
                 {"name": c.name, "step": c.step, "bytes": c.model_bytes, "J": c.J, "seconds": c.seconds,
-                 "delta_psnr": float(np.mean(10 * np.log10(no_el / np.maximum(c.sse, 1e-9))))}
+                 "delta_psnr": float(np.mean(10 * np.log10(no_el / np.maximum(c.sse, SSE_FLOOR))))}
                 for c in candidates]))
         bar.close()
         data = write(reference.arch, chosen_models, reference, video.width, video.height, video.bit_depth,
                      len(video))
-        _write_atomic(el_path, data)
-        os.replace(base.path, bl_path)
+        _publish(data, el_path, bl_tmp, bl_path)
     finally:
-        bar.close()
-        if base.path.exists() and base.path != bl_path:
-            base.path.unlink()
+        if bar is not None:
+            bar.close()
+        bl_tmp.unlink(missing_ok=True)
     npx = video.width * video.height
     bl_sse = sse_per_frame(base.recon.y, video.y)
-    psnr = lambda sse: float(np.mean(10 * np.log10(peak * peak * npx / np.maximum(sse, 1e-9))))
+    psnr = lambda sse: float(np.mean(psnr_from_sse(sse, npx, peak)))
     return Summary(str(bl_path), str(el_path), codec, qp, config, len(video), video.width, video.height,
                    video.bit_depth, sum(base.bits) // 8, bl_path.stat().st_size, base.kbps(), len(data),
                    psnr(bl_sse), psnr(enhanced_sse), seconds_bl, t_learn, t_select, results)

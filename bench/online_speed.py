@@ -1,0 +1,84 @@
+"""Online-learning throughput: iterations/s of the real training step (CQB with straight-through rounding, the
+affine parameters, Adam, patches from the BL) against a plain PyTorch loop of the same network without
+quantization (nn.Conv2d layers, same graph, same batch). Both run in this process, interleaved, so the machine's
+noise hits both alike; the figure that matters is the ratio.
+
+    python bench/online_speed.py [--steps 60] [--batch 64] [--patch 35] [--threads 0]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+from mtvir_decoder import references
+from mtvir_encoder import bl, data
+from mtvir_encoder.network import Network
+from mtvir_encoder.online import OnlineConfig, _patches
+
+
+def plain(arch) -> Network:
+    net = Network(arch)
+    net.convs = nn.ModuleList(nn.Conv2d(l.cin, l.cout, l.kernel, padding=l.kernel // 2) for l in arch.layers)
+    return net
+
+
+def timed(net, params, batches, steps) -> float:
+    opt = torch.optim.Adam(params, lr=2e-4)
+    t0 = time.perf_counter()
+    for i in range(steps):
+        x, y = batches[i % len(batches)]
+        loss = torch.mean((net(x) - y) ** 2)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return steps / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--steps", type=int, default=60)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--batch", type=int, default=OnlineConfig.batch)
+    p.add_argument("--patch", type=int, default=OnlineConfig.patch)
+    p.add_argument("--threads", type=int, default=0)
+    a = p.parse_args()
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    ref = references.default()
+    video = bl.read_video(data.carphone(), 30)
+    import tempfile
+    from pathlib import Path
+    with tempfile.TemporaryDirectory() as d:
+        base = bl.code(video, Path(d) / "bl.mp4", "x265", 37, "ra")
+    rng = np.random.default_rng(0)
+    batches = [_patches(rng, base.recon.y, video.y, a.batch, a.patch, 255.0) for _ in range(8)]
+
+    cqb_all = Network(ref.arch).load_params(ref.params)
+    cqb_affine = Network(ref.arch).load_params(ref.params)
+    affine = [q for c in cqb_affine.convs for q in (c.bias, c.log_scale, c.rel_shift)]
+    for c in cqb_affine.convs:
+        c.weight.requires_grad_(False)
+    base_net = plain(ref.arch)
+    runs = {"plain float conv, all weights": (base_net, list(base_net.parameters())),
+            "CQB + STE, all weights (--adapt all)": (cqb_all, list(cqb_all.parameters())),
+            "CQB + STE, biases and affine (default)": (cqb_affine, affine)}
+    rates = {k: [] for k in runs}
+    for net, params in runs.values():
+        timed(net, params, batches, 3)  # warm-up
+    for _ in range(a.rounds):
+        for name, (net, params) in runs.items():
+            rates[name].append(timed(net, params, batches, a.steps))
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {a.batch} x {a.patch}x{a.patch}, "
+          f"{a.rounds} interleaved rounds of {a.steps} steps (median)")
+    baseline = float(np.median(rates["plain float conv, all weights"]))
+    for name, r in rates.items():
+        med = float(np.median(r))
+        print(f"{name:42s} {med:6.2f} it/s  {med / baseline:5.2f}x the plain loop")
+
+
+if __name__ == "__main__":
+    main()
