@@ -4,7 +4,7 @@ VENV    ?= .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: setup demo test bench vectors schema pretrain capi clean
+.PHONY: setup demo test bench eval vectors schema pretrain capi clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -25,6 +25,13 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/decoder_speed.py
+	$(BIN)/python bench/online_speed.py
+	$(BIN)/python bench/el_coding.py
+	$(BIN)/python bench/fuzz_el.py --seconds 120
+
+eval: $(STAMP)  ## carphone, RA and AI, QP 22-37, 120 frames, with ablations (about 45 min on 2 cores; resumable)
+	$(BIN)/mtvir-eval carphone -o runs/eval --ablations -q
+	mkdir -p docs/eval && cp runs/eval/results.md runs/eval/results.json runs/eval/results.csv runs/eval/*.png docs/eval/
 
 vectors: $(STAMP)
 	$(BIN)/python schemas/make_vectors.py
