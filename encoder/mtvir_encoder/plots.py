@@ -46,17 +46,18 @@ def draw(rows: list[dict], out_dir: Path) -> list[Path]:
         for r in rs:
             ax.annotate(f"QP {r['qp']}", (r["bl_kbps"], r["psnr_y_bl"]), textcoords="offset points", xytext=(4, -10),
                         fontsize=7)
-        ax.set(xscale="log", xlabel="kbit/s (BL payload + EL file)", ylabel="PSNR-Y (dB)",
+        ax.set(xlabel="kbit/s (BL payload + EL file)", ylabel="PSNR-Y (dB)",
                title=f"{clip} {rs[0]['codec']} {config.upper()}: rate-distortion")
-        ax.grid(True, which="both", alpha=0.3)
+        ax.grid(True, alpha=0.3)
         ax.legend()
-        for r in rs:
+        ax2 = axes[2].twinx()
+        for k, r in enumerate(rs):
             steps = _per_step(r)
             x = list(steps)
-            axes[1].plot(x, [steps[k]["dJ"] for k in x], "o-", label=f"QP {r['qp']}")
-            axes[2].plot(x, [steps[k]["gain"] for k in x], "o-", label=f"QP {r['qp']}")
-            ax2 = axes[2].twinx() if r is rs[0] else ax2
-            ax2.plot(x, [steps[k]["bytes"] for k in x], "x:", alpha=0.6)
+            colour = f"C{k}"
+            axes[1].plot(x, [steps[s]["dJ"] for s in x], "o-", color=colour, label=f"QP {r['qp']}")
+            axes[2].plot(x, [steps[s]["gain"] for s in x], "o-", color=colour, label=f"QP {r['qp']}")
+            ax2.plot(x, [steps[s]["bytes"] for s in x], "x:", color=colour, alpha=0.7)
         axes[1].axhline(0, color="k", lw=1, label="no EL")
         axes[1].set(xlabel="training steps (0: reference alone)", ylabel="J relative to no EL (%)",
                     title="Lagrangian cost J of the candidates")
