@@ -68,3 +68,19 @@ def test_small_evaluation_end_to_end_and_cache(tmp_path):
     logs.clear()
     evaluate.evaluate([carphone()], tmp_path, cfg, progress=False, log=logs.append)
     assert sum("cached" in line for line in logs) == 1
+
+
+def test_eval_command_line(tmp_path):
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-c", "import sys; from mtvir_encoder.cli import eval_main; "
+                        "sys.exit(eval_main(sys.argv[1:]))", "carphone", "-o", str(tmp_path), "--config", "ai",
+                        "--qps", "32,37", "--frames", "2", "--iterations", "2", "--snapshot-every", "1",
+                        "--batch", "4", "-q"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert "carphone_pristine AI: BD-rate Y" in r.stdout
+    assert (tmp_path / "results.md").exists() and (tmp_path / "carphone_pristine_x265_ai.png").exists()
+    bad = subprocess.run([sys.executable, "-c", "import sys; from mtvir_encoder.cli import eval_main; "
+                          "sys.exit(eval_main(sys.argv[1:]))", str(tmp_path / "missing.mp4"), "-o", str(tmp_path)],
+                         capture_output=True, text=True, timeout=600)
+    assert bad.returncode == 2 and "mtvir-eval: error: no such clip" in bad.stderr

@@ -133,13 +133,14 @@ def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "
             t_learn += time.time() - t1
             t1 = time.time()
             candidates = [Candidate("no EL", -1, 0, sse_per_frame(recon, orig))]
-            for s in snaps:
-                codings = {"ref": CODINGS["2^-12"]} if s.step == 0 else CODINGS
-                for cname, coding in codings.items():
-                    nbytes, sse = evaluate(reference, s.params, coding, recon, orig, video.bit_depth)
-                    name = "reference" if s.step == 0 else f"step {s.step} {cname}"
-                    candidates.append(Candidate(name, s.step, nbytes, sse, params=s.params, coding=coding,
-                                                seconds=s.seconds))
+            todo = [(s, cname, coding) for s in snaps
+                    for cname, coding in ({"ref": CODINGS["2^-12"]} if s.step == 0 else CODINGS).items()]
+            for s, cname, coding in tqdm(todo, disable=not progress, unit="candidate", desc="selection",
+                                         dynamic_ncols=True, leave=False):
+                nbytes, sse = evaluate(reference, s.params, coding, recon, orig, video.bit_depth)
+                name = "reference" if s.step == 0 else f"step {s.step} {cname}"
+                candidates.append(Candidate(name, s.step, nbytes, sse, params=s.params, coding=coding,
+                                            seconds=s.seconds))
             bits = np.asarray(base.bits[first:first + count], np.float64)
             lambdas = np.array([lagrangian(q, video.bit_depth) for q in base.qps[first:first + count]])
             best = choose(candidates, bits, lambdas)
