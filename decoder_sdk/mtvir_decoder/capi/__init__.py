@@ -48,12 +48,15 @@ def install(ffi) -> None:
         local.error = ffi.new("char[]", f"{type(exc).__name__}: {exc}".encode("utf-8", "replace"))
         return error_code(exc) if code is None else code
 
-    def enhancer(el) -> Enhancer:
+    def entry(el) -> tuple:
         with lock:
-            entry = handles.get(int(ffi.cast("uintptr_t", el)))
-        if entry is None:
+            found = handles.get(int(ffi.cast("uintptr_t", el)))
+        if found is None:
             raise ValueError("not a handle from mtvir_open_file/mtvir_open_memory (or already closed)")
-        return entry[0]
+        return found
+
+    def enhancer(el) -> Enhancer:
+        return entry(el)[0]
 
     def register(data, out) -> int:
         if out == ffi.NULL:
@@ -106,11 +109,7 @@ def install(ffi) -> None:
     @ffi.def_extern()
     def mtvir_provider(el):
         try:
-            with lock:
-                entry = handles.get(int(ffi.cast("uintptr_t", el)))
-            if entry is None:
-                raise ValueError("unknown handle")
-            return entry[2]
+            return entry(el)[2]
         except BaseException as exc:  # noqa: BLE001
             fail(exc)
             return ffi.NULL
