@@ -21,6 +21,18 @@ CC = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
 needs_cc = pytest.mark.skipif(CC is None, reason="no C compiler on this machine")
 
 
+def _libav_flags() -> list[str] | None:
+    """Compiler and linker flags of libavformat/libavcodec, or None where their development files are missing."""
+    if not shutil.which("pkg-config"):
+        return None
+    r = subprocess.run(["pkg-config", "--cflags", "--libs", "libavformat", "libavcodec", "libavutil"],
+                       capture_output=True, text=True)
+    return r.stdout.split() if r.returncode == 0 else None
+
+
+LIBAV = _libav_flags()
+
+
 @pytest.fixture(scope="module")
 def shipped():
     return references.default()
@@ -32,8 +44,11 @@ def c_tools(tmp_path_factory):
     out = tmp_path_factory.mktemp("capi")
     build.build(out / "lib")
     tools = {}
-    for name, src, extra in (("c_player", ROOT / "examples" / "c_player" / "c_player.c", []),
-                             ("abi_check", ROOT / "tests" / "c" / "abi_check.c", ["-lpthread"])):
+    programs = [("c_player", ROOT / "examples" / "c_player" / "c_player.c", []),
+                ("abi_check", ROOT / "tests" / "c" / "abi_check.c", ["-lpthread"])]
+    if LIBAV is not None:
+        programs.append(("av_player", ROOT / "examples" / "c_player" / "av_player.c", LIBAV))
+    for name, src, extra in programs:
         subprocess.run([CC, "-O2", "-Wall", "-Werror", "-o", str(out / name), str(src), f"-I{out / 'lib'}",
                         f"-L{out / 'lib'}", "-lmtvir", *extra, f"-Wl,-rpath,{out / 'lib'}"], check=True)
         tools[name] = out / name
@@ -147,3 +162,25 @@ def test_decoder_cli_never_needs_torch():
     code = ("import sys; import mtvir_decoder.cli, mtvir_decoder.capi, mtvir_decoder.fallback, mtvir_decoder.video; "
             "assert 'torch' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@needs_cc
+@pytest.mark.skipif(LIBAV is None, reason="no libavformat/libavcodec development files (pkg-config)")
+@pytest.mark.parametrize("depth", [8, 10])
+def test_libav_player_equals_mtvir_decode(c_tools, shipped, tmp_path, depth):
+    pytest.importorskip("torch")
+    from mtvir_encoder import bl
+    from mtvir_decoder.cli import decode
+    peak, dtype = (1 << depth) - 1, np.uint8 if depth == 8 else np.uint16
+    lumas = [np.roll(frame(48, 64, 0, dtype, peak), 3 * i, axis=1) for i in range(5)]
+    chroma = [np.full((24, 32), (peak + 1) // 2, dtype)] * 5
+    bl.encode(bl.Video(lumas, chroma, chroma, bit_depth=depth), tmp_path / "bl.mp4", qp=37)
+    (tmp_path / "el.mtvir").write_bytes(two_group_el(shipped, 64, 48, depth, 5))
+    r = subprocess.run([c_tools["av_player"], tmp_path / "bl.mp4", tmp_path / "el.mtvir", tmp_path / "c.y4m"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "5 frames, enhanced" in r.stderr, r.stderr
+    decode(tmp_path / "bl.mp4", tmp_path / "el.mtvir", tmp_path / "py.y4m", progress=False)
+    (_, ours), (_, theirs) = y4m.read_file(tmp_path / "c.y4m"), y4m.read_file(tmp_path / "py.y4m")
+    assert len(ours) == len(theirs) == 5
+    for a, b in zip(ours, theirs):
+        assert all(np.array_equal(x, y) for x, y in zip(a, b))
