@@ -93,9 +93,15 @@ STRUCTS: dict[str, list[dict]] = {
         F("coded", "bytes", "constriction RangeEncoder words, little-endian u32", size="coded_size"),
     ],
     "histogram": [
+        F("kind", "u8", "0: exact counts; 1: two-sided geometric (discrete Laplace) weights", max=1),
         F("lo", "svar", "smallest symbol", min=-MAX_SYMBOL, max=MAX_SYMBOL),
         F("hi", "svar", "largest symbol", min=-MAX_SYMBOL, max=MAX_SYMBOL),
-        F("counts", "uvar", "occurrences of lo..hi", count="hi - lo + 1", max=1 << 20),
+        F("count_n", "uvar", "kind 0: hi - lo + 1; kind 1: 0", max=MAX_ALPHABET),
+        F("counts", "uvar", "occurrences of lo..hi", count="count_n", max=1 << 20),
+        F("center", "svar", "kind 1 only: the mode, lo <= center <= hi", count="kind", min=-MAX_SYMBOL,
+          max=MAX_SYMBOL),
+        F("decay", "u16", "kind 1 only: weight ratio per step away from the mode, decay / 65536", count="kind",
+          min=1),
     ],
 }
 

@@ -26,7 +26,7 @@ from .bdrate import bd_rate
 from .export import ABLATIONS, export
 from .online import OnlineConfig
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # bump when the EL format or the coder changes what a point measures
 VARIANTS = ("reference", *ABLATIONS)  # the ablations' rows, next to the full method
 
 
