@@ -49,3 +49,33 @@ def test_damaged_streams_raise_format_errors():
         assert not np.array_equal(out[0], g) or bad == coded
     with pytest.raises(m.FormatError):
         entropy.decode(hs, coded, [2999])
+
+
+def test_geometric_law_for_wide_sparse_alphabets():
+    rng = np.random.default_rng(3)
+    deltas = np.rint(rng.laplace(10, 40, 337)).astype(np.int64)  # like 337 bias deltas at a fine step
+    hs, coded = entropy.encode([deltas])
+    assert hs[0].kind == entropy.GEOMETRIC and hist_bytes(hs) <= 10
+    exact, exact_coded = entropy.encode([deltas], fit=False)
+    assert hist_bytes(hs) + len(coded) < 0.7 * (hist_bytes(exact) + len(exact_coded))
+    assert np.array_equal(entropy.decode(hs, coded, [337])[0], deltas)
+    bimodal = rng.choice([-3, 0, 3], 5000, p=[0.45, 0.1, 0.45])  # not Laplace-shaped: exact counts win
+    assert entropy.encode([bimodal])[0][0].kind == entropy.COUNTS
+
+
+def test_geometric_weights_are_exact_integers():
+    w = entropy.geometric_weights(-2, 40, 0, 32768)  # ratio 1/2
+    assert w[2] == 1 << 24 and w[0] == w[4] == 1 << 22 and w[3] == 1 << 23
+    assert w[-1] == 1  # floored at 1: every symbol in range stays codable
+    assert w.dtype == np.int64
+
+
+def test_geometric_fields_are_checked():
+    good = {"kind": 1, "lo": -5, "hi": 5, "count_n": 0, "counts": [], "center": [0], "decay": [60000]}
+    assert entropy.Histogram.from_fields(good).kind == entropy.GEOMETRIC
+    for bad in ({**good, "center": [6]}, {**good, "count_n": 1, "counts": [1]}, {**good, "lo": 6}):
+        with pytest.raises(m.FormatError):
+            entropy.Histogram.from_fields(bad)
+    with pytest.raises(m.FormatError):
+        entropy.Histogram.from_fields({"kind": 0, "lo": 0, "hi": 3, "count_n": 2, "counts": [1, 1],
+                                       "center": [], "decay": []})

@@ -85,12 +85,14 @@ class Histogram:
         seen = counts > 0
         best, best_bits = exact, 8 * exact.field_bytes() + empirical_entropy_bits(symbols)
         center = int(np.rint(np.median(symbols)))
-        for decay in _DECAYS:
-            g = cls(exact.lo, (), GEOMETRIC, exact.hi, center, int(decay))
-            w = g.weights().astype(np.float64)
-            bits = 8 * g.field_bytes() - float(np.sum(counts[seen] * np.log2(w[seen] / w.sum())))
+        distance = np.abs(np.arange(exact.lo, exact.hi + 1) - center)
+        model_bits = 8 * cls(exact.lo, (), GEOMETRIC, exact.hi, center, 1).field_bytes()
+        for decay in _DECAYS:  # float estimate of each law's cost (the exact integer weights differ negligibly)
+            w = np.maximum((decay / 65536.0) ** distance, 2.0**-24)
+            bits = model_bits - float(np.sum(counts[seen] * np.log2(w[seen] / w.sum())))
             if bits < best_bits:
-                best, best_bits = g, bits
+                best = cls(exact.lo, (), GEOMETRIC, exact.hi, center, int(decay))
+                best_bits = bits
         return best
 
     def field_bytes(self) -> int:
