@@ -53,16 +53,6 @@ def field_spans(data: bytes) -> list[Span]:
     return spans
 
 
-def uvar(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
 def with_crc(body: bytes) -> bytes:
     return body + zlib.crc32(body).to_bytes(4, "little")
 
@@ -113,7 +103,8 @@ def edge_bytes(rng, d, spans, other):
 def field_at_limit(rng, d, spans, other):
     s = spans[rng.integers(len(spans))]
     if s.type in ("uvar", "svar"):
-        new = uvar(int(rng.choice([0, 1, 127, 128, 1 << 14, 1 << 20, (1 << 21) - 1, 1 << 28, (1 << 35) - 1])))
+        edges = [0, 1, 127, 128, 1 << 14, 1 << 20, (1 << 21) - 1, 1 << 28, (1 << 35) - 1]
+        new = layout.write_uvar(int(rng.choice(edges)))
     else:
         n = LEAF[s.type]
         top = (1 << (8 * n)) - 1
@@ -128,7 +119,7 @@ def grow_length(rng, d, spans, other):
     old = int.from_bytes(d[s.start:s.end], "little") if s.type not in ("uvar", "svar") else 0
     grown = int(rng.choice([old + 1, old + 4, old * 2 + 1, old + 1000, 1 << 24]))
     if s.type in ("uvar", "svar"):
-        new = uvar(grown)
+        new = layout.write_uvar(grown)
     else:
         new = min(grown, (1 << (8 * LEAF[s.type])) - 1).to_bytes(LEAF[s.type], "little")
     return with_crc(d[: s.start] + new + d[s.end:-4])

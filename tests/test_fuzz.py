@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import mtvir_decoder as m
 import el_fuzz
+from mtvir_decoder import layout
 
 SEEDS = el_fuzz.seeds()
 SPANS = [el_fuzz.field_spans(data) for _, data, _ in SEEDS]
@@ -41,7 +42,7 @@ def test_hypothesis_fields_at_any_value(which, field, value):
     _, data, ref = SEEDS[which]
     span = SPANS[which][field % len(SPANS[which])]
     if span.type in ("uvar", "svar"):
-        new = el_fuzz.uvar(value)
+        new = layout.write_uvar(value)
     else:
         n = el_fuzz.LEAF[span.type]
         new = (value % (1 << (8 * n))).to_bytes(n, "little")

@@ -28,6 +28,20 @@ def raise_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
+def run_command(prog: str, action, interrupted: str = "nothing written"):
+    """(exit status, result) of ``action()`` run as command ``prog``: an MtvirError or OSError becomes one line on
+    stderr (status 2), Ctrl-C or SIGTERM stop it after its cleanup (status 130 or 143)."""
+    raise_on_sigterm()
+    try:
+        return 0, action()
+    except (MtvirError, OSError) as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2, None
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted, {interrupted}", file=sys.stderr)
+        return 130, None
+
+
 class _Output:
     """Y4M (raw) or FFV1 in a container (lossless), written to a temporary file renamed on success."""
 
@@ -133,16 +147,10 @@ def main(argv: list[str] | None = None) -> int:
 
     warnings.showwarning = show
     warnings.simplefilter("always", MtvirWarning)
-    raise_on_sigterm()
-    try:
-        r = decode(a.bl, a.el, a.output, a.reference, a.frames, not a.quiet,
-                   ["CPUExecutionProvider"] if a.cpu else None)
-    except (MtvirError, OSError) as exc:
-        print(f"mtvir-decode: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("mtvir-decode: interrupted, nothing written", file=sys.stderr)
-        return 130
+    status, r = run_command("mtvir-decode", lambda: decode(a.bl, a.el, a.output, a.reference, a.frames, not a.quiet,
+                                                           ["CPUExecutionProvider"] if a.cpu else None))
+    if status:
+        return status
     what = f"enhanced ({r['provider']})" if r["enhanced"] else "base layer only"
     print(f"wrote {r['output']}: {r['frames']} frames, {what}")
     return 0

@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from mtvir_decoder import MtvirError
-from mtvir_decoder.cli import raise_on_sigterm
+from mtvir_decoder.cli import run_command
 
 
 def pretrain_main(argv: list[str] | None = None) -> int:
@@ -32,15 +30,11 @@ def pretrain_main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(a.threads)
     cfg = PretrainConfig(float_steps=a.float_steps, qat_steps=a.qat_steps, batch=a.batch, patch=a.patch, lr=a.lr,
                          seed=a.seed)
-    raise_on_sigterm()
-    try:
-        ref = pretrain(a.output, a.workdir, cfg, resume=not a.no_resume, export_only=a.export_only)
-    except MtvirError as exc:
-        print(f"mtvir-pretrain: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("mtvir-pretrain: interrupted; run it again to resume from the last checkpoint", file=sys.stderr)
-        return 130
+    status, ref = run_command("mtvir-pretrain", lambda: pretrain(a.output, a.workdir, cfg, resume=not a.no_resume,
+                                                                 export_only=a.export_only),
+                              "run it again to resume from the last checkpoint")
+    if status:
+        return status
     print(f"reference {ref.id.hex()} written")
     return 0
 
@@ -76,18 +70,14 @@ def export_main(argv: list[str] | None = None) -> int:
     torch.manual_seed(a.seed)
     cfg = OnlineConfig(iterations=a.iterations, seconds=a.seconds, lr=a.lr, adapt=a.adapt, batch=a.batch,
                        patch=a.patch, snapshot_every=a.snapshot_every, seed=a.seed)
-    raise_on_sigterm()
-    try:
+    def run():
         from mtvir_decoder import Reference
         ref = Reference.load(a.reference) if a.reference else None
-        summary = export(a.input, a.output, a.codec, a.qp, a.config, a.frames, a.group, cfg, ref,
-                         progress=not a.quiet)
-    except (MtvirError, OSError) as exc:
-        print(f"mtvir-export: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("mtvir-export: interrupted, nothing written", file=sys.stderr)
-        return 130
+        return export(a.input, a.output, a.codec, a.qp, a.config, a.frames, a.group, cfg, ref, progress=not a.quiet)
+
+    status, summary = run_command("mtvir-export", run)
+    if status:
+        return status
     print(summary.report())
     print(f"wrote {summary.bl_path} and {summary.el_path}")
     if a.json:
@@ -132,15 +122,10 @@ def eval_main(argv: list[str] | None = None) -> int:
     online = OnlineConfig(iterations=a.iterations, adapt=a.adapt, lr=a.lr, snapshot_every=a.snapshot_every,
                           batch=a.batch)
     cfg = EvalConfig(a.codec, configs, qps, a.frames, a.group, online, a.ablations)
-    raise_on_sigterm()
-    try:
-        summary = evaluate(clips, a.output, cfg, progress=not a.quiet)
-    except (MtvirError, OSError) as exc:
-        print(f"mtvir-eval: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("mtvir-eval: interrupted; run it again to resume (finished points are cached)", file=sys.stderr)
-        return 130
+    status, summary = run_command("mtvir-eval", lambda: evaluate(clips, a.output, cfg, progress=not a.quiet),
+                                  "run it again to resume (finished points are cached)")
+    if status:
+        return status
     for b in summary["bd_rate"]:
         bd = "n/a" if b["bd_rate_y"] is None else f"{b['bd_rate_y']:+.2f} %"
         print(f"{b['clip']} {b['config'].upper()}: BD-rate Y {bd} (BL+EL vs BL), mean EL {b['el_bytes_mean']:,.0f} B")

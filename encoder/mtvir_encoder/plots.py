@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 
 def _per_step(row: dict) -> dict[int, dict]:
     """For each training step, the coding with the least J summed over groups: J (relative to no EL), bytes, gain.
