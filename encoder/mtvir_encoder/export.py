@@ -102,7 +102,7 @@ def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "
            config: str = "ra", frames: int | None = None, group: int | None = None,
            online: OnlineConfig | None = None, reference: Reference | None = None, progress: bool = True,
            ablations: bool = False) -> Summary:
-    """Code ``input_path`` as BL + EL: writes OUT.mp4 and OUT.mtvir (each atomically) and returns the summary."""
+    """Code ``input_path`` as BL + EL: writes OUT.mp4 and OUT.mtvir (both or neither) and returns the summary."""
     from tqdm import tqdm
 
     online = online or OnlineConfig()
