@@ -13,6 +13,7 @@ encoded.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import constriction
 import numpy as np
@@ -38,41 +39,39 @@ def geometric_weights(lo: int, hi: int, center: int, decay: int) -> np.ndarray:
 @dataclass(frozen=True)
 class Histogram:
     lo: int
-    counts: tuple[int, ...]  # kind COUNTS: occurrences of lo..hi; kind GEOMETRIC: empty
+    hi: int
+    counts: tuple[int, ...] = ()  # kind COUNTS: occurrences of lo..hi
     kind: int = COUNTS
-    hi_: int | None = None  # kind GEOMETRIC: the largest symbol
-    center: int = 0
+    center: int = 0  # kind GEOMETRIC: the mode and the decay of the law
     decay: int = 0
-
-    @property
-    def hi(self) -> int:
-        return self.hi_ if self.kind == GEOMETRIC else self.lo + len(self.counts) - 1
 
     @property
     def total(self) -> int:
         return sum(self.counts)
 
+    @cached_property
     def weights(self) -> np.ndarray:
+        """The integer weight of each symbol lo..hi: the model both sides build."""
         if self.kind == GEOMETRIC:
             return geometric_weights(self.lo, self.hi, self.center, self.decay)
         return np.asarray(self.counts, dtype=np.int64)
 
     @property
     def constant(self) -> bool:
-        return int(np.count_nonzero(self.weights())) <= 1
+        return int(np.count_nonzero(self.weights)) <= 1
 
     def model(self):
-        p = self.weights().astype(np.float64)
+        p = self.weights.astype(np.float64)
         return constriction.stream.model.Categorical(p / p.sum(), perfect=False)
 
     @classmethod
     def of(cls, symbols: np.ndarray) -> "Histogram":
         if symbols.size == 0:
-            return cls(0, (0,))
+            return cls(0, 0, (0,))
         lo, hi = int(symbols.min()), int(symbols.max())
         if lo < -MAX_SYMBOL or hi > MAX_SYMBOL or hi - lo + 1 > MAX_ALPHABET:
             raise LimitError(f"symbols span [{lo}, {hi}]: beyond the coder's limits")
-        return cls(lo, tuple(int(c) for c in np.bincount(symbols - lo, minlength=hi - lo + 1)))
+        return cls(lo, hi, tuple(int(c) for c in np.bincount(symbols - lo, minlength=hi - lo + 1)))
 
     @classmethod
     def fit(cls, symbols: np.ndarray) -> "Histogram":
@@ -86,12 +85,12 @@ class Histogram:
         best, best_bits = exact, 8 * exact.field_bytes() + empirical_entropy_bits(symbols)
         center = int(np.rint(np.median(symbols)))
         distance = np.abs(np.arange(exact.lo, exact.hi + 1) - center)
-        model_bits = 8 * cls(exact.lo, (), GEOMETRIC, exact.hi, center, 1).field_bytes()
+        model_bits = 8 * cls(exact.lo, exact.hi, (), GEOMETRIC, center, 1).field_bytes()
         for decay in _DECAYS:  # float estimate of each law's cost (the exact integer weights differ negligibly)
             w = np.maximum((decay / 65536.0) ** distance, 2.0**-24)
             bits = model_bits - float(np.sum(counts[seen] * np.log2(w[seen] / w.sum())))
             if bits < best_bits:
-                best = cls(exact.lo, (), GEOMETRIC, exact.hi, center, int(decay))
+                best = cls(exact.lo, exact.hi, (), GEOMETRIC, center, int(decay))
                 best_bits = bits
         return best
 
@@ -115,10 +114,10 @@ class Histogram:
             center, decay = f["center"][0], f["decay"][0]
             if f["count_n"] or not f["lo"] <= center <= f["hi"]:
                 raise FormatError("geometric model with counts, or a centre outside its range")
-            return cls(f["lo"], (), GEOMETRIC, f["hi"], center, decay)
+            return cls(f["lo"], f["hi"], (), GEOMETRIC, center, decay)
         if f["count_n"] != f["hi"] - f["lo"] + 1:
             raise FormatError(f"{f['count_n']} counts for the symbols {f['lo']}..{f['hi']}")
-        h = cls(f["lo"], tuple(f["counts"]))
+        h = cls(f["lo"], f["hi"], tuple(f["counts"]))
         if h.total == 0 and len(h.counts) > 1:
             raise FormatError("histogram with no symbols")
         return h
@@ -136,16 +135,18 @@ def empirical_entropy_bits(symbols: np.ndarray) -> float:
 def encode(groups: list[np.ndarray], fit: bool = True) -> tuple[list[Histogram], bytes]:
     """Code each 1-D integer array with its own model into one stream: (models, coded bytes). ``fit``: choose
     per group the cheaper of exact counts and a geometric law; otherwise exact counts."""
-    histograms = []
+    groups = [np.asarray(g).astype(np.int64).ravel() for g in groups]
+    histograms = [Histogram.fit(g) if fit else Histogram.of(g) for g in groups]
+    return histograms, code(histograms, groups)
+
+
+def code(histograms: list[Histogram], groups: list[np.ndarray]) -> bytes:
+    """The stream of these symbols under these models (the encoder's output, and the decoder's canonical check)."""
     encoder = constriction.stream.queue.RangeEncoder()
-    for symbols in groups:
-        symbols = np.asarray(symbols).astype(np.int64).ravel()
-        h = Histogram.fit(symbols) if fit else Histogram.of(symbols)
-        histograms.append(h)
+    for h, symbols in zip(histograms, groups):
         if not h.constant:
             encoder.encode((symbols - h.lo).astype(np.int32), h.model())
-    coded = b"" if encoder.num_bits() == 0 else encoder.get_compressed().astype("<u4").tobytes()
-    return histograms, coded
+    return b"" if encoder.num_bits() == 0 else encoder.get_compressed().astype("<u4").tobytes()
 
 
 def decode(histograms: list[Histogram], coded: bytes, sizes: list[int]) -> list[np.ndarray]:
@@ -166,7 +167,7 @@ def decode(histograms: list[Histogram], coded: bytes, sizes: list[int]) -> list[
     out = []
     for h, n in zip(histograms, sizes):
         if h.constant:
-            value = h.lo + int(np.flatnonzero(h.weights())[0]) if h.weights().any() else h.lo
+            value = h.lo + int(np.flatnonzero(h.weights)[0]) if h.weights.any() else h.lo
             out.append(np.full(n, value, dtype=np.int64))
             continue
         try:
@@ -178,14 +179,7 @@ def decode(histograms: list[Histogram], coded: bytes, sizes: list[int]) -> list[
                                                    np.asarray(h.counts)):
             raise FormatError("decoded symbols do not match their histogram (damaged stream)")
         out.append(symbols)
-    if needs_stream and _reencode(histograms, out) != coded:  # canonical: exactly the encoder's words, nothing after them
+    if needs_stream and code(histograms, out) != coded:  # canonical: exactly the encoder's words, nothing after them
         raise FormatError("coded stream is not the canonical coding of its symbols (damaged or padded)")
     return out
 
-
-def _reencode(histograms: list[Histogram], groups: list[np.ndarray]) -> bytes:
-    encoder = constriction.stream.queue.RangeEncoder()
-    for h, symbols in zip(histograms, groups):
-        if not h.constant:
-            encoder.encode((symbols - h.lo).astype(np.int32), h.model())
-    return b"" if encoder.num_bits() == 0 else encoder.get_compressed().astype("<u4").tobytes()
