@@ -114,19 +114,23 @@ def decode(bl: Path, el: Path | None, out: Path, original: Path | None = None, f
                 if ref[0].shape != y.shape or ref[0].dtype != y.dtype:
                     raise MtvirError(f"the original's frames ({ref[0].shape[1]}x{ref[0].shape[0]}, {ref[0].dtype}) "
                                      f"do not match the BL's ({y.shape[1]}x{y.shape[0]}, {y.dtype})")
-                rows.append((i, psnr(planes[0], ref[0], peak), psnr(y, ref[0], peak)))
+                # (frame, PSNR-Y of BL, of BL+EL, PSNR-U and -V: the EL leaves chroma as decoded)
+                rows.append((i, psnr(planes[0], ref[0], peak), psnr(y, ref[0], peak), psnr(planes[1], ref[1], peak),
+                             psnr(planes[2], ref[2], peak)))
         ok = True
     finally:
         writer.close(ok)
     result = {"frames": i + 1, "enhanced": enhancer.active, "provider": enhancer.enhancer.provider
               if enhancer.active else None, "output": str(out)}
     if rows:
-        for i, a, b in rows:
+        for i, a, b, *_ in rows:
             log(f"frame {i:5d}  BL {a:7.3f} dB  BL+EL {b:7.3f} dB  {b - a:+.3f}")
-        mean_bl, mean_el = float(np.mean([r[1] for r in rows])), float(np.mean([r[2] for r in rows]))
+        t = np.asarray(rows, np.float64)
+        mean_bl, mean_el = float(t[:, 1].mean()), float(t[:, 2].mean())
+        yuv_bl, yuv_el = (float(np.mean((6 * t[:, k] + t[:, 3] + t[:, 4]) / 8)) for k in (1, 2))
         log(f"mean PSNR-Y over {len(rows)} frames: BL {mean_bl:.3f} dB, BL+EL {mean_el:.3f} dB "
-            f"({mean_el - mean_bl:+.3f} dB)")
-        result.update(psnr_bl=mean_bl, psnr_el=mean_el, per_frame=rows)
+            f"({mean_el - mean_bl:+.3f} dB); YUV-PSNR 6:1:1 BL {yuv_bl:.3f} dB, BL+EL {yuv_el:.3f} dB")
+        result.update(psnr_bl=mean_bl, psnr_el=mean_el, yuv_psnr_bl=yuv_bl, yuv_psnr_el=yuv_el, per_frame=rows)
     return result
 
 

@@ -18,10 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mtvir_decoder import MtvirError, Reference, references
+from mtvir_decoder import MtvirError, Reference, references, video
 from mtvir_decoder.cli import decode as sdk_decode
 
-from . import bl
 from .bdrate import bd_rate
 from .export import ABLATIONS, export
 from .online import OnlineConfig
@@ -56,11 +55,6 @@ def point_key(clip: Path, digest: str, config: str, qp: int, cfg: EvalConfig, re
     return f"{clip.stem}_{cfg.codec}_{config}_qp{qp}_" + hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def _chroma_psnr(orig: bl.Video, recon: bl.Video) -> tuple[list[float], list[float]]:
-    peak = (1 << orig.bit_depth) - 1
-    return ([bl.psnr(a, b, peak) for a, b in zip(recon.u, orig.u)], [bl.psnr(a, b, peak) for a, b in zip(recon.v, orig.v)])
-
-
 def run_point(clip: Path, config: str, qp: int, cfg: EvalConfig, reference: Reference, streams: Path,
               progress: bool) -> dict:
     """Export, decode as a player, measure: one row of the results."""
@@ -77,18 +71,13 @@ def run_point(clip: Path, config: str, qp: int, cfg: EvalConfig, reference: Refe
         decoded.unlink(missing_ok=True)
     if abs(d["psnr_el"] - s.psnr_el) > 1e-6:
         raise MtvirError(f"the decoder gets {d['psnr_el']:.6f} dB where the encoder reported {s.psnr_el:.6f} dB")
-    orig = bl.read_video(clip, cfg.frames)
-    recon, _ = bl.decode(s.bl_path)
-    psnr_u, psnr_v = _chroma_psnr(orig, recon)
-    y_bl = [r[1] for r in d["per_frame"]]
-    y_el = [r[2] for r in d["per_frame"]]
-    yuv = lambda y: float(np.mean([(6 * a + b + c) / 8 for a, b, c in zip(y, psnr_u, psnr_v)]))
-    seconds = s.frames / float(recon.fps)
+    seconds = s.frames / float(video.probe(s.bl_path).fps)
     row = {"clip": clip.stem, "codec": cfg.codec, "config": config, "qp": qp, "frames": s.frames,
            "width": s.width, "height": s.height, "bit_depth": s.bit_depth,
            "bl_bits": 8 * s.bl_bytes, "el_bits": 8 * s.el_bytes, "bl_file_bytes": s.bl_file_bytes,
            "bl_kbps": 8 * s.bl_bytes / seconds / 1000, "el_kbps": 8 * s.el_bytes / seconds / 1000,
-           "psnr_y_bl": d["psnr_bl"], "psnr_y_el": d["psnr_el"], "yuv_psnr_bl": yuv(y_bl), "yuv_psnr_el": yuv(y_el),
+           "psnr_y_bl": d["psnr_bl"], "psnr_y_el": d["psnr_el"], "yuv_psnr_bl": d["yuv_psnr_bl"],
+           "yuv_psnr_el": d["yuv_psnr_el"],
            "seconds_bl": s.seconds_bl, "seconds_learning": s.seconds_learning,
            "seconds_selection": s.seconds_selection, "seconds_export": seconds_export,
            "chosen": [g.chosen for g in s.groups], "groups": [dataclasses.asdict(g) for g in s.groups]}
