@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import mtvir_decoder as m
-from mtvir_decoder import y4m
+from mtvir_decoder import video, y4m
 from mtvir_decoder.cli import decode
 from conftest import frame, perturbed
 
@@ -136,6 +136,9 @@ def test_odd_inputs_export_and_decode(tmp_path, name, w, h, n, depth, kind):
     assert r["psnr_el"] == pytest.approx(s.psnr_el, abs=1e-6)
     header, frames = y4m.read_file(tmp_path / f"{name}_out.y4m")
     assert (header.width, header.height, header.bit_depth, len(frames)) == (w, h, depth, n)
+    decode(Path(s.bl_path), Path(s.el_path), tmp_path / f"{name}_out.mkv", progress=False)  # lossless FFV1
+    assert all(all(np.array_equal(a, b) for a, b in zip(f, g))
+               for f, g in zip(video.frames(tmp_path / f"{name}_out.mkv"), frames))
 
 
 def test_odd_frame_size_is_a_clear_error(tmp_path):

@@ -65,12 +65,7 @@ class _Output:
         if self.writer is not None:
             self.writer.write(*planes)
             return
-        av = video._av()
-        frame = av.VideoFrame(self.info.width, self.info.height, self.stream.pix_fmt)
-        for plane, data in zip(frame.planes, planes):
-            row = plane.line_size // data.itemsize
-            np.frombuffer(plane, dtype=data.dtype).reshape(-1, row)[: data.shape[0], : data.shape[1]] = data
-        self.container.mux(self.stream.encode(frame))
+        self.container.mux(self.stream.encode(video.to_frame(planes)))
 
     def close(self, ok: bool) -> None:
         if self.writer is not None:

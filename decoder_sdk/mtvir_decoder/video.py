@@ -56,6 +56,18 @@ def planes(frame) -> Planes:
     return tuple(out)
 
 
+def to_frame(planes: Planes):
+    """4:2:0 planes (uint8, or uint16 holding 10-bit values) as a PyAV frame to encode."""
+    av = _av()
+    y = planes[0]
+    frame = av.VideoFrame(y.shape[1], y.shape[0], "yuv420p" if y.dtype == np.uint8 else "yuv420p10le")
+    for plane, data in zip(frame.planes, planes):
+        dtype = np.dtype(np.uint8) if data.dtype == np.uint8 else np.dtype("<u2")
+        row = plane.line_size // dtype.itemsize
+        np.frombuffer(plane, dtype=dtype).reshape(-1, row)[: data.shape[0], : data.shape[1]] = data
+    return frame
+
+
 def probe(path: str | os.PathLike) -> StreamInfo:
     """Size, bit depth, rate and declared frame count of the first video stream."""
     av = _av()

@@ -66,16 +66,6 @@ class BaseLayer:
         return sum(self.bits) * float(self.recon.fps) / len(self.bits) / 1000
 
 
-def _to_frame(y: np.ndarray, u: np.ndarray, v: np.ndarray, pix_fmt: str) -> av.VideoFrame:
-    frame = av.VideoFrame(y.shape[1], y.shape[0], pix_fmt)
-    for plane, data in zip(frame.planes, (y, u, v)):
-        dtype = np.dtype(np.uint8) if data.dtype == np.uint8 else np.dtype("<u2")
-        row = plane.line_size // dtype.itemsize
-        buf = np.frombuffer(plane, dtype=dtype).reshape(-1, row)
-        buf[: data.shape[0], : data.shape[1]] = data
-    return frame
-
-
 def read_video(path: str | os.PathLike, frames: int | None = None) -> Video:
     """Every frame (or the first ``frames``) of anything PyAV opens, as 8- or 10-bit 4:2:0 planes."""
     info = video_io.probe(path)
@@ -130,7 +120,7 @@ def encode(video: Video, path: str | os.PathLike, codec: str = "x265", qp: int =
                 stream.codec_tag = "hvc1"  # what players expect of HEVC in MP4
             last = [None]  # the previous packet's dts
             for i in range(len(video)):
-                frame = _to_frame(video.y[i], video.u[i], video.v[i], video.pix_fmt)
+                frame = video_io.to_frame((video.y[i], video.u[i], video.v[i]))
                 frame.pts = i
                 frame.time_base = 1 / video.fps
                 out.mux(_sane_dts(stream.encode(frame), last))
