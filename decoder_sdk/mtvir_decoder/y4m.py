@@ -74,7 +74,8 @@ def read(stream: BinaryIO) -> tuple[Y4mHeader, Iterator[tuple[np.ndarray, np.nda
             planes, at = [], 0
             for h, w in shapes:
                 n = h * w * header.dtype.itemsize
-                planes.append(np.frombuffer(data, header.dtype, h * w, at).reshape(h, w).astype(header.dtype.newbyteorder("=")))
+                plane = np.frombuffer(data, header.dtype, h * w, at).reshape(h, w)
+                planes.append(plane.astype(np.uint8 if header.bit_depth == 8 else np.uint16))  # native order
                 at += n
             yield tuple(planes)
 

@@ -52,7 +52,8 @@ def point_key(clip: Path, digest: str, config: str, qp: int, cfg: EvalConfig, re
     facts = {"v": CACHE_VERSION, "clip": digest, "codec": cfg.codec, "config": config, "qp": qp,
              "frames": cfg.frames, "group": cfg.group, "online": dataclasses.asdict(cfg.online),
              "reference": reference.id.hex(), "ablations": cfg.ablations}
-    return f"{clip.stem}_{cfg.codec}_{config}_qp{qp}_" + hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:12]
+    digest = hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:12]
+    return f"{clip.stem}_{cfg.codec}_{config}_qp{qp}_{digest}"
 
 
 def run_point(clip: Path, config: str, qp: int, cfg: EvalConfig, reference: Reference, streams: Path,

@@ -16,7 +16,8 @@ from ..errors import FormatError, InputMismatchError, MtvirError, ReferenceModel
 
 HEADER = Path(__file__).with_name("mtvir.h")
 ABI_VERSION = 1
-OK, ERR_ARGUMENT, ERR_IO, ERR_FORMAT, ERR_REFERENCE, ERR_MISMATCH, ERR_RUNTIME, ERR_INTERNAL = 0, -1, -2, -3, -4, -5, -6, -7
+# the MTVIR_OK / MTVIR_ERR_* codes of mtvir.h
+OK, ERR_ARGUMENT, ERR_IO, ERR_FORMAT, ERR_REFERENCE, ERR_MISMATCH, ERR_RUNTIME, ERR_INTERNAL = range(0, -8, -1)
 
 
 def declarations() -> str:
