@@ -79,6 +79,20 @@ def test_tiled_equals_whole_frame(strong):
     assert np.array_equal(out, enh.enhance(luma))
 
 
+def test_region_equals_the_whole_frame_there(strong):
+    ref, data = strong
+    enh = m.Enhancer(data, reference=ref)
+    luma = frame(203, 251, 4)
+    whole = enh.enhance(luma)
+    boxes = [(0, 203, 0, 251), (0, 40, 0, 50), (100, 180, 60, 251), (50, 51, 200, 201), (150, 203, 10, 120)]
+    for box in boxes:  # interior, edges and corners of the frame, a single pixel
+        y0, y1, x0, x1 = box
+        got = enh.enhance_region(luma, box)
+        assert np.abs(got.astype(int) - whole[y0:y1, x0:x1]).max() <= 1 and (got == whole[y0:y1, x0:x1]).mean() > 0.999
+    with pytest.raises(m.InputMismatchError, match="not inside"):
+        enh.enhance_region(luma, (0, 204, 0, 10))
+
+
 @pytest.mark.parametrize("h,w", [(144, 176), (1, 1), (7, 13), (35, 35), (99, 2)])
 def test_sizes_8_bit(strong, h, w):
     ref, data = strong

@@ -134,17 +134,34 @@ class Enhancer:
 
     def enhance(self, luma: np.ndarray, frame_index: int | None = None, bit_depth: int | None = None) -> np.ndarray:
         """The enhanced plane (a new array). ``bit_depth`` of a uint16 plane defaults to the EL's (or 10)."""
+        return self._enhance(luma, frame_index, bit_depth, None)
+
+    def enhance_region(self, luma: np.ndarray, box: tuple[int, int, int, int], frame_index: int | None = None,
+                       bit_depth: int | None = None) -> np.ndarray:
+        """``enhance(luma, frame_index)[y0:y1, x0:x1]`` for ``box = (y0, y1, x0, x1)``, computed on the box and
+        its halo only: the network sees there what it sees in the whole frame (an encoder judges a model this way
+        on part of a frame)."""
+        h, w = np.shape(luma)[:2]
+        y0, y1, x0, x1 = (int(v) for v in box)
+        if not (0 <= y0 < y1 <= h and 0 <= x0 < x1 <= w):
+            raise InputMismatchError(f"box {box} is not inside the {w}x{h} frame")
+        return self._enhance(luma, frame_index, bit_depth, (y0, y1, x0, x1))
+
+    def _enhance(self, luma, frame_index, bit_depth, box) -> np.ndarray:
         luma = np.asarray(luma)
         bit_depth = _bit_depth(luma, bit_depth or self.el.bit_depth)
         self.el.check_frame(luma.shape[0], luma.shape[1], bit_depth)
         if frame_index is not None and self.el.frame_count and not 0 <= frame_index < self.el.frame_count:
             raise InputMismatchError(f"frame {frame_index} beyond the EL's {self.el.frame_count} frames")
         index = self._group_index(frame_index)
+        y0, y1, x0, x1 = box or (0, luma.shape[0], 0, luma.shape[1])
         if index is None:
-            return luma.copy()
+            return luma[y0:y1, x0:x1].copy()
+        ry0, rx0 = max(0, y0 - self.halo), max(0, x0 - self.halo)
+        region = luma[ry0:min(luma.shape[0], y1 + self.halo), rx0:min(luma.shape[1], x1 + self.halo)]
         peak = float((1 << bit_depth) - 1)
-        x = luma.astype(np.float32) / np.float32(peak)
-        y = self.run_float(x, index)
+        y = self.run_float(region.astype(np.float32) / np.float32(peak), index)
+        y = y[y0 - ry0:y1 - ry0, x0 - rx0:x1 - rx0]
         if not np.isfinite(y).all():  # a degenerate (hostile) model overflowing float32: never a garbage frame
             raise FormatError("the EL's model gives non-finite values on this frame")
         return np.rint(np.clip(y, 0, 1) * np.float32(peak)).astype(luma.dtype)

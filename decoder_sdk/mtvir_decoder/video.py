@@ -111,6 +111,18 @@ def frames(path: str | os.PathLike, limit: int | None = None) -> Iterator[Planes
             raise VideoError(f"{path} holds no decodable frame")
 
 
+def packet_bits(path: str | os.PathLike) -> list[int]:
+    """The bits of each frame of the first video stream (its packets' sizes in display order), without decoding."""
+    av = _av()
+    container = _open(av, path)
+    with container:
+        try:
+            packets = [(p.pts, 8 * p.size) for p in container.demux(container.streams.video[0]) if p.size]
+        except av.error.FFmpegError as exc:
+            raise VideoError(f"cannot read {path}: {exc}") from None
+    return [b for _, b in sorted(packets)]
+
+
 def decode_with_bits(path: str | os.PathLike) -> tuple[list[Planes], list[int], Fraction]:
     """Every frame and the bits of each (its packet's size), both in display order: R_i of a BL."""
     av = _av()

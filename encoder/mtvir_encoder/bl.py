@@ -8,7 +8,6 @@ written as an ordinary container file, decoded back with PyAV, and checked frame
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -75,17 +74,22 @@ def read_video(path: str | os.PathLike, frames: int | None = None) -> Video:
     return Video(y, u, v, info.fps, 8 if y[0].dtype == np.uint8 else 10)
 
 
+def keyint(config: str, fps: Fraction) -> int:
+    """Frames from one intra picture to the next: 1 (all intra) or about one second, a multiple of 8."""
+    return 1 if config == "ai" else max(8, int(round(float(fps) / 8)) * 8)
+
+
 def _options(codec: str, qp: int, config: str, fps: Fraction) -> dict[str, str]:
-    keyint = 1 if config == "ai" else max(8, int(round(float(fps) / 8)) * 8)  # intra period about 1 s
+    period = keyint(config, fps)
     if codec == "x265":
-        params = f"qp={qp}:info=0:keyint={keyint}:min-keyint={keyint}:log-level=error"
+        params = f"qp={qp}:info=0:keyint={period}:min-keyint={period}:log-level=error"
         if config == "ai":
             params += ":bframes=0"
         return {"preset": "medium", "tune": "psnr", "x265-params": params}
     if codec == "x264":
         return {"preset": "medium", "tune": "psnr", "qp": str(qp),
-                "x264-params": f"keyint={keyint}:min-keyint={keyint}" + (":bframes=0" if config == "ai" else "")}
-    return {"preset": "8", "qp": str(qp), "svtav1-params": f"keyint={keyint}"}
+                "x264-params": f"keyint={period}:min-keyint={period}" + (":bframes=0" if config == "ai" else "")}
+    return {"preset": "8", "qp": str(qp), "svtav1-params": f"keyint={period}"}
 
 
 def _sane_dts(packets, last: list):
@@ -100,38 +104,106 @@ def _sane_dts(packets, last: list):
     return packets
 
 
+DECODERS = {"libx265": "hevc", "libx264": "h264", "libsvtav1": "libdav1d"}
+
+
+class Coder:
+    """A BL coded as frames stream in: each frame is encoded, muxed into ``path`` and decoded back at once, so
+    neither the input nor the reconstruction is ever held whole. ``push`` and ``finish`` return the
+    reconstructions that became available, in display order (after the encoder's lookahead delay);
+    ``bits[i]`` is the size of frame i's packet as
+    the encoder gave it (the file may store it a few bytes longer or shorter: ``video.packet_bits`` reads those). The caller owns ``path`` (a temporary, renamed when done)."""
+
+    def __init__(self, path: str | os.PathLike, codec: str, qp: int, config: str, fps: Fraction, width: int,
+                 height: int, bit_depth: int):
+        if codec not in CODECS:
+            raise VideoError(f"codec {codec!r} unknown: one of {', '.join(CODECS)}")
+        if config not in CONFIGS:
+            raise VideoError(f"config {config!r} unknown: ra (random access) or ai (all intra)")
+        if width % 2 or height % 2:  # 4:2:0 HEVC, AV1 and H.264 crop only in steps of 2 luma samples
+            raise VideoError(f"{codec} cannot code a {width}x{height} 4:2:0 frame: sizes must be even "
+                             "(crop or pad the input)")
+        self.codec, self.fps, self.bit_depth = codec, fps, bit_depth
+        self.bits: dict[int, int] = {}
+        self._count, self._last_dts, self._decoder = 0, [None], None
+        path = Path(path)
+        try:
+            self._out = av.open(str(path), "w", format="mp4" if (path.suffix or ".mp4") == ".mp4" else None)
+            self._stream = self._out.add_stream(CODECS[codec], rate=fps, options=_options(codec, qp, config, fps))
+            self._stream.width, self._stream.height = width, height
+            self._stream.pix_fmt = "yuv420p" if bit_depth == 8 else f"yuv420p{bit_depth}le"
+            if codec == "x265":
+                self._stream.codec_tag = "hvc1"  # what players expect of HEVC in MP4
+        except av.error.FFmpegError as exc:
+            raise VideoError(f"{codec} could not start the BL: {exc}") from None
+
+    def push(self, planes: video_io.Planes) -> list[video_io.Planes]:
+        frame = video_io.to_frame(planes)
+        frame.pts = self._count
+        frame.time_base = 1 / self.fps
+        self._count += 1
+        return self._emit(frame)
+
+    def finish(self) -> list[video_io.Planes]:
+        """Flush the encoder and the decoder, close the file: the last reconstructions."""
+        out = self._emit(None)
+        try:
+            out += [video_io.planes(f) for f in self._decoder.decode(None)] if self._decoder else []
+            self._out.close()
+        except av.error.FFmpegError as exc:
+            raise VideoError(f"{self.codec} could not finish the BL: {exc}") from None
+        return out
+
+    def close(self) -> None:
+        """Release the file on an early exit (``finish`` closes it otherwise)."""
+        try:
+            self._out.close()
+        except Exception:  # already closed, or half-written: the caller deletes it
+            pass
+
+    def _emit(self, frame) -> list[video_io.Planes]:
+        try:
+            packets = _sane_dts(self._stream.encode(frame), self._last_dts)
+            out = []
+            for p in packets:
+                self.bits[int(p.pts)] = 8 * p.size
+                if self._decoder is None:  # the decoder takes the headers the muxer keeps out of the packets
+                    self._decoder = av.CodecContext.create(DECODERS[CODECS[self.codec]], "r")
+                    self._decoder.extradata = self._stream.codec_context.extradata
+                out += [video_io.planes(f) for f in self._decoder.decode(p)]
+            self._out.mux(packets)
+        except av.error.FFmpegError as exc:
+            raise VideoError(f"{self.codec} could not code the BL: {exc}") from None
+        return out
+
+
 def encode(video: Video, path: str | os.PathLike, codec: str = "x265", qp: int = 37, config: str = "ra") -> Path:
     """Write the BL file atomically (temporary file in the same folder, then rename)."""
-    if codec not in CODECS:
-        raise VideoError(f"codec {codec!r} unknown: one of {', '.join(CODECS)}")
-    if config not in CONFIGS:
-        raise VideoError(f"config {config!r} unknown: ra (random access) or ai (all intra)")
-    if video.width % 2 or video.height % 2:  # 4:2:0 HEVC, AV1 and H.264 crop only in steps of 2 luma samples
-        raise VideoError(f"{codec} cannot code a {video.width}x{video.height} 4:2:0 frame: sizes must be even "
-                         "(crop or pad the input)")
+    return _code(video, path, codec, qp, config)[0]
+
+
+def _code(video: Video, path, codec, qp, config) -> tuple[Path, list[video_io.Planes]]:
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix or ".mp4", dir=path.parent)
-    os.close(fd)
+    tmp = partial_name(path)  # created by the muxer, so it gets the permissions the umask gives
+    coder = None
     try:
-        with av.open(tmp, "w", format="mp4" if (path.suffix or ".mp4") == ".mp4" else None) as out:
-            stream = out.add_stream(CODECS[codec], rate=video.fps, options=_options(codec, qp, config, video.fps))
-            stream.width, stream.height, stream.pix_fmt = video.width, video.height, video.pix_fmt
-            if codec == "x265":
-                stream.codec_tag = "hvc1"  # what players expect of HEVC in MP4
-            last = [None]  # the previous packet's dts
-            for i in range(len(video)):
-                frame = video_io.to_frame((video.y[i], video.u[i], video.v[i]))
-                frame.pts = i
-                frame.time_base = 1 / video.fps
-                out.mux(_sane_dts(stream.encode(frame), last))
-            out.mux(_sane_dts(stream.encode(None), last))
+        coder = Coder(tmp, codec, qp, config, video.fps, video.width, video.height, video.bit_depth)
+        recon = []
+        for i in range(len(video)):
+            recon += coder.push((video.y[i], video.u[i], video.v[i]))
+        recon += coder.finish()
         os.replace(tmp, path)
-    except av.error.FFmpegError as exc:
-        raise VideoError(f"{codec} could not code the BL: {exc}") from None
     finally:
+        if coder is not None:
+            coder.close()
         if os.path.exists(tmp):
             os.unlink(tmp)
-    return path
+    return path, recon
+
+
+def partial_name(path: Path) -> Path:
+    """Where ``path`` is written before its rename: hidden, unique to this process, same folder and suffix."""
+    return path.with_name(f".{path.name}.{os.getpid()}.partial{path.suffix or '.mp4'}")
 
 
 def decode(path: str | os.PathLike) -> tuple[Video, list[int]]:
@@ -143,11 +215,9 @@ def decode(path: str | os.PathLike) -> tuple[Video, list[int]]:
 
 def code(video: Video, path: str | os.PathLike, codec: str = "x265", qp: int = 37, config: str = "ra") -> BaseLayer:
     """Encode, decode back and check the BL is frame-exact with the input."""
-    encode(video, path, codec, qp, config)
-    recon, bits = decode(path)
-    if len(recon) != len(video) or (recon.height, recon.width) != (video.height, video.width):
-        raise VideoError(f"BL decodes to {len(recon)} frames of {recon.width}x{recon.height}, "
-                         f"expected {len(video)} of {video.width}x{video.height}")
-    return BaseLayer(Path(path), codec, qp, config, bits, recon, [qp] * len(video))
-
-
+    path, recon = _code(video, path, codec, qp, config)
+    bits = video_io.packet_bits(path)  # the payload as stored (the muxer may rewrite start codes)
+    if len(recon) != len(video) or len(bits) != len(video):
+        raise VideoError(f"BL decodes to {len(recon)} frames ({len(bits)} packets), expected {len(video)}")
+    rv = Video([p[0] for p in recon], [p[1] for p in recon], [p[2] for p in recon], video.fps, video.bit_depth)
+    return BaseLayer(path, codec, qp, config, bits, rv, [qp] * len(video))

@@ -40,7 +40,7 @@ def pretrain_main(argv: list[str] | None = None) -> int:
 
 
 def export_main(argv: list[str] | None = None) -> int:
-    from .export import export
+    from .export import SAMPLE_PIXELS, SEGMENT_SECONDS, export
     from .online import OnlineConfig
 
     d = OnlineConfig()
@@ -52,9 +52,16 @@ def export_main(argv: list[str] | None = None) -> int:
     p.add_argument("--qp", type=int, default=37, help="fixed QP of the BL (test QPs: 22, 27, 32, 37)")
     p.add_argument("--config", choices=["ra", "ai"], default="ra", help="random access or all intra")
     p.add_argument("--frames", type=int, help="code only the first N frames")
-    p.add_argument("--group", type=int, help="frames per group, each with its own model (default: one group)")
-    p.add_argument("--iterations", type=int, default=d.iterations, help="training steps per group")
-    p.add_argument("--seconds", type=float, help="training time budget per group")
+    p.add_argument("--segment", type=float, default=SEGMENT_SECONDS, metavar="SECONDS",
+                   help="seconds per segment, cut at the BL's intra points; each segment gets its own model or "
+                        "shares the previous one (default %(default)s)")
+    p.add_argument("--group", type=int, help="frames per segment instead (not aligned to intra points)")
+    p.add_argument("--iterations", type=int, default=d.iterations, help="most training steps per segment")
+    p.add_argument("--patience", type=int, default=d.patience,
+                   help="snapshots without a lower J before a segment's learning stops (0: never early)")
+    p.add_argument("--sample-pixels", type=int, default=SAMPLE_PIXELS,
+                   help="pixels of each segment on which candidates are ranked (the winner then runs on all)")
+    p.add_argument("--seconds", type=float, help="training time budget per segment")
     p.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate of the weights")
     p.add_argument("--adapt", choices=["bias_affine", "all"], default=d.adapt,
                    help="what online learning changes (bias_affine: no integer residue)")
@@ -69,11 +76,12 @@ def export_main(argv: list[str] | None = None) -> int:
     import torch
     torch.manual_seed(a.seed)
     cfg = OnlineConfig(iterations=a.iterations, seconds=a.seconds, lr=a.lr, adapt=a.adapt, batch=a.batch,
-                       patch=a.patch, snapshot_every=a.snapshot_every, seed=a.seed)
+                       patch=a.patch, snapshot_every=a.snapshot_every, seed=a.seed, patience=a.patience)
     def run():
         from mtvir_decoder import Reference
         ref = Reference.load(a.reference) if a.reference else None
-        return export(a.input, a.output, a.codec, a.qp, a.config, a.frames, a.group, cfg, ref, progress=not a.quiet)
+        return export(a.input, a.output, a.codec, a.qp, a.config, a.frames, a.group, cfg, ref, progress=not a.quiet,
+                      segment=a.segment, sample_pixels=a.sample_pixels)
 
     status, summary = run_command("mtvir-export", run)
     if status:

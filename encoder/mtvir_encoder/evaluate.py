@@ -22,10 +22,11 @@ from mtvir_decoder import MtvirError, Reference, references, video
 from mtvir_decoder.cli import decode as sdk_decode
 
 from .bdrate import bd_rate
-from .export import ABLATIONS, export
+from .export import export
+from .segment import ABLATIONS
 from .online import OnlineConfig
 
-CACHE_VERSION = 2  # bump when the EL format or the coder changes what a point measures
+CACHE_VERSION = 3  # bump when the EL format or the coder changes what a point measures
 VARIANTS = ("reference", *ABLATIONS)  # the ablations' rows, next to the full method
 
 

@@ -1,35 +1,39 @@
-"""The whole encoder: BL, online learning per group, candidates, rate-utility selection, the EL file."""
+"""The whole encoder, streamed: frames flow through the BL encoder and, segment by segment, learning and
+rate-utility selection (``segment.code_segment``); the EL file collects one model per group of segments.
+
+Memory follows one segment (its luma, original and BL reconstruction, plus the encoder's lookahead), not the
+video: a segment ends at an intra point of the BL, every ``segment`` seconds (default 5).
+"""
 from __future__ import annotations
 
 import os
 import time
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
-from mtvir_decoder import Coding, MtvirError, Reference, references, write
-from mtvir_decoder.metrics import SSE_FLOOR, psnr_from_sse
+from mtvir_decoder import MtvirError, Reference, references, write
+from mtvir_decoder import video as video_io
+from mtvir_decoder.metrics import psnr_from_sse
 
 from . import bl
-from .online import OnlineConfig, learn
-from .select import CODINGS, Candidate, choose, evaluate, lagrangian, sse_per_frame
+from .online import OnlineConfig
+from .segment import SHARED, Model, code_segment
+from .select import lagrangian
 
-
-# Ablations (``export(..., ablations=True)``), judged on the last snapshot and never chosen: the model sent
-# uncompressed (float32, size counted, not written), its integers coded absolute instead of as a residue to the
-# reference, and the default coding without rate-utility selection. "reference" is always a candidate.
-ABLATIONS = {"ablation: float32": Coding(None, None, None, "auto"),
-             "ablation: no residue": Coding(weights="absolute"),
-             "ablation: no RUO": Coding()}
+SEGMENT_SECONDS = 5.0
+SAMPLE_PIXELS = 1 << 20
 
 
 @dataclass
 class GroupResult:
     first_frame: int
     frame_count: int
-    chosen: str
-    candidates: list[dict]  # name, step, bytes, J, delta PSNR-Y
+    chosen: str  # the candidate's name; SHARED: this segment joins the previous one's group
+    candidates: list[dict]  # name, step, bytes, J, delta PSNR-Y, sampled
+    steps: int = 0  # training steps run on this segment
 
 
 @dataclass
@@ -68,8 +72,9 @@ class Summary:
         for g in self.groups:
             no_el = next(c for c in g.candidates if c["name"] == "no EL")
             best = next(c for c in g.candidates if c["name"] == g.chosen)
-            lines.append(f"group frames {g.first_frame}-{g.first_frame + g.frame_count - 1}: chose {g.chosen!r}, "
-                         f"J {best['J']:.4g} vs no EL {no_el['J']:.4g} ({100 * (best['J'] / no_el['J'] - 1):+.3f} %)")
+            lines.append(f"segment frames {g.first_frame}-{g.first_frame + g.frame_count - 1}: chose {g.chosen!r}, "
+                         f"J {best['J']:.4g} vs no EL {no_el['J']:.4g} ({100 * (best['J'] / no_el['J'] - 1):+.3f} %), "
+                         f"{g.steps} steps")
         lines.append(f"time: BL {self.seconds_bl:.1f} s, learning {self.seconds_learning:.1f} s, "
                      f"selection {self.seconds_selection:.1f} s")
         return "\n".join(lines)
@@ -98,82 +103,114 @@ def _publish(data: bytes, el_path: Path, bl_tmp: Path, bl_path: Path) -> None:
             bl_path.unlink(missing_ok=True)
 
 
+def segment_length(config: str, fps: Fraction, seconds: float) -> int:
+    """Frames per segment: a whole number of intra periods closest to ``seconds`` (at least one)."""
+    period = bl.keyint(config, fps)
+    return period * max(1, round(seconds * float(fps) / period))
+
+
 def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "x265", qp: int = 37,
            config: str = "ra", frames: int | None = None, group: int | None = None,
            online: OnlineConfig | None = None, reference: Reference | None = None, progress: bool = True,
-           ablations: bool = False) -> Summary:
-    """Code ``input_path`` as BL + EL: writes OUT.mp4 and OUT.mtvir (both or neither) and returns the summary."""
+           ablations: bool = False, segment: float = SEGMENT_SECONDS, sample_pixels: int = SAMPLE_PIXELS) -> Summary:
+    """Code ``input_path`` as BL + EL: writes OUT.mp4 and OUT.mtvir (both or neither) and returns the summary.
+    ``segment``: seconds per segment (cut at the BL's intra points); ``group``: frames per segment instead."""
     from tqdm import tqdm
 
     online = online or OnlineConfig()
     el_path, bl_path = output_paths(out)
     if not el_path.parent.is_dir():
         raise MtvirError(f"output folder {el_path.parent} does not exist")
-    video = bl.read_video(input_path, frames)
-    reference = reference or references.default()
     if group is not None and group < 1:
         raise MtvirError("--group must be at least 1 frame")
-    peak = (1 << video.bit_depth) - 1
-    size = group or len(video)
-    spans = [(f, min(size, len(video) - f)) for f in range(0, len(video), size)]
-    chosen_models, results, enhanced_sse = [], [], np.zeros(len(video))
-    t_learn = t_select = 0.0
-    bl_tmp = bl_path.with_name(f".{bl_path.name}.{os.getpid()}.partial.mp4")
-    bar = None
+    if segment <= 0:
+        raise MtvirError("--segment must be a positive number of seconds")
+    reference = reference or references.default()
+    info = video_io.probe(input_path)
+    seg_len = group or segment_length(config, info.fps, segment)
+    total = min(info.frames, frames) if info.frames and frames else (info.frames or frames or 0)
+    run = _Run(reference, online, ablations, sample_pixels)
+    bl_tmp = bl.partial_name(bl_path)
+    coder = bar = None
     try:  # whatever stops the export (an error, Ctrl-C, SIGTERM), the finally leaves no partial file
+        bar = tqdm(total=max(1, -(-total // seg_len)) * online.iterations, disable=not progress, unit="step",
+                   desc="online learning", dynamic_ncols=True)
+        orig: dict[int, np.ndarray] = {}  # original luma waiting for its reconstruction
+        recon: list[np.ndarray] = []  # reconstructions of the segment being filled
+        for i, planes in enumerate(video_io.frames(input_path, frames)):
+            if coder is None:
+                depth = 8 if planes[0].dtype == np.uint8 else 10
+                height, width = planes[0].shape
+                lam = lagrangian(qp, depth)
+                coder = bl.Coder(bl_tmp, codec, qp, config, info.fps, width, height, depth)
+            orig[i] = planes[0]
+            t0 = time.time()
+            recon += [r[0] for r in coder.push(planes)]
+            run.seconds_bl += time.time() - t0
+            while len(recon) >= seg_len:
+                run.segment(recon[:seg_len], orig, coder.bits, lam, depth, bar)
+                recon = recon[seg_len:]
+        if coder is None:
+            raise bl.VideoError(f"{input_path} holds no decodable frame")
         t0 = time.time()
-        base = bl.code(video, bl_tmp, codec, qp, config)
-        seconds_bl = time.time() - t0
-        bar = tqdm(total=len(spans) * online.iterations, disable=not progress, unit="step", desc="online learning",
-                   dynamic_ncols=True)
-        for first, count in spans:
-            recon, orig = base.recon.y[first:first + count], video.y[first:first + count]
-            t1 = time.time()
-            snaps = learn(reference, recon, orig, video.bit_depth, online, progress=bar.update)
-            t_learn += time.time() - t1
-            t1 = time.time()
-            candidates = [Candidate("no EL", -1, 0, sse_per_frame(recon, orig))]
-            todo = [(s, cname, coding) for s in snaps
-                    for cname, coding in ({"ref": CODINGS["2^-12"]} if s.step == 0 else CODINGS).items()]
-            for s, cname, coding in tqdm(todo, disable=not progress, unit="candidate", desc="selection",
-                                         dynamic_ncols=True, leave=False):
-                nbytes, sse = evaluate(reference, s.params, coding, recon, orig, video.bit_depth)
-                name = "reference" if s.step == 0 else f"step {s.step} {cname}"
-                candidates.append(Candidate(name, s.step, nbytes, sse, params=s.params, coding=coding,
-                                            seconds=s.seconds))
-            bits = np.asarray(base.bits[first:first + count], np.float64)
-            lambdas = np.array([lagrangian(q, video.bit_depth) for q in base.qps[first:first + count]])
-            best = choose(candidates, bits, lambdas)
-            if ablations:
-                extra = []
-                for name, coding in ABLATIONS.items():
-                    nbytes, sse = evaluate(reference, snaps[-1].params, coding, recon, orig, video.bit_depth)
-                    if name == "ablation: float32":
-                        nbytes = 4 * reference.arch.param_count  # folded conv weights + biases
-                    extra.append(Candidate(name, snaps[-1].step, nbytes, sse, params=snaps[-1].params,
-                                           coding=coding, seconds=snaps[-1].seconds))
-                choose(extra, bits, lambdas)  # fills in their J only
-                candidates += extra
-            t_select += time.time() - t1
-            if not best.no_el:
-                chosen_models.append((first, count, best.params, best.coding))
-            enhanced_sse[first:first + count] = best.sse
-            no_el = np.maximum(candidates[0].sse, SSE_FLOOR)
-            results.append(GroupResult(first, count, best.name, [
-                {"name": c.name, "step": c.step, "bytes": c.model_bytes, "J": c.J, "seconds": c.seconds,
-                 "delta_psnr": float(np.mean(10 * np.log10(no_el / np.maximum(c.sse, SSE_FLOOR))))}
-                for c in candidates]))
+        recon += [r[0] for r in coder.finish()]
+        run.seconds_bl += time.time() - t0
+        while recon:
+            run.segment(recon[:seg_len], orig, coder.bits, lam, depth, bar)
+            recon = recon[seg_len:]
         bar.close()
-        data = write(reference.arch, chosen_models, reference, video.width, video.height, video.bit_depth,
-                     len(video))
+        count = run.next_frame
+        bits = video_io.packet_bits(bl_tmp)  # R_i as stored in the file
+        if len(bits) != count:
+            raise bl.VideoError(f"the BL holds {len(bits)} frames, {count} were coded")
+        data = write(reference.arch, run.groups, reference, width, height, depth, count)
         _publish(data, el_path, bl_tmp, bl_path)
     finally:
         if bar is not None:
             bar.close()
+        if coder is not None:
+            coder.close()
         bl_tmp.unlink(missing_ok=True)
-    npx = video.width * video.height
-    bl_sse = sse_per_frame(base.recon.y, video.y)
-    psnr = lambda sse: float(np.mean(psnr_from_sse(sse, npx, peak)))
-    return Summary(str(bl_path), str(el_path), codec, qp, config, len(video), video.width, video.height,
-                   video.bit_depth, sum(base.bits) // 8, bl_path.stat().st_size, base.kbps(), len(data),
-                   psnr(bl_sse), psnr(enhanced_sse), seconds_bl, t_learn, t_select, results)
+    npx, peak = width * height, (1 << depth) - 1
+    psnr = lambda sse: float(np.mean(psnr_from_sse(np.asarray(sse), npx, peak)))
+    seconds = count / float(info.fps)
+    return Summary(str(bl_path), str(el_path), codec, qp, config, count, width, height, depth, sum(bits) // 8,
+                   bl_path.stat().st_size, sum(bits) / seconds / 1000, len(data), psnr(run.bl_sse),
+                   psnr(run.el_sse), run.seconds_bl, run.seconds_learning, run.seconds_selection, run.results)
+
+
+class _Run:
+    """What the export carries from segment to segment: the groups of the EL, the last model, the figures."""
+
+    def __init__(self, reference: Reference, online: OnlineConfig, ablations: bool, sample_pixels: int):
+        self.reference, self.online, self.ablations, self.sample_pixels = reference, online, ablations, sample_pixels
+        self.groups: list[list] = []  # [first, count, params, coding] of each group of the EL
+        self.previous: Model | None = None  # the last model sent
+        self.shareable = False  # the segment just before sent it (its group can grow)
+        self.next_frame = 0
+        self.bl_sse: list[float] = []
+        self.el_sse: list[float] = []
+        self.results: list[GroupResult] = []
+        self.seconds_bl = self.seconds_learning = self.seconds_selection = 0.0
+
+    def segment(self, recon: list[np.ndarray], orig: dict[int, np.ndarray], bits: dict[int, int], lam: float,
+                depth: int, bar) -> None:
+        first, count = self.next_frame, len(recon)
+        frames = range(first, first + count)
+        originals = [orig.pop(i) for i in frames]
+        r = code_segment(self.reference, recon, originals, depth, np.array([bits.get(i, 0) for i in frames], float),
+                         np.full(count, lam), self.online, self.previous, self.shareable, self.sample_pixels,
+                         self.ablations, progress=bar.update)
+        bar.update(max(0, self.online.iterations - r.steps))  # learning stopped early: the bar moves on
+        if r.chosen.name == SHARED:
+            self.groups[-1][1] += count
+        elif r.model is not None:
+            self.groups.append([first, count, r.model.params, r.model.coding])
+            self.previous = r.model
+        self.shareable = r.model is not None
+        self.next_frame += count
+        self.bl_sse += list(r.no_el_sse)
+        self.el_sse += list(r.sse)
+        self.seconds_learning += r.seconds_learning
+        self.seconds_selection += r.seconds_selection
+        self.results.append(GroupResult(first, count, r.chosen.name, r.rows(), r.steps))

