@@ -19,11 +19,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from fractions import Fraction
 from pathlib import Path
 
 import av
-import numpy as np
 
 from mtvir_decoder import video as video_io
 from mtvir_decoder import y4m

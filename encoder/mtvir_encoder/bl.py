@@ -7,6 +7,7 @@ written as an ordinary container file, decoded back with PyAV, and checked frame
 """
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -175,6 +176,40 @@ class Coder:
         except av.error.FFmpegError as exc:
             raise VideoError(f"{self.codec} could not code the BL: {exc}") from None
         return out
+
+
+class Joiner:
+    """One MP4 file from closed BL chunks (each a self-contained MP4 starting with an intra picture, coded with the
+    same settings), in order: their packets are copied with timestamps moved to where each chunk starts. The
+    result is one ordinary stream; chunks whose parameter sets differ cannot share one and are refused."""
+
+    def __init__(self, path: str | os.PathLike, fps: Fraction):
+        self.path, self.fps, self._stream, self._extradata, self._frames = Path(path), fps, None, None, 0
+        self._out = av.open(str(self.path), "w", format="mp4")
+
+    def add(self, chunk: bytes) -> int:
+        """Append a chunk; returns the frames it holds."""
+        count = 0
+        try:
+            with av.open(io.BytesIO(chunk)) as c:
+                s = c.streams.video[0]
+                if self._stream is None:
+                    self._stream, self._extradata = self._out.add_stream_from_template(s), s.codec_context.extradata
+                elif s.codec_context.extradata != self._extradata:
+                    raise VideoError("BL chunks with different parameter sets cannot be joined into one stream")
+                offset = int(Fraction(self._frames) / self.fps / s.time_base)
+                for p in c.demux(s):
+                    if p.size:
+                        p.pts, p.dts, p.stream = p.pts + offset, p.dts + offset, self._stream
+                        self._out.mux(p)
+                        count += 1
+        except av.error.FFmpegError as exc:
+            raise VideoError(f"cannot join a BL chunk: {exc}") from None
+        self._frames += count
+        return count
+
+    def close(self) -> None:
+        self._out.close()
 
 
 def encode(video: Video, path: str | os.PathLike, codec: str = "x265", qp: int = 37, config: str = "ra") -> Path:

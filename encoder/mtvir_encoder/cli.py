@@ -62,6 +62,12 @@ def export_main(argv: list[str] | None = None) -> int:
     p.add_argument("--sample-pixels", type=int, default=SAMPLE_PIXELS,
                    help="pixels of each segment on which candidates are ranked (the winner then runs on all)")
     p.add_argument("--seconds", type=float, help="training time budget per segment")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="code the segments independently (each a closed BL chunk, learned from the reference) on a "
+                        "local Ray with N workers; 0: the same, one after another here, without Ray")
+    p.add_argument("--ray-address", metavar="ADDR", help="the same on a running Ray cluster (e.g. 10.0.0.5:6379)")
+    p.add_argument("--threads", type=int, help="threads per independent segment (default: the cores shared "
+                   "by the local workers, 1 on a cluster)")
     p.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate of the weights")
     p.add_argument("--adapt", choices=["bias_affine", "all"], default=d.adapt,
                    help="what online learning changes (bias_affine: no integer residue)")
@@ -81,7 +87,8 @@ def export_main(argv: list[str] | None = None) -> int:
         from mtvir_decoder import Reference
         ref = Reference.load(a.reference) if a.reference else None
         return export(a.input, a.output, a.codec, a.qp, a.config, a.frames, a.group, cfg, ref, progress=not a.quiet,
-                      segment=a.segment, sample_pixels=a.sample_pixels)
+                      segment=a.segment, sample_pixels=a.sample_pixels, workers=a.workers, ray_address=a.ray_address,
+                      threads=a.threads)
 
     status, summary = run_command("mtvir-export", run)
     if status:

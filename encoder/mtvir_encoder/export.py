@@ -20,7 +20,7 @@ from mtvir_decoder.metrics import psnr_from_sse
 
 from . import bl
 from .online import OnlineConfig
-from .segment import SHARED, Model, code_segment
+from .segment import SHARED, Model, SegmentResult, code_segment
 from .select import lagrangian
 
 SEGMENT_SECONDS = 5.0
@@ -112,9 +112,12 @@ def segment_length(config: str, fps: Fraction, seconds: float) -> int:
 def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "x265", qp: int = 37,
            config: str = "ra", frames: int | None = None, group: int | None = None,
            online: OnlineConfig | None = None, reference: Reference | None = None, progress: bool = True,
-           ablations: bool = False, segment: float = SEGMENT_SECONDS, sample_pixels: int = SAMPLE_PIXELS) -> Summary:
+           ablations: bool = False, segment: float = SEGMENT_SECONDS, sample_pixels: int = SAMPLE_PIXELS,
+           workers: int | None = None, ray_address: str | None = None, threads: int | None = None) -> Summary:
     """Code ``input_path`` as BL + EL: writes OUT.mp4 and OUT.mtvir (both or neither) and returns the summary.
-    ``segment``: seconds per segment (cut at the BL's intra points); ``group``: frames per segment instead."""
+    ``segment``: seconds per segment (cut at the BL's intra points); ``group``: frames per segment instead.
+    ``workers`` / ``ray_address``: code the segments independently (``parallel``): on a local Ray with that many
+    workers, on a Ray cluster, or (``workers=0``) one after another here; ``threads`` per segment's task."""
     from tqdm import tqdm
 
     online = online or OnlineConfig()
@@ -125,39 +128,24 @@ def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "
         raise MtvirError("--group must be at least 1 frame")
     if segment <= 0:
         raise MtvirError("--segment must be a positive number of seconds")
+    if workers is not None and workers < 0:
+        raise MtvirError("--workers must be 0 (no Ray) or more")
     reference = reference or references.default()
     info = video_io.probe(input_path)
     seg_len = group or segment_length(config, info.fps, segment)
     total = min(info.frames, frames) if info.frames and frames else (info.frames or frames or 0)
     run = _Run(reference, online, ablations, sample_pixels)
     bl_tmp = bl.partial_name(bl_path)
-    coder = bar = None
+    bar = None
     try:  # whatever stops the export (an error, Ctrl-C, SIGTERM), the finally leaves no partial file
         bar = tqdm(total=max(1, -(-total // seg_len)) * online.iterations, disable=not progress, unit="step",
                    desc="online learning", dynamic_ncols=True)
-        orig: dict[int, np.ndarray] = {}  # original luma waiting for its reconstruction
-        recon: list[np.ndarray] = []  # reconstructions of the segment being filled
-        for i, planes in enumerate(video_io.frames(input_path, frames)):
-            if coder is None:
-                depth = 8 if planes[0].dtype == np.uint8 else 10
-                height, width = planes[0].shape
-                lam = lagrangian(qp, depth)
-                coder = bl.Coder(bl_tmp, codec, qp, config, info.fps, width, height, depth)
-            orig[i] = planes[0]
-            t0 = time.time()
-            recon += [r[0] for r in coder.push(planes)]
-            run.seconds_bl += time.time() - t0
-            while len(recon) >= seg_len:
-                run.segment(recon[:seg_len], orig, coder.bits, lam, depth, bar)
-                recon = recon[seg_len:]
-        if coder is None:
-            raise bl.VideoError(f"{input_path} holds no decodable frame")
-        t0 = time.time()
-        recon += [r[0] for r in coder.finish()]
-        run.seconds_bl += time.time() - t0
-        while recon:
-            run.segment(recon[:seg_len], orig, coder.bits, lam, depth, bar)
-            recon = recon[seg_len:]
+        source = video_io.frames(input_path, frames)
+        if workers is None and ray_address is None:
+            width, height, depth = _streamed(source, bl_tmp, codec, qp, config, info.fps, seg_len, run, bar)
+        else:
+            width, height, depth = _parallel(source, bl_tmp, codec, qp, config, info.fps, seg_len, run, bar,
+                                             workers or 0, ray_address, threads)
         bar.close()
         count = run.next_frame
         bits = video_io.packet_bits(bl_tmp)  # R_i as stored in the file
@@ -168,8 +156,6 @@ def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "
     finally:
         if bar is not None:
             bar.close()
-        if coder is not None:
-            coder.close()
         bl_tmp.unlink(missing_ok=True)
     npx, peak = width * height, (1 << depth) - 1
     psnr = lambda sse: float(np.mean(psnr_from_sse(np.asarray(sse), npx, peak)))
@@ -177,6 +163,80 @@ def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "
     return Summary(str(bl_path), str(el_path), codec, qp, config, count, width, height, depth, sum(bits) // 8,
                    bl_path.stat().st_size, sum(bits) / seconds / 1000, len(data), psnr(run.bl_sse),
                    psnr(run.el_sse), run.seconds_bl, run.seconds_learning, run.seconds_selection, run.results)
+
+
+def _shape(planes) -> tuple[int, int, int]:
+    return planes[0].shape[1], planes[0].shape[0], 8 if planes[0].dtype == np.uint8 else 10
+
+
+def _streamed(source, bl_tmp, codec, qp, config, fps, seg_len, run: "_Run", bar) -> tuple[int, int, int]:
+    """The serial export: one BL stream, coded and decoded back as frames arrive; each segment in turn, warm-started
+    from the last model and free to share it. Returns (width, height, bit depth)."""
+    coder, shape = None, None
+    orig: dict[int, np.ndarray] = {}  # original luma waiting for its reconstruction
+    recon: list[np.ndarray] = []  # reconstructions of the segment being filled
+    try:
+        for i, planes in enumerate(source):
+            if coder is None:
+                shape = _shape(planes)
+                coder = bl.Coder(bl_tmp, codec, qp, config, fps, *shape)
+                lam = lagrangian(qp, shape[2])
+            orig[i] = planes[0]
+            t0 = time.time()
+            recon += [r[0] for r in coder.push(planes)]
+            run.seconds_bl += time.time() - t0
+            while len(recon) >= seg_len:
+                run.segment(recon[:seg_len], orig, coder.bits, lam, shape[2], bar)
+                recon = recon[seg_len:]
+        t0 = time.time()
+        recon += [r[0] for r in coder.finish()]
+        run.seconds_bl += time.time() - t0
+        while recon:
+            run.segment(recon[:seg_len], orig, coder.bits, lam, shape[2], bar)
+            recon = recon[seg_len:]
+    finally:
+        if coder is not None:
+            coder.close()
+    return shape
+
+
+def _parallel(source, bl_tmp, codec, qp, config, fps, seg_len, run: "_Run", bar, workers, address, threads
+              ) -> tuple[int, int, int]:
+    """Independent segments (``parallel``): each a closed BL chunk and a model learned from the reference."""
+    from . import parallel
+
+    threads = threads or parallel.default_threads(workers, address)
+    shape, joiner = [], bl.Joiner(bl_tmp, fps)
+
+    def tasks():
+        batch, first = [], 0
+        for planes in source:
+            if not shape:
+                shape.append(_shape(planes))
+            batch.append(planes)
+            if len(batch) == seg_len:
+                yield task(first, batch)
+                first, batch = first + len(batch), []
+        if batch:
+            yield task(first, batch)
+
+    def task(first, batch):
+        stacked = tuple(np.stack([p[k] for p in batch]) for k in range(3))
+        return parallel.Task(first, stacked, fps, codec, qp, config, run.reference, run.online, run.sample_pixels,
+                             run.ablations, threads)
+
+    def take(chunk):
+        if joiner.add(chunk.bl) != chunk.result.sse.size:
+            raise bl.VideoError(f"the BL chunk at frame {chunk.first} lost frames")
+        run.seconds_bl += chunk.seconds_bl
+        run.add(chunk.result)
+        bar.update(run.online.iterations)
+
+    try:
+        parallel.run(tasks(), workers, address, take)
+    finally:
+        joiner.close()
+    return shape[0]
 
 
 class _Run:
@@ -195,13 +255,17 @@ class _Run:
 
     def segment(self, recon: list[np.ndarray], orig: dict[int, np.ndarray], bits: dict[int, int], lam: float,
                 depth: int, bar) -> None:
-        first, count = self.next_frame, len(recon)
-        frames = range(first, first + count)
-        originals = [orig.pop(i) for i in frames]
-        r = code_segment(self.reference, recon, originals, depth, np.array([bits.get(i, 0) for i in frames], float),
-                         np.full(count, lam), self.online, self.previous, self.shareable, self.sample_pixels,
-                         self.ablations, progress=bar.update)
+        """Learn and choose for the next segment, from the last model, and record it."""
+        frames = range(self.next_frame, self.next_frame + len(recon))
+        r = code_segment(self.reference, recon, [orig.pop(i) for i in frames], depth,
+                         np.array([bits.get(i, 0) for i in frames], float), np.full(len(recon), lam), self.online,
+                         self.previous, self.shareable, self.sample_pixels, self.ablations, progress=bar.update)
         bar.update(max(0, self.online.iterations - r.steps))  # learning stopped early: the bar moves on
+        self.add(r)
+
+    def add(self, r: SegmentResult) -> None:
+        """Record the next segment's outcome: a new group, the previous group grown, or a gap ("no EL")."""
+        first, count = self.next_frame, r.sse.size
         if r.chosen.name == SHARED:
             self.groups[-1][1] += count
         elif r.model is not None:

@@ -55,6 +55,12 @@ class SegmentResult:
         c = self.chosen
         return None if c.no_el else Model(c.params, c.coding)
 
+    def drop_unchosen_params(self) -> None:
+        """Forget every model but the chosen one (what a worker sends back)."""
+        for c in self.candidates:
+            if c is not self.chosen:
+                c.params = None
+
     def rows(self) -> list[dict]:
         """Every candidate: name, step, bytes, J, delta PSNR-Y (on the sample when ``sampled``)."""
         out = []
@@ -73,9 +79,10 @@ class SegmentResult:
 def code_segment(reference: Reference, recon: list[np.ndarray], orig: list[np.ndarray], bit_depth: int,
                  bits: np.ndarray, lambdas: np.ndarray, online: OnlineConfig, previous: Model | None = None,
                  shareable: bool = False, sample_pixels: int = 1 << 20, ablations: bool = False,
-                 progress=None) -> SegmentResult:
+                 progress=None, threads: int = 0) -> SegmentResult:
     """Learn and choose for one segment. ``previous``: the last model sent (learning starts from it);
-    ``shareable``: it is the model of the segment just before, whose group this one may join for free."""
+    ``shareable``: it is the model of the segment just before, whose group this one may join for free;
+    ``threads``: of ONNX Runtime (0: its default)."""
     h, w = recon[0].shape
     sample = plan_sample(len(recon), h, w, sample_pixels, seed=online.seed)
     no_el = Candidate("no EL", -1, 0, sse_per_frame(recon, orig))
@@ -85,7 +92,7 @@ def code_segment(reference: Reference, recon: list[np.ndarray], orig: list[np.nd
 
     def judge(name, step, params, coding, seconds=0.0, model_bytes=None) -> Candidate:
         t = time.time()
-        nbytes, box_sse = evaluate(reference, params, coding, recon, orig, bit_depth, sample)
+        nbytes, box_sse = evaluate(reference, params, coding, recon, orig, bit_depth, sample, threads)
         c = Candidate(name, step, nbytes if model_bytes is None else model_bytes, box_sse, params=params,
                       coding=coding, seconds=seconds, estimated_d=estimate_d(sample, box_sse, no_el_box_sse, no_el.sse))
         c.J = cost(c, bits, lambdas)
@@ -95,7 +102,7 @@ def code_segment(reference: Reference, recon: list[np.ndarray], orig: list[np.nd
     def exact(c: Candidate) -> Candidate:
         """``c`` measured on every frame."""
         t = time.time()
-        _, full = evaluate(reference, c.params, c.coding, recon, orig, bit_depth)
+        _, full = evaluate(reference, c.params, c.coding, recon, orig, bit_depth, threads=threads)
         e = Candidate(c.name, c.step, c.model_bytes, full, params=c.params, coding=c.coding, seconds=c.seconds)
         e.J = cost(e, bits, lambdas)
         judging[0] += time.time() - t
@@ -127,15 +134,15 @@ def code_segment(reference: Reference, recon: list[np.ndarray], orig: list[np.nd
         chosen, sse = (full, full.sse) if full.J < no_el.J else (no_el, no_el.sse)
     if ablations and last is not None:
         candidates = [exact(c) if c.name == "reference" and c.estimated_d is not None else c for c in candidates]
-        candidates += _ablations(reference, last, recon, orig, bit_depth, bits, lambdas)
+        candidates += _ablations(reference, last, recon, orig, bit_depth, bits, lambdas, threads)
     return SegmentResult(chosen, candidates, sse, no_el.sse, no_el_box_sse, seconds_learning, judging[0], steps)
 
 
-def _ablations(reference, last, recon, orig, bit_depth, bits, lambdas) -> list[Candidate]:
+def _ablations(reference, last, recon, orig, bit_depth, bits, lambdas, threads) -> list[Candidate]:
     """The ablation variants of the last snapshot, measured on every frame (``mtvir-eval --ablations``)."""
     out = []
     for name, coding in ABLATIONS.items():
-        nbytes, sse = evaluate(reference, last.params, coding, recon, orig, bit_depth)
+        nbytes, sse = evaluate(reference, last.params, coding, recon, orig, bit_depth, threads=threads)
         if name == "ablation: float32":
             nbytes = 4 * reference.arch.param_count  # folded conv weights + biases
         c = Candidate(name, last.step, nbytes, sse, params=last.params, coding=coding, seconds=last.seconds)

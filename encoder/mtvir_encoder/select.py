@@ -98,12 +98,13 @@ def sample_sse(recon: list[np.ndarray], orig: list[np.ndarray], sample: Sample, 
 
 
 def evaluate(reference: Reference, params: Params, coding: Coding, recon: list[np.ndarray],
-             orig: list[np.ndarray], bit_depth: int, sample: Sample | None = None) -> tuple[int, np.ndarray]:
+             orig: list[np.ndarray], bit_depth: int, sample: Sample | None = None, threads: int = 0
+             ) -> tuple[int, np.ndarray]:
     """(bytes, SSE per frame, or per box of ``sample``) of a model as decoders rebuild it: written, read back,
     run by the Enhancer."""
     h, w = recon[0].shape
     data = write(reference.arch, [(0, len(recon), params, coding)], reference, w, h, bit_depth, len(recon))
-    enhancer = Enhancer(data, reference=reference)
+    enhancer = Enhancer(data, reference=reference, threads=threads)
     if sample is not None:
         return len(data), sample_sse(recon, orig, sample, enhancer)
     enhanced = [enhancer.enhance(f, i) for i, f in enumerate(recon)]
