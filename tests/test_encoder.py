@@ -1,7 +1,9 @@
 """Encoder: real x265 through PyAV, the trained model is the coded model, online learning, selection, bad inputs."""
 from __future__ import annotations
 
+import os
 import shutil
+import stat
 import subprocess
 import sys
 from fractions import Fraction
@@ -119,6 +121,10 @@ def test_export_end_to_end_and_decoder_agrees(ref, tmp_path):
     el, bl_file = Path(s.el_path), Path(s.bl_path)
     assert el.exists() and bl_file.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cp.mp4", "cp.mtvir"]  # no temporaries left
+    umask = os.umask(0)
+    os.umask(umask)
+    for f in (el, bl_file):  # files to share get the permissions the umask gives, as any program's output
+        assert stat.S_IMODE(f.stat().st_mode) == 0o666 & ~umask, f
     chosen = s.groups[0].chosen
     recon, _ = bl.decode(bl_file)
     orig = bl.read_video(data.carphone(), 6)
@@ -130,13 +136,19 @@ def test_export_end_to_end_and_decoder_agrees(ref, tmp_path):
     assert "J" in s.report()
 
     # mtvir-decode, as a user runs it, reproduces the gain the encoder reported
-    cmd = [sys.executable, "-m", "mtvir_decoder.cli", bl_file, el, "-o", tmp_path / "dec.y4m", "-q",
+    cmd = [sys.executable, "-m", "mtvir_decoder.cli", bl_file, el, "-o", tmp_path / "dec.y4m",
            "--reference", data.carphone(), "--frames", "6"]
     r = subprocess.run(cmd, capture_output=True, text=True, check=True)
     mean = next(line for line in r.stdout.splitlines() if line.startswith("mean PSNR-Y"))
     assert f"BL {s.psnr_bl:.3f} dB, BL+EL {s.psnr_el:.3f} dB" in mean
     _, frames = y4m.read_file(tmp_path / "dec.y4m")
     assert all(np.array_equal(f[0], o) for f, o in zip(frames, out))
+    assert "frame/s" not in r.stderr and "it/s" not in r.stderr  # no progress bar where stderr is not a terminal
+
+    # what it cannot write is refused, and nothing is left: not Y4M bytes under an .mp4 name
+    bad = [*cmd[:5], "-o", tmp_path / "dec.mp4", "-q"]
+    r = subprocess.run(bad, capture_output=True, text=True)
+    assert r.returncode == 2 and "cannot write dec.mp4" in r.stderr and not (tmp_path / "dec.mp4").exists()
 
     # a damaged EL: one warning, the BL frames come out untouched
     damaged = bytearray(el.read_bytes())
@@ -170,8 +182,9 @@ def test_bad_inputs_leave_nothing(tmp_path, ref):
         export.export(tmp_path / "missing.mp4", tmp_path / "out", online=cfg, reference=ref, progress=False)
     junk = tmp_path / "junk.mp4"
     junk.write_text("not a video")
-    with pytest.raises(m.MtvirError):
+    with pytest.raises(m.MtvirError, match="as a video: Invalid data") as caught:
         export.export(junk, tmp_path / "out", online=cfg, reference=ref, progress=False)
+    assert "Errno" not in str(caught.value)  # FFmpeg's words, not its error number
     with pytest.raises(m.MtvirError, match="does not exist"):
         export.export(data.carphone(), tmp_path / "nodir" / "out", online=cfg, reference=ref, progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["junk.mp4"]

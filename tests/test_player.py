@@ -45,7 +45,8 @@ def c_tools(tmp_path_factory):
     build.build(out / "lib")
     tools = {}
     programs = [("c_player", ROOT / "examples" / "c_player" / "c_player.c", []),
-                ("abi_check", ROOT / "tests" / "c" / "abi_check.c", ["-lpthread"])]
+                ("abi_check", ROOT / "tests" / "c" / "abi_check.c", ["-lpthread"]),
+                ("env_check", ROOT / "tests" / "c" / "env_check.c", [])]
     if LIBAV is not None:
         programs.append(("av_player", ROOT / "examples" / "c_player" / "av_player.c", LIBAV))
     for name, src, extra in programs:
@@ -53,6 +54,14 @@ def c_tools(tmp_path_factory):
                         f"-L{out / 'lib'}", "-lmtvir", *extra, f"-Wl,-rpath,{out / 'lib'}"], check=True)
         tools[name] = out / name
     return tools
+
+
+def as_a_player(cmd: list, folder: Path, **kw) -> subprocess.CompletedProcess:
+    """Run a C program as a player process often runs: an empty environment (`env -i PATH=/usr/bin:/bin`), started
+    from a folder of its own, so the library can rely on nothing of the caller's shell."""
+    folder.mkdir(exist_ok=True)
+    return subprocess.run([str(c) for c in cmd], cwd=folder, env={"PATH": "/usr/bin:/bin"}, capture_output=True,
+                          text=True, timeout=300, **kw)
 
 
 def write_y4m(path: Path, lumas: list[np.ndarray], depth: int) -> None:
@@ -89,8 +98,8 @@ def test_c_player_equals_python_bit_for_bit(c_tools, shipped, tmp_path, depth, w
     lumas = [frame(h, w, i, np.uint8 if depth == 8 else np.uint16, peak) for i in range(4)]
     write_y4m(tmp_path / "in.y4m", lumas, depth)
     (tmp_path / "el.mtvir").write_bytes(two_group_el(shipped, w, h, depth, 4))
-    r = subprocess.run([c_tools["c_player"], tmp_path / "el.mtvir", tmp_path / "in.y4m", tmp_path / "out.y4m"],
-                       capture_output=True, text=True, timeout=300)
+    r = as_a_player([c_tools["c_player"], tmp_path / "el.mtvir", tmp_path / "in.y4m", tmp_path / "out.y4m"],
+                    tmp_path / "elsewhere")
     assert r.returncode == 0, r.stderr
     header, out = y4m.read_file(tmp_path / "out.y4m")
     assert header.bit_depth == depth and len(out) == 4
@@ -114,6 +123,37 @@ def test_c_player_copies_the_bl_when_the_el_is_corrupt(c_tools, shipped, tmp_pat
     assert r.returncode == 0
     assert "error -3" in r.stderr and "base layer plays alone" in r.stderr
     assert (tmp_path / "out.y4m").read_bytes() == (tmp_path / "in.y4m").read_bytes()
+
+
+@needs_cc
+def test_c_library_starts_its_own_environment_in_an_empty_one(c_tools, shipped, tmp_path):
+    (tmp_path / "el.mtvir").write_bytes(m.write(shipped.arch, [(0, 1, shipped.params, m.Coding())], shipped, 64,
+                                                48, 8, 1))
+    r = as_a_player([c_tools["env_check"], tmp_path / "el.mtvir", "ok"], tmp_path / "elsewhere")
+    assert r.returncode == 0 and "0 failed" in r.stdout, r.stdout + r.stderr
+
+
+@needs_cc
+def test_c_library_with_a_broken_environment_fails_every_call_and_says_why(shipped, tmp_path):
+    """Built for an environment that lacks the SDK (a bare venv): no call may pass for a success."""
+    bare = tmp_path / "bare"
+    subprocess.run([getattr(sys, "_base_executable", sys.executable), "-m", "venv", "--without-pip", bare],
+                   check=True)
+    lib = tmp_path / "lib"
+    build.build(lib, python=str(bare / "bin" / "python"))
+    for name, src in (("c_player", ROOT / "examples" / "c_player" / "c_player.c"),
+                      ("env_check", ROOT / "tests" / "c" / "env_check.c")):
+        subprocess.run([CC, "-O2", "-Wall", "-Werror", "-o", tmp_path / name, src, f"-I{lib}", f"-L{lib}",
+                        "-lmtvir", f"-Wl,-rpath,{lib}"], check=True)
+    (tmp_path / "el.mtvir").write_bytes(two_group_el(shipped, 48, 40, 8, 3))
+    r = as_a_player([tmp_path / "env_check", tmp_path / "el.mtvir", "broken"], tmp_path / "elsewhere")
+    assert r.returncode == 0 and "0 failed" in r.stdout, r.stdout + r.stderr
+    assert "No module named '_cffi_backend'" in r.stdout and str(bare) in r.stdout
+    write_y4m(tmp_path / "in.y4m", [frame(40, 48, i) for i in range(3)], 8)
+    r = as_a_player([tmp_path / "c_player", tmp_path / "el.mtvir", tmp_path / "in.y4m", tmp_path / "out.y4m"],
+                    tmp_path / "elsewhere")
+    assert r.returncode == 0 and "error -8" in r.stderr and "_cffi_backend" in r.stderr, r.stderr
+    assert (tmp_path / "out.y4m").read_bytes() == (tmp_path / "in.y4m").read_bytes()  # the BL, untouched
 
 
 def _fallback(el, **facts):
@@ -176,8 +216,8 @@ def test_libav_player_equals_mtvir_decode(c_tools, shipped, tmp_path, depth):
     chroma = [np.full((24, 32), (peak + 1) // 2, dtype)] * 5
     bl.encode(bl.Video(lumas, chroma, chroma, bit_depth=depth), tmp_path / "bl.mp4", qp=37)
     (tmp_path / "el.mtvir").write_bytes(two_group_el(shipped, 64, 48, depth, 5))
-    r = subprocess.run([c_tools["av_player"], tmp_path / "bl.mp4", tmp_path / "el.mtvir", tmp_path / "c.y4m"],
-                       capture_output=True, text=True, timeout=300)
+    r = as_a_player([c_tools["av_player"], tmp_path / "bl.mp4", tmp_path / "el.mtvir", tmp_path / "c.y4m"],
+                    tmp_path / "elsewhere")
     assert r.returncode == 0 and "5 frames, enhanced" in r.stderr, r.stderr
     decode(tmp_path / "bl.mp4", tmp_path / "el.mtvir", tmp_path / "py.y4m", progress=False)
     (_, ours), (_, theirs) = y4m.read_file(tmp_path / "c.y4m"), y4m.read_file(tmp_path / "py.y4m")

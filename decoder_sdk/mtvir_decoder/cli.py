@@ -42,6 +42,15 @@ def run_command(prog: str, action, interrupted: str = "nothing written"):
         return 130, None
 
 
+def progress_bar(iterable=None, progress: bool = True, **kw):
+    """A tqdm bar on a terminal; nothing where stderr is a log file or a pipe (no hundreds of redraws there)."""
+    from tqdm import tqdm
+    return tqdm(iterable, disable=None if progress else True, dynamic_ncols=True, **kw)
+
+
+OUTPUTS = (".y4m", *LOSSLESS)
+
+
 class _Output:
     """Y4M (raw) or FFV1 in a container (lossless), written to a temporary file renamed on success."""
 
@@ -83,8 +92,9 @@ class _Output:
 def decode(bl: Path, el: Path | None, out: Path, original: Path | None = None, frames: int | None = None,
            progress: bool = True, providers: list[str] | None = None, log=print) -> dict:
     """Write OUT from BL (+ EL); with ``original``, return and log per-frame PSNR-Y of BL and BL+EL."""
-    from tqdm import tqdm
-
+    if out.suffix.lower() not in OUTPUTS:
+        raise MtvirError(f"cannot write {out.name}: mtvir-decode writes raw video (.y4m) or lossless FFV1 "
+                         f"({', '.join(LOSSLESS)}); a lossy re-encode would hide what the EL does")
     info = video.probe(bl)
     options = {"providers": providers} if providers else {}
     enhancer = SafeEnhancer(el, width=info.width, height=info.height, bit_depth=info.bit_depth,
@@ -98,8 +108,8 @@ def decode(bl: Path, el: Path | None, out: Path, original: Path | None = None, f
     ok = False
     try:
         total = min(frames, info.frames) if frames and info.frames else (frames or info.frames or None)
-        for i, planes in enumerate(tqdm(video.frames(bl, frames), total=total, unit="frame", desc="mtvir-decode",
-                                        disable=not progress, dynamic_ncols=True)):
+        for i, planes in enumerate(progress_bar(video.frames(bl, frames), progress, total=total, unit="frame",
+                                                desc="mtvir-decode")):
             y = enhancer.enhance(planes[0], i)
             writer.write((y, planes[1], planes[2]))
             if sources is not None:
@@ -134,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
                                 "(missing or unusable EL: the BL frames come out untouched, with a warning).")
     p.add_argument("bl", type=Path, help="the base-layer video (MP4, MKV, raw HEVC/AV1/H.264...)")
     p.add_argument("el", type=Path, nargs="?", help="the enhancement layer (.mtvir); leave out to play the BL alone")
-    p.add_argument("-o", "--output", type=Path, required=True, help="OUT.y4m, or OUT.mkv for lossless FFV1")
+    p.add_argument("-o", "--output", type=Path, required=True,
+                   help="OUT.y4m (raw), or OUT.mkv / .nut / .avi (lossless FFV1); nothing else is written")
     p.add_argument("--reference", type=Path, metavar="ORIGINAL", help="print PSNR-Y of BL and BL+EL against it")
     p.add_argument("--frames", type=int, help="decode only the first N frames")
     p.add_argument("--cpu", action="store_true", help="ONNX Runtime on the CPU even where CUDA works")

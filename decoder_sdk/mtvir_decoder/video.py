@@ -21,6 +21,11 @@ class VideoError(MtvirError):
     """A video file cannot be opened or decoded."""
 
 
+def reason(exc: Exception) -> str:
+    """FFmpeg's words for an error, without the errno number that means nothing to a person."""
+    return getattr(exc, "strerror", None) or str(exc)
+
+
 def _av():
     try:
         import av
@@ -86,7 +91,7 @@ def _open(av, path):
     try:
         container = av.open(str(path))
     except av.error.FFmpegError as exc:
-        raise VideoError(f"cannot open {path} as a video: {exc}") from None
+        raise VideoError(f"cannot open {path} as a video: {reason(exc)}") from None
     if not container.streams.video:
         container.close()
         raise VideoError(f"{path} has no video stream")
@@ -106,7 +111,7 @@ def frames(path: str | os.PathLike, limit: int | None = None) -> Iterator[Planes
                 if limit is not None and count >= limit:
                     return
         except av.error.FFmpegError as exc:
-            raise VideoError(f"cannot decode {path}: {exc}") from None
+            raise VideoError(f"cannot decode {path}: {reason(exc)}") from None
         if not count:
             raise VideoError(f"{path} holds no decodable frame")
 
@@ -119,7 +124,7 @@ def packet_bits(path: str | os.PathLike) -> list[int]:
         try:
             packets = [(p.pts, 8 * p.size) for p in container.demux(container.streams.video[0]) if p.size]
         except av.error.FFmpegError as exc:
-            raise VideoError(f"cannot read {path}: {exc}") from None
+            raise VideoError(f"cannot read {path}: {reason(exc)}") from None
     return [b for _, b in sorted(packets)]
 
 
@@ -138,7 +143,7 @@ def decode_with_bits(path: str | os.PathLike) -> tuple[list[Planes], list[int], 
                 for frame in packet.decode():
                     decoded.append((frame.pts, planes(frame)))
         except av.error.FFmpegError as exc:
-            raise VideoError(f"cannot decode {path}: {exc}") from None
+            raise VideoError(f"cannot decode {path}: {reason(exc)}") from None
     decoded.sort(key=lambda f: f[0])
     bits = [b for _, b in sorted(packets)]
     if len(bits) != len(decoded):

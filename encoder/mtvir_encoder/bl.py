@@ -136,7 +136,7 @@ class Coder:
             if codec == "x265":
                 self._stream.codec_tag = "hvc1"  # what players expect of HEVC in MP4
         except av.error.FFmpegError as exc:
-            raise VideoError(f"{codec} could not start the BL: {exc}") from None
+            raise VideoError(f"{codec} could not start the BL: {video_io.reason(exc)}") from None
 
     def push(self, planes: video_io.Planes) -> list[video_io.Planes]:
         frame = video_io.to_frame(planes)
@@ -152,7 +152,7 @@ class Coder:
             out += [video_io.planes(f) for f in self._decoder.decode(None)] if self._decoder else []
             self._out.close()
         except av.error.FFmpegError as exc:
-            raise VideoError(f"{self.codec} could not finish the BL: {exc}") from None
+            raise VideoError(f"{self.codec} could not finish the BL: {video_io.reason(exc)}") from None
         return out
 
     def close(self) -> None:
@@ -174,7 +174,7 @@ class Coder:
                 out += [video_io.planes(f) for f in self._decoder.decode(p)]
             self._out.mux(packets)
         except av.error.FFmpegError as exc:
-            raise VideoError(f"{self.codec} could not code the BL: {exc}") from None
+            raise VideoError(f"{self.codec} could not code the BL: {video_io.reason(exc)}") from None
         return out
 
 
@@ -204,7 +204,7 @@ class Joiner:
                         self._out.mux(p)
                         count += 1
         except av.error.FFmpegError as exc:
-            raise VideoError(f"cannot join a BL chunk: {exc}") from None
+            raise VideoError(f"cannot join a BL chunk: {video_io.reason(exc)}") from None
         self._frames += count
         return count
 

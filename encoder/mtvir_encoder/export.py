@@ -118,7 +118,7 @@ def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "
     ``segment``: seconds per segment (cut at the BL's intra points); ``group``: frames per segment instead.
     ``workers`` / ``ray_address``: code the segments independently (``parallel``): on a local Ray with that many
     workers, on a Ray cluster, or (``workers=0``) one after another here; ``threads`` per segment's task."""
-    from tqdm import tqdm
+    from mtvir_decoder.cli import progress_bar
 
     online = online or OnlineConfig()
     el_path, bl_path = output_paths(out)
@@ -138,8 +138,8 @@ def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "
     bl_tmp = bl.partial_name(bl_path)
     bar = None
     try:  # whatever stops the export (an error, Ctrl-C, SIGTERM), the finally leaves no partial file
-        bar = tqdm(total=max(1, -(-total // seg_len)) * online.iterations, disable=not progress, unit="step",
-                   desc="online learning", dynamic_ncols=True)
+        bar = progress_bar(None, progress, total=max(1, -(-total // seg_len)) * online.iterations, unit="step",
+                           desc="online learning")
         source = video_io.frames(input_path, frames)
         if workers is None and ray_address is None:
             width, height, depth = _streamed(source, bl_tmp, codec, qp, config, info.fps, seg_len, run, bar)

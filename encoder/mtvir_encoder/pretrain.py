@@ -115,7 +115,7 @@ def pretrain(out: Path | None = None, workdir: Path = Path("runs/pretrain"), cfg
              resume: bool = True, progress: bool = True, export_only: bool = False) -> Reference:
     """Train (or continue training) the reference model; write it as ``out`` (default: the package's
     ``default.mtvir``) and return it."""
-    from tqdm import tqdm
+    from mtvir_decoder.cli import progress_bar
 
     cfg = cfg or PretrainConfig()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -141,7 +141,7 @@ def pretrain(out: Path | None = None, workdir: Path = Path("runs/pretrain"), cfg
     sampler = PatchSampler(pairs, cfg.patch, cfg.seed + step)
     total = cfg.float_steps + cfg.qat_steps
     m = cfg.margin
-    bar = tqdm(total=total, initial=step, disable=not progress, unit="step", dynamic_ncols=True)
+    bar = progress_bar(None, progress, total=total, initial=step, unit="step")
     t0, losses = time.time(), []
     while step < total:
         if step == cfg.float_steps and not net.quantize:

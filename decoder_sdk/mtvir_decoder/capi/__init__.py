@@ -1,7 +1,8 @@
 """The C ABI's implementation: the functions of ``mtvir.h`` in Python, bound to cffi's embedded ``ffi``.
 
-``build.py`` compiles the library; its start-up code calls ``install(ffi)``. Every entry point catches every
-exception and returns an error code: nothing raised here can reach the C caller.
+``build.py`` compiles the library: the exported C functions check that the embedded Python started, then call
+these (``mtvir_py_*``); its start-up code calls ``install(ffi)``. Every entry point catches every exception and
+returns an error code: nothing raised here can reach the C caller.
 """
 from __future__ import annotations
 
@@ -10,14 +11,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
 from ..enhance import Enhancer
 from ..errors import FormatError, InputMismatchError, MtvirError, ReferenceModelError, RuntimeProviderError
 
 HEADER = Path(__file__).with_name("mtvir.h")
 ABI_VERSION = 1
 # the MTVIR_OK / MTVIR_ERR_* codes of mtvir.h
-OK, ERR_ARGUMENT, ERR_IO, ERR_FORMAT, ERR_REFERENCE, ERR_MISMATCH, ERR_RUNTIME, ERR_INTERNAL = range(0, -8, -1)
+OK, ERR_ARGUMENT, ERR_IO, ERR_FORMAT, ERR_REFERENCE, ERR_MISMATCH, ERR_RUNTIME, ERR_INTERNAL, ERR_ENVIRONMENT = \
+    range(0, -9, -1)
+# what the C wrappers call once Python runs (the C side answers mtvir_abi_version and mtvir_version itself)
+PYTHON_FUNCTIONS = ("open_file", "open_memory", "get_info", "provider", "enhance", "last_error", "close")
 
 
 def declarations() -> str:
@@ -43,7 +46,7 @@ def install(ffi) -> None:
     handles: dict[int, tuple] = {}  # handle address -> (enhancer, the handle's memory, its provider string)
     lock = threading.Lock()
     local = threading.local()
-    version, empty = ffi.new("char[]", __version__.encode()), ffi.new("char[]", b"")
+    empty = ffi.new("char[]", b"")
 
     def fail(exc: BaseException, code: int | None = None) -> int:
         local.error = ffi.new("char[]", f"{type(exc).__name__}: {exc}".encode("utf-8", "replace"))
@@ -69,16 +72,8 @@ def install(ffi) -> None:
         out[0] = ffi.cast("mtvir_el *", token)
         return OK
 
-    @ffi.def_extern()
-    def mtvir_abi_version():
-        return ABI_VERSION
-
-    @ffi.def_extern()
-    def mtvir_version():
-        return version
-
-    @ffi.def_extern()
-    def mtvir_open_file(path, out):
+    @ffi.def_extern(name="mtvir_py_open_file")
+    def open_file(path, out):
         try:
             if path == ffi.NULL:
                 raise ValueError("path is NULL")
@@ -86,8 +81,8 @@ def install(ffi) -> None:
         except BaseException as exc:  # noqa: BLE001 - nothing may cross into C
             return fail(exc)
 
-    @ffi.def_extern()
-    def mtvir_open_memory(data, size, out):
+    @ffi.def_extern(name="mtvir_py_open_memory")
+    def open_memory(data, size, out):
         try:
             if data == ffi.NULL:
                 raise ValueError("data is NULL")
@@ -95,8 +90,8 @@ def install(ffi) -> None:
         except BaseException as exc:  # noqa: BLE001
             return fail(exc)
 
-    @ffi.def_extern()
-    def mtvir_get_info(el, info):
+    @ffi.def_extern(name="mtvir_py_get_info")
+    def get_info(el, info):
         try:
             e = enhancer(el).el
             if info == ffi.NULL:
@@ -107,16 +102,16 @@ def install(ffi) -> None:
         except BaseException as exc:  # noqa: BLE001
             return fail(exc)
 
-    @ffi.def_extern()
-    def mtvir_provider(el):
+    @ffi.def_extern(name="mtvir_py_provider")
+    def provider(el):
         try:
             return entry(el)[2]
         except BaseException as exc:  # noqa: BLE001
             fail(exc)
             return ffi.NULL
 
-    @ffi.def_extern()
-    def mtvir_enhance(el, plane, stride, width, height, bit_depth, frame_index):
+    @ffi.def_extern(name="mtvir_py_enhance")
+    def enhance(el, plane, stride, width, height, bit_depth, frame_index):
         try:
             enh = enhancer(el)
             if plane == ffi.NULL:
@@ -140,12 +135,12 @@ def install(ffi) -> None:
         except BaseException as exc:  # noqa: BLE001
             return fail(exc)
 
-    @ffi.def_extern()
-    def mtvir_last_error():
+    @ffi.def_extern(name="mtvir_py_last_error")
+    def last_error():
         return getattr(local, "error", None) or empty
 
-    @ffi.def_extern()
-    def mtvir_close(el):
+    @ffi.def_extern(name="mtvir_py_close")
+    def close(el):
         try:
             with lock:
                 handles.pop(int(ffi.cast("uintptr_t", el)), None)

@@ -4,7 +4,8 @@
  * place. Every call returns an error code (MTVIR_OK is 0, failures are negative) and never aborts; on failure
  * the plane is left untouched and mtvir_last_error() describes what went wrong. Handles are independent:
  * several threads may each use their own handle at the same time. The library embeds CPython (cffi) and runs
- * the network with ONNX Runtime (CUDA when it loads, else CPU).
+ * the network with ONNX Runtime (CUDA when it loads, else CPU). It starts the Python environment it was built
+ * from (recorded at build time), whatever the caller's PATH, working folder or PYTHON* variables.
  */
 #ifndef MTVIR_H
 #define MTVIR_H
@@ -27,6 +28,8 @@ extern "C" {
 #define MTVIR_ERR_MISMATCH -5  /* the frame does not match the EL: size, bit depth, frame index */
 #define MTVIR_ERR_RUNTIME -6   /* ONNX Runtime failed */
 #define MTVIR_ERR_INTERNAL -7  /* anything else (a bug: please report it with mtvir_last_error()) */
+#define MTVIR_ERR_ENVIRONMENT -8 /* the library's own Python environment could not start (moved, deleted,
+                                    broken): every call then fails with this code; mtvir_last_error() says why */
 
 typedef struct mtvir_el mtvir_el;  /* opaque */
 
@@ -38,7 +41,7 @@ typedef struct mtvir_info {
     int groups;       /* models in the EL (0: the EL enhances nothing) */
 } mtvir_info;
 
-/* ABI version (MTVIR_ABI_VERSION) and the SDK's version string. */
+/* ABI version (MTVIR_ABI_VERSION) and the SDK's version string (both answer without starting Python). */
 int mtvir_abi_version(void);
 const char *mtvir_version(void);
 
@@ -46,7 +49,8 @@ const char *mtvir_version(void);
 int mtvir_open_file(const char *path, mtvir_el **out);
 int mtvir_open_memory(const uint8_t *data, size_t size, mtvir_el **out);
 
-/* What the EL applies to, and the ONNX Runtime execution provider in use ("CPUExecutionProvider"...). */
+/* What the EL applies to (*info is written only on success), and the ONNX Runtime execution provider in use
+ * ("CPUExecutionProvider"...; NULL on failure). */
 int mtvir_get_info(mtvir_el *el, mtvir_info *info);
 const char *mtvir_provider(mtvir_el *el);
 
