@@ -156,6 +156,44 @@ def test_c_library_with_a_broken_environment_fails_every_call_and_says_why(shipp
     assert (tmp_path / "out.y4m").read_bytes() == (tmp_path / "in.y4m").read_bytes()  # the BL, untouched
 
 
+@pytest.mark.skipif(LIBAV is None, reason="libavformat/libavcodec development files are missing (Debian: "
+                    "libavformat-dev libavcodec-dev pkg-config)")
+def test_libav_player_reads_the_el_in_band(c_tools, shipped, tmp_path):
+    """The EL inside the BL's bitstream (SEI, reaching av_player as frame side data), also after a remux to
+    MPEG-TS: the same frames as mtvir-decode with the separate EL; a damaged message costs only its group."""
+    pytest.importorskip("torch")
+    from mtvir_encoder import bl
+    from mtvir_decoder import carriage
+    from mtvir_decoder.cli import decode
+    lumas = [np.roll(frame(48, 64, 0), 3 * i, axis=1) for i in range(10)]
+    chroma = [np.full((24, 32), 128, np.uint8)] * 10
+    bl.encode(bl.Video(lumas, chroma, chroma), tmp_path / "bl.mp4", qp=37)
+    el = m.write(shipped.arch, [(0, 4, perturbed(shipped.params, 5), m.Coding()), (6, 3, shipped.params, m.Coding())],
+                 shipped, 64, 48, 8, 10)
+    (tmp_path / "el.mtvir").write_bytes(el)
+    carriage.embed(tmp_path / "bl.mp4", el, tmp_path / "one.mp4", shipped)
+    decode(tmp_path / "bl.mp4", tmp_path / "el.mtvir", tmp_path / "py.y4m", progress=False)
+    want = y4m.read_file(tmp_path / "py.y4m")[1]
+    files = [tmp_path / "one.mp4"]
+    if shutil.which("ffmpeg"):
+        subprocess.run(["ffmpeg", "-v", "error", "-i", tmp_path / "one.mp4", "-c", "copy", tmp_path / "one.ts"],
+                       check=True)
+        files.append(tmp_path / "one.ts")
+    for path in files:
+        r = as_a_player([c_tools["av_player"], path, tmp_path / "c.y4m"], tmp_path / "elsewhere")
+        assert r.returncode == 0 and "10 frames, enhanced" in r.stderr, r.stderr
+        got = y4m.read_file(tmp_path / "c.y4m")[1]
+        assert all(np.array_equal(a[0], b[0]) for a, b in zip(got, want)), path
+    raw = bytearray((tmp_path / "one.mp4").read_bytes())
+    raw[raw.index(carriage.MTVIR_UUID) + 16 + 30] ^= 0x20  # inside the message of frames 0-3
+    (tmp_path / "bad.mp4").write_bytes(raw)
+    r = as_a_player([c_tools["av_player"], tmp_path / "bad.mp4", tmp_path / "c.y4m"], tmp_path / "elsewhere")
+    got = y4m.read_file(tmp_path / "c.y4m")[1]
+    assert r.returncode == 0 and "message at frame 0 is not used" in r.stderr, r.stderr
+    assert all(np.array_equal(got[i][0], want[i][0]) for i in range(4, 10))  # the intact group still applies
+    assert not all(np.array_equal(got[i][0], want[i][0]) for i in range(4))  # frames 0-3: the BL
+
+
 def _fallback(el, **facts):
     luma = frame(40, 48, 1)
     with warnings.catch_warnings(record=True) as caught:

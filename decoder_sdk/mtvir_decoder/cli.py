@@ -1,4 +1,5 @@
-"""``mtvir-decode BL EL -o OUT``: decode the base layer, enhance every frame's luma with the EL, write the video.
+"""``mtvir-decode BL [EL] -o OUT``: decode the base layer, enhance every frame's luma with the EL (a .mtvir file, or
+the one the BL carries in band), write the video.
 
 Needs PyAV (``pip install 'mtvir[video]'``). A missing, damaged or mismatched EL gives one warning and the BL
 frames untouched, as a player would show them.
@@ -96,6 +97,9 @@ def decode(bl: Path, el: Path | None, out: Path, original: Path | None = None, f
         raise MtvirError(f"cannot write {out.name}: mtvir-decode writes raw video (.y4m) or lossless FFV1 "
                          f"({', '.join(LOSSLESS)}); a lossy re-encode would hide what the EL does")
     info = video.probe(bl)
+    if el is None:  # the EL may travel inside the BL's bitstream
+        from .carriage import in_band
+        el = in_band(bl)
     options = {"providers": providers} if providers else {}
     enhancer = SafeEnhancer(el, width=info.width, height=info.height, bit_depth=info.bit_depth,
                             frame_count=info.frames if frames is None else None, **options)
@@ -143,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="mtvir-decode", description="Decode a base layer and enhance it with its EL "
                                 "(missing or unusable EL: the BL frames come out untouched, with a warning).")
     p.add_argument("bl", type=Path, help="the base-layer video (MP4, MKV, raw HEVC/AV1/H.264...)")
-    p.add_argument("el", type=Path, nargs="?", help="the enhancement layer (.mtvir); leave out to play the BL alone")
+    p.add_argument("el", type=Path, nargs="?", help="the enhancement layer (.mtvir); left out: the one the BL "
+                   "carries in band, if any, else the BL alone")
     p.add_argument("-o", "--output", type=Path, required=True,
                    help="OUT.y4m (raw), or OUT.mkv / .nut / .avi (lossless FFV1); nothing else is written")
     p.add_argument("--reference", type=Path, metavar="ORIGINAL", help="print PSNR-Y of BL and BL+EL against it")

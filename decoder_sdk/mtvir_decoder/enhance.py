@@ -85,6 +85,16 @@ class Enhancer:
         if self.el.groups:
             self._session(0)  # ready to run when the constructor returns
 
+    @classmethod
+    def from_video(cls, path: str | os.PathLike, **options) -> "Enhancer":
+        """The Enhancer of the EL that the video file ``path`` carries in band (SEI messages of its BL); an
+        ``MtvirError`` when it carries none. Messages left out (damaged, another video's) each cost a warning."""
+        from . import carriage
+        data = carriage.in_band(path, options.get("reference"))
+        if data is None:
+            raise MtvirError(f"{Path(path).name} carries no EL in band")
+        return cls(data, **options)
+
     # --- facts a player asks for --------------------------------------------------------------------
     @property
     def provider(self) -> str:

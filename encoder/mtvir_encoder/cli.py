@@ -21,6 +21,8 @@ def pretrain_main(argv: list[str] | None = None) -> int:
     p.add_argument("--patch", type=int, default=d.patch)
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--in-band", action="store_true", help="one file: OUT.mp4 whose bitstream carries the EL in SEI "
+                   "messages (x265, x264), played by any player, found by mtvir-decode and Enhancer.from_video")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint exists")
     p.add_argument("--export-only", action="store_true", help="write the reference from the checkpoint now")
@@ -66,6 +68,8 @@ def export_main(argv: list[str] | None = None) -> int:
                    help="code the segments independently (each a closed BL chunk, learned from the reference) on a "
                         "local Ray with N workers; 0: the same, one after another here, without Ray")
     p.add_argument("--ray-address", metavar="ADDR", help="the same on a running Ray cluster (e.g. 10.0.0.5:6379)")
+    p.add_argument("--in-band", action="store_true", help="one file: OUT.mp4 whose bitstream carries the EL in SEI "
+                   "messages (x265, x264), played by any player, found by mtvir-decode and Enhancer.from_video")
     p.add_argument("--threads", type=int, help="threads per independent segment (default: the cores shared "
                    "by the local workers, 1 on a cluster)")
     p.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate of the weights")
@@ -88,13 +92,16 @@ def export_main(argv: list[str] | None = None) -> int:
         ref = Reference.load(a.reference) if a.reference else None
         return export(a.input, a.output, a.codec, a.qp, a.config, a.frames, a.group, cfg, ref, progress=not a.quiet,
                       segment=a.segment, sample_pixels=a.sample_pixels, workers=a.workers, ray_address=a.ray_address,
-                      threads=a.threads)
+                      threads=a.threads, in_band=a.in_band)
 
     status, summary = run_command("mtvir-export", run)
     if status:
         return status
     print(summary.report())
-    print(f"wrote {summary.bl_path} and {summary.el_path}")
+    if summary.el_path == summary.bl_path:
+        print(f"wrote {summary.bl_path} (the EL in band: {summary.el_bytes:,} B of SEI)")
+    else:
+        print(f"wrote {summary.bl_path} and {summary.el_path}")
     if a.json:
         import dataclasses
         import json

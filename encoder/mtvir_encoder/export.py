@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mtvir_decoder import MtvirError, Reference, references, write
+from mtvir_decoder import MtvirError, Reference, carriage, references, write
 from mtvir_decoder import video as video_io
 from mtvir_decoder.metrics import psnr_from_sse
 
@@ -113,11 +113,13 @@ def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "
            config: str = "ra", frames: int | None = None, group: int | None = None,
            online: OnlineConfig | None = None, reference: Reference | None = None, progress: bool = True,
            ablations: bool = False, segment: float = SEGMENT_SECONDS, sample_pixels: int = SAMPLE_PIXELS,
-           workers: int | None = None, ray_address: str | None = None, threads: int | None = None) -> Summary:
+           workers: int | None = None, ray_address: str | None = None, threads: int | None = None,
+           in_band: bool = False) -> Summary:
     """Code ``input_path`` as BL + EL: writes OUT.mp4 and OUT.mtvir (both or neither) and returns the summary.
     ``segment``: seconds per segment (cut at the BL's intra points); ``group``: frames per segment instead.
     ``workers`` / ``ray_address``: code the segments independently (``parallel``): on a local Ray with that many
-    workers, on a Ray cluster, or (``workers=0``) one after another here; ``threads`` per segment's task."""
+    workers, on a Ray cluster, or (``workers=0``) one after another here; ``threads`` per segment's task.
+    ``in_band``: one file, OUT.mp4, whose bitstream carries the EL (SEI messages: HEVC and H.264)."""
     from mtvir_decoder.cli import progress_bar
 
     online = online or OnlineConfig()
@@ -130,6 +132,8 @@ def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "
         raise MtvirError("--segment must be a positive number of seconds")
     if workers is not None and workers < 0:
         raise MtvirError("--workers must be 0 (no Ray) or more")
+    if in_band and codec not in ("x265", "x264"):
+        raise MtvirError("--in-band carries the EL in SEI messages: x265 or x264 (AV1 has no carriage yet)")
     reference = reference or references.default()
     info = video_io.probe(input_path)
     seg_len = group or segment_length(config, info.fps, segment)
@@ -152,7 +156,19 @@ def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "
         if len(bits) != count:
             raise bl.VideoError(f"the BL holds {len(bits)} frames, {count} were coded")
         data = write(reference.arch, run.groups, reference, width, height, depth, count)
-        _publish(data, el_path, bl_tmp, bl_path)
+        if in_band:
+            carried = bl_tmp.with_name(bl_tmp.name + ".sei.mp4")
+            try:
+                carriage.embed(bl_tmp, data, carried, reference)
+                el_bytes = (sum(video_io.packet_bits(carried)) - sum(bits)) // 8  # what the SEI messages add
+                os.replace(carried, bl_tmp)
+            finally:
+                carried.unlink(missing_ok=True)
+            os.replace(bl_tmp, bl_path)
+            el_path = None
+        else:
+            el_bytes = len(data)
+            _publish(data, el_path, bl_tmp, bl_path)
     finally:
         if bar is not None:
             bar.close()
@@ -160,8 +176,8 @@ def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "
     npx, peak = width * height, (1 << depth) - 1
     psnr = lambda sse: float(np.mean(psnr_from_sse(np.asarray(sse), npx, peak)))
     seconds = count / float(info.fps)
-    return Summary(str(bl_path), str(el_path), codec, qp, config, count, width, height, depth, sum(bits) // 8,
-                   bl_path.stat().st_size, sum(bits) / seconds / 1000, len(data), psnr(run.bl_sse),
+    return Summary(str(bl_path), str(el_path or bl_path), codec, qp, config, count, width, height, depth,
+                   sum(bits) // 8, bl_path.stat().st_size, sum(bits) / seconds / 1000, el_bytes, psnr(run.bl_sse),
                    psnr(run.el_sse), run.seconds_bl, run.seconds_learning, run.seconds_selection, run.results)
 
 

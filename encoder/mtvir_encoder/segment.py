@@ -27,7 +27,8 @@ SHARED = "previous model (shared)"
 
 # Ablations (``ablations=True``), judged on the last snapshot on every frame and never chosen: the model sent
 # uncompressed (float32, size counted, not written), its integers coded absolute instead of as a residue to the
-# reference, and the default coding without rate-utility selection.
+# reference, and the default coding without rate-utility selection. The reference alone is then measured on every
+# frame too.
 ABLATIONS = {"ablation: float32": Coding(None, None, None, "auto"),
              "ablation: no residue": Coding(weights="absolute"),
              "ablation: no RUO": Coding()}
@@ -90,23 +91,18 @@ def code_segment(reference: Reference, recon: list[np.ndarray], orig: list[np.nd
     no_el_box_sse = sample_sse(recon, orig, sample)
     judging = [0.0]  # seconds spent judging candidates
 
-    def judge(name, step, params, coding, seconds=0.0, model_bytes=None) -> Candidate:
+    def judge(name, step, params, coding, seconds=0.0, model_bytes=None, full=False) -> Candidate:
+        """Written, read back and run by the Enhancer: on the sample (J estimated) or on every frame (J exact)."""
         t = time.time()
-        nbytes, box_sse = evaluate(reference, params, coding, recon, orig, bit_depth, sample, threads)
-        c = Candidate(name, step, nbytes if model_bytes is None else model_bytes, box_sse, params=params,
-                      coding=coding, seconds=seconds, estimated_d=estimate_d(sample, box_sse, no_el_box_sse, no_el.sse))
+        nbytes, sse = evaluate(reference, params, coding, recon, orig, bit_depth, None if full else sample, threads)
+        c = Candidate(name, step, nbytes if model_bytes is None else model_bytes, sse, params=params, coding=coding,
+                      seconds=seconds, estimated_d=None if full else estimate_d(sample, sse, no_el_box_sse, no_el.sse))
         c.J = cost(c, bits, lambdas)
         judging[0] += time.time() - t
         return c
 
     def exact(c: Candidate) -> Candidate:
-        """``c`` measured on every frame."""
-        t = time.time()
-        _, full = evaluate(reference, c.params, c.coding, recon, orig, bit_depth, threads=threads)
-        e = Candidate(c.name, c.step, c.model_bytes, full, params=c.params, coding=c.coding, seconds=c.seconds)
-        e.J = cost(e, bits, lambdas)
-        judging[0] += time.time() - t
-        return e
+        return judge(c.name, c.step, c.params, c.coding, c.seconds, c.model_bytes, full=True)
 
     t0 = time.time()
     candidates = [no_el, judge("reference", 0, reference.params, CODINGS["2^-12"])]
@@ -132,20 +128,9 @@ def code_segment(reference: Reference, recon: list[np.ndarray], orig: list[np.nd
         full = exact(chosen)
         candidates[candidates.index(chosen)] = full
         chosen, sse = (full, full.sse) if full.J < no_el.J else (no_el, no_el.sse)
-    if ablations and last is not None:
+    if ablations and last is not None:  # measured on every frame, never chosen
         candidates = [exact(c) if c.name == "reference" and c.estimated_d is not None else c for c in candidates]
-        candidates += _ablations(reference, last, recon, orig, bit_depth, bits, lambdas, threads)
+        candidates += [judge(name, last.step, last.params, coding, last.seconds, full=True,
+                             model_bytes=4 * reference.arch.param_count if name == "ablation: float32" else None)
+                       for name, coding in ABLATIONS.items()]  # float32: folded conv weights + biases, counted
     return SegmentResult(chosen, candidates, sse, no_el.sse, no_el_box_sse, seconds_learning, judging[0], steps)
-
-
-def _ablations(reference, last, recon, orig, bit_depth, bits, lambdas, threads) -> list[Candidate]:
-    """The ablation variants of the last snapshot, measured on every frame (``mtvir-eval --ablations``)."""
-    out = []
-    for name, coding in ABLATIONS.items():
-        nbytes, sse = evaluate(reference, last.params, coding, recon, orig, bit_depth, threads=threads)
-        if name == "ablation: float32":
-            nbytes = 4 * reference.arch.param_count  # folded conv weights + biases
-        c = Candidate(name, last.step, nbytes, sse, params=last.params, coding=coding, seconds=last.seconds)
-        c.J = cost(c, bits, lambdas)
-        out.append(c)
-    return out

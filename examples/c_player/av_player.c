@@ -1,7 +1,10 @@
-/* av_player: decode a base layer (MP4/MKV with HEVC, AV1, H.264...) with libavformat/libavcodec, enhance the
+/* av_player: decode a base layer (MP4/MKV/TS with HEVC, AV1, H.264...) with libavformat/libavcodec, enhance the
  * luma of every frame in place through libmtvir, write the frames as Y4M.
  *
  *   av_player BL.mp4 EL.mtvir OUT.y4m      (- for stdout; 8-bit yuv420p and 10-bit yuv420p10 streams)
+ *   av_player BL.mp4 OUT.y4m               the EL the BL carries in band: libavcodec hands each SEI "user data
+ *                                          unregistered" message to the frame as side data; an MTVIR one is a
+ *                                          small EL for the group starting at that frame
  *
  * An EL that cannot be opened or does not fit is reported once and the decoded frames go out untouched.
  */
@@ -14,6 +17,28 @@
 
 #include "mtvir.h"
 
+/* MTVIR's SEI UUID (schemas/EL_v1.md, in-band carriage) */
+static const uint8_t MTVIR_UUID[16] = {0x4d, 0xe0, 0xb0, 0x74, 0xe2, 0xc2, 0x52, 0x4c,
+                                       0xba, 0xb7, 0x97, 0x98, 0xee, 0x27, 0x12, 0x83};
+
+/* An in-band EL message on this frame: it replaces the handle in use (NULL when none is there). */
+static mtvir_el *in_band(const AVFrame *f, mtvir_el *el, int index) {
+    for (int k = 0; k < f->nb_side_data; k++) {
+        const AVFrameSideData *sd = f->side_data[k];
+        if (sd->type != AV_FRAME_DATA_SEI_UNREGISTERED || sd->size < 16 || memcmp(sd->data, MTVIR_UUID, 16))
+            continue;
+        mtvir_el *next = NULL;
+        if (mtvir_open_memory(sd->data + 16, sd->size - 16, &next) != MTVIR_OK) {
+            fprintf(stderr, "av_player: the EL message at frame %d is not used (%s): its frames play as the BL\n",
+                    index, mtvir_last_error());
+            next = NULL;
+        }
+        mtvir_close(el);
+        return next;
+    }
+    return el;
+}
+
 static int write_frame(FILE *out, const AVFrame *f, int sample) {
     fputs("FRAME\n", out);
     for (int p = 0; p < 3; p++) {
@@ -25,10 +50,11 @@ static int write_frame(FILE *out, const AVFrame *f, int sample) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 4) {
-        fprintf(stderr, "usage: %s BL.mp4 EL.mtvir OUT.y4m\n", argv[0]);
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: %s BL.mp4 [EL.mtvir] OUT.y4m\n", argv[0]);
         return 2;
     }
+    const char *el_path = argc == 4 ? argv[2] : NULL, *out_path = argv[argc - 1];
     AVFormatContext *fmt = NULL;
     if (avformat_open_input(&fmt, argv[1], NULL, NULL) < 0 || avformat_find_stream_info(fmt, NULL) < 0) {
         fprintf(stderr, "av_player: cannot open %s\n", argv[1]);
@@ -48,12 +74,13 @@ int main(int argc, char **argv) {
         fprintf(stderr, "av_player: %s not handled (yuv420p or yuv420p10le)\n", av_get_pix_fmt_name(dec->pix_fmt));
         return 1;
     }
-    FILE *out = strcmp(argv[3], "-") ? fopen(argv[3], "wb") : stdout;
+    FILE *out = strcmp(out_path, "-") ? fopen(out_path, "wb") : stdout;
     if (!out) return 1;
     fprintf(out, "YUV4MPEG2 W%d H%d F25:1 Ip A1:1 C%s\n", dec->width, dec->height, depth == 8 ? "420jpeg" : "420p10");
 
     mtvir_el *el = NULL;
-    if (mtvir_open_file(argv[2], &el) != MTVIR_OK) {
+    int enhanced = 0;
+    if (el_path && mtvir_open_file(el_path, &el) != MTVIR_OK) {
         fprintf(stderr, "av_player: EL not used (%s): the base layer plays alone\n", mtvir_last_error());
         el = NULL;
     }
@@ -70,9 +97,12 @@ int main(int argc, char **argv) {
         }
         av_packet_unref(pkt);
         while (avcodec_receive_frame(dec, frame) == 0) {
+            if (!el_path)
+                el = in_band(frame, el, index);
             /* decoded frames may be shared with the decoder's references: enhance a private copy */
             if (el && av_frame_make_writable(frame) == 0) {
                 int e = mtvir_enhance(el, frame->data[0], frame->linesize[0], frame->width, frame->height, depth, index);
+                enhanced |= e == MTVIR_OK;
                 if (e != MTVIR_OK && !warned) {
                     fprintf(stderr, "av_player: frame %d left as decoded (error %d: %s)\n", index, e, mtvir_last_error());
                     warned = 1;
@@ -82,7 +112,7 @@ int main(int argc, char **argv) {
             index++;
         }
     }
-    fprintf(stderr, "av_player: %d frames%s\n", index, el ? ", enhanced" : "");
+    fprintf(stderr, "av_player: %d frames%s\n", index, enhanced ? ", enhanced" : "");
     mtvir_close(el);
     av_frame_free(&frame);
     av_packet_free(&pkt);

@@ -1,0 +1,250 @@
+"""In-band carriage: the EL inside the BL's own bitstream, in SEI "user data unregistered" messages (HEVC, H.264).
+
+An EL travels as one message per group: each message is a complete EL v1 file (the EL's header, the group's
+model, its own CRC) in an SEI message of payload type 5 whose 16-byte UUID is ``MTVIR_UUID``, in the access unit
+of the group's first frame (display order), before its first slice. Players that do not know the UUID skip the
+message, as the standards require; a copy into another container (``ffmpeg -c copy`` to MKV, MP4, MPEG-TS)
+keeps it, since it is part of the coded pictures. A reader collects the messages, checks each on its own and
+joins the intact ones into one EL (``join``): a missing or damaged message costs only its group's frames, which
+then play as the BL. Joining the messages of an export gives back its .mtvir file byte for byte.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+from . import format
+from .errors import FormatError, MtvirError
+from .references import Reference
+
+MTVIR_UUID = uuid.uuid5(uuid.NAMESPACE_URL, "urn:mtvir:enhancement-layer:v1").bytes
+SEI_USER_DATA_UNREGISTERED = 5
+CODECS = ("hevc", "h264")  # AV1 would take a metadata OBU (ITU-T T.35): not yet
+
+
+# --- EL <-> messages -------------------------------------------------------------------------------------------
+def split(el: bytes, reference: Reference | None = None) -> list[tuple[int, bytes]]:
+    """(first frame, message) for each group: the EL's header with that group alone."""
+    f = format.read(el, reference)
+    ref = _reference(f, reference)
+    return [(g.first_frame, format.write(f.arch, [(g.first_frame, g.frame_count, g.params, g.coding)], ref,
+                                         f.width, f.height, f.bit_depth, f.frame_count))
+            for g in f.groups]
+
+
+def join(messages: list[bytes], reference: Reference | None = None) -> tuple[bytes | None, list[str]]:
+    """One EL from the messages that are intact and agree with the first intact one (same video, same reference,
+    groups in order without overlap), and what was left out and why. None when no message is usable."""
+    kept, problems, first = [], [], None
+    for k, data in enumerate(messages):
+        try:
+            f = format.read(data, reference)
+        except MtvirError as exc:
+            problems.append(f"message {k}: {exc}")
+            continue
+        facts = (f.reference_id, f.width, f.height, f.bit_depth, f.frame_count, f.arch)
+        if first is None:
+            first = (f, facts)
+        elif facts != first[1]:
+            problems.append(f"message {k}: made for another video or reference than message 0")
+            continue
+        kept += f.groups
+    if first is None:
+        return None, problems
+    f = first[0]
+    groups, end = [], 0
+    for g in sorted(kept, key=lambda g: g.first_frame):
+        if g.first_frame < end:
+            problems.append(f"a model for frames {g.first_frame}+ overlaps another: left out")
+            continue
+        groups.append((g.first_frame, g.frame_count, g.params, g.coding))
+        end = g.first_frame + g.frame_count
+    return format.write(f.arch, groups, _reference(f, reference), f.width, f.height, f.bit_depth,
+                        f.frame_count), problems
+
+
+def _reference(f: format.ElFile, given: Reference | None) -> Reference | None:
+    if f.reference_id == format.NO_REFERENCE:
+        return None
+    return format.find_reference(f.reference_id, given)
+
+
+# --- SEI NAL units ---------------------------------------------------------------------------------------------
+def sei_nal(codec: str, message: bytes) -> bytes:
+    """A prefix SEI NAL unit (no start code, no length) holding ``message`` under the MTVIR UUID."""
+    payload = MTVIR_UUID + message
+    size = len(payload)
+    rbsp = bytes([SEI_USER_DATA_UNREGISTERED]) + b"\xff" * (size // 255) + bytes([size % 255]) + payload + b"\x80"
+    header = b"\x4e\x01" if codec == "hevc" else b"\x06"  # HEVC: PREFIX_SEI_NUT (39), layer 0, tid 1; H.264: 6
+    return header + _escape(rbsp)
+
+
+def _escape(rbsp: bytes) -> bytes:
+    """Emulation prevention: 0x03 after two zero bytes when the next byte is 0..3."""
+    out, zeros = bytearray(), 0
+    for b in rbsp:
+        if zeros >= 2 and b <= 3:
+            out.append(3)
+            zeros = 0
+        out.append(b)
+        zeros = zeros + 1 if b == 0 else 0
+    return bytes(out)
+
+
+def _unescape(ebsp: bytes) -> bytes:
+    out, zeros = bytearray(), 0
+    for b in ebsp:
+        if zeros >= 2 and b == 3:
+            zeros = 0
+            continue
+        out.append(b)
+        zeros = zeros + 1 if b == 0 else 0
+    return bytes(out)
+
+
+def _nal_type(codec: str, nal: bytes) -> int:
+    return (nal[0] >> 1) & 0x3F if codec == "hevc" else nal[0] & 0x1F
+
+
+def _is_sei(codec: str, nal: bytes) -> bool:
+    return len(nal) > 2 and _nal_type(codec, nal) == (39 if codec == "hevc" else 6)
+
+
+def _is_vcl(codec: str, nal: bytes) -> bool:
+    t = _nal_type(codec, nal)
+    return t < 32 if codec == "hevc" else 1 <= t <= 5
+
+
+def messages_in(codec: str, nal: bytes) -> list[bytes]:
+    """The MTVIR messages of one SEI NAL unit (none when it holds other SEI messages only)."""
+    rbsp = _unescape(nal[2 if codec == "hevc" else 1:])
+    found, i = [], 0
+    while i + 2 <= len(rbsp) and rbsp[i] != 0x80:
+        kind = size = 0
+        while i < len(rbsp) and rbsp[i] == 0xFF:
+            kind, i = kind + 255, i + 1
+        if i >= len(rbsp):
+            break
+        kind, i = kind + rbsp[i], i + 1
+        while i < len(rbsp) and rbsp[i] == 0xFF:
+            size, i = size + 255, i + 1
+        if i >= len(rbsp):
+            break
+        size, i = size + rbsp[i], i + 1
+        body = rbsp[i:i + size]
+        if len(body) < size:
+            break  # truncated: what is there is not a whole message
+        if kind == SEI_USER_DATA_UNREGISTERED and body[:16] == MTVIR_UUID:
+            found.append(body[16:])
+        i += size
+    return found
+
+
+# --- access units in packets: Annex B (MPEG-TS, raw streams) or length-prefixed (MP4, MKV) ---------------------
+def _length_size(codec: str, extradata: bytes | None) -> int | None:
+    """NAL length field size of hvcC / avcC extradata; None when packets are Annex B."""
+    if not extradata or extradata[:3] == b"\0\0\1" or extradata[:4] == b"\0\0\0\1":
+        return None
+    if codec == "hevc" and len(extradata) > 21:
+        return (extradata[21] & 3) + 1
+    if codec == "h264" and len(extradata) > 4:
+        return (extradata[4] & 3) + 1
+    return 4
+
+
+def nal_units(packet: bytes, length_size: int | None) -> list[bytes]:
+    if packet[:3] == b"\0\0\1" or packet[:4] == b"\0\0\0\1" or length_size is None:
+        parts = packet.split(b"\0\0\1")
+        return [p.rstrip(b"\0") for p in parts[1:] if p.rstrip(b"\0")]
+    out, i = [], 0
+    while i + length_size <= len(packet):
+        n = int.from_bytes(packet[i:i + length_size], "big")
+        i += length_size
+        if n == 0 or i + n > len(packet):
+            break
+        out.append(packet[i:i + n])
+        i += n
+    return out
+
+
+def _insert(packet: bytes, nal: bytes, codec: str, length_size: int | None) -> bytes:
+    """``nal`` placed before the first slice of the access unit in ``packet``."""
+    units = nal_units(packet, length_size)
+    at = next((k for k, u in enumerate(units) if _is_vcl(codec, u)), len(units))
+    units.insert(at, nal)
+    if length_size is None:
+        return b"".join(b"\0\0\0\1" + u for u in units)
+    return b"".join(len(u).to_bytes(length_size, "big") + u for u in units)
+
+
+# --- files ----------------------------------------------------------------------------------------------------
+def _codec(stream) -> str:
+    name = stream.codec_context.name
+    if name not in CODECS:
+        raise MtvirError(f"in-band carriage is defined for HEVC and H.264 (SEI); this video is {name}")
+    return name
+
+
+def embed(src: str | os.PathLike, el: bytes, dst: str | os.PathLike, reference: Reference | None = None) -> int:
+    """Copy the video ``src`` to ``dst`` (same container kind, packets unchanged but for the SEI added to the
+    first access unit of each group); returns the messages carried."""
+    from .video import VideoError, _av, _open, reason
+    av = _av()
+    by_frame = dict(split(el, reference))
+    try:
+        with _open(av, src) as c:
+            pts = sorted(p.pts for p in c.demux(c.streams.video[0]) if p.size and p.pts is not None)
+        frame_of = {t: k for k, t in enumerate(pts)}
+        with _open(av, src) as c, av.open(str(dst), "w", format=c.format.name.split(",")[0]) as out:
+            s = c.streams.video[0]
+            codec, length_size = _codec(s), _length_size(_codec(s), s.codec_context.extradata)
+            o = out.add_stream_from_template(s)
+            carried = 0
+            for p in c.demux(s):
+                if not p.size:
+                    continue
+                message = by_frame.get(frame_of.get(p.pts, -1))
+                if message is not None:
+                    q = av.Packet(_insert(bytes(p), sei_nal(codec, message), codec, length_size))
+                    q.pts, q.dts, q.time_base, q.is_keyframe = p.pts, p.dts, p.time_base, p.is_keyframe
+                    p, carried = q, carried + 1
+                p.stream = o
+                out.mux(p)
+    except av.error.FFmpegError as exc:
+        raise VideoError(f"cannot carry the EL in {dst}: {reason(exc)}") from None
+    if carried != len(by_frame):
+        raise FormatError(f"{len(by_frame) - carried} group(s) start at frames the video does not have")
+    return carried
+
+
+def in_band(path: str | os.PathLike, reference: Reference | None = None) -> bytes | None:
+    """The EL a video carries (None when it carries none); each message left out costs one ``MtvirWarning``."""
+    import warnings
+
+    from .errors import MtvirWarning
+    el, problems = extract(path, reference)
+    for problem in problems:
+        warnings.warn(f"in-band EL: {problem}; its frames play as the base layer", MtvirWarning, stacklevel=2)
+    return el
+
+
+def extract(path: str | os.PathLike, reference: Reference | None = None) -> tuple[bytes | None, list[str]]:
+    """The EL a video carries in band (None if none), and the messages left out and why; nothing is decoded."""
+    from .video import VideoError, _av, _open, reason
+    av = _av()
+    found = []
+    try:
+        with _open(av, path) as c:
+            s = c.streams.video[0]
+            if s.codec_context.name not in CODECS:
+                return None, []
+            codec, length_size = s.codec_context.name, _length_size(s.codec_context.name, s.codec_context.extradata)
+            for p in c.demux(s):
+                if p.size:
+                    for nal in nal_units(bytes(p), length_size):
+                        if _is_sei(codec, nal):
+                            found += messages_in(codec, nal)
+    except av.error.FFmpegError as exc:
+        raise VideoError(f"cannot read {Path(path).name}: {reason(exc)}") from None
+    return join(found, reference) if found else (None, [])

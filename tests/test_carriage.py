@@ -1,0 +1,127 @@
+"""In-band carriage: the EL in SEI messages of the BL, through remuxes by stock ffmpeg, damaged or dropped."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import mtvir_decoder as m
+from mtvir_decoder import carriage, references, y4m
+from mtvir_decoder.errors import MtvirWarning
+from conftest import perturbed
+
+FFMPEG = shutil.which("ffmpeg")
+
+
+@pytest.fixture(scope="module")
+def ref():
+    return references.default()
+
+
+def two_groups(ref, frames=10) -> bytes:
+    return m.write(ref.arch, [(0, 4, perturbed(ref.params, 3), m.Coding()), (6, 2, ref.params, m.Coding())], ref,
+                   64, 48, 8, frames)
+
+
+def test_messages_join_back_into_the_same_el(ref):
+    el = two_groups(ref)
+    messages = carriage.split(el, ref)
+    assert [first for first, _ in messages] == [0, 6]
+    joined, problems = carriage.join([msg for _, msg in messages], ref)
+    assert joined == el and problems == []
+
+
+def test_a_damaged_or_missing_message_costs_only_its_group(ref):
+    (_, a), (_, b) = carriage.split(two_groups(ref), ref)
+    damaged = bytearray(a)
+    damaged[40] ^= 0x01
+    joined, problems = carriage.join([bytes(damaged), b], ref)
+    assert [g.first_frame for g in m.read(joined, ref).groups] == [6] and "CRC" in problems[0]
+    joined, problems = carriage.join([b], ref)
+    assert [g.first_frame for g in m.read(joined, ref).groups] == [6] and problems == []
+    other = m.write(ref.arch, [(0, 1, ref.params, m.Coding())], ref, 32, 32, 8, 1)  # another video's
+    joined, problems = carriage.join([b, other], ref)
+    assert len(m.read(joined, ref).groups) == 1 and "another video" in problems[0]
+    assert carriage.join([bytes(damaged)], ref)[0] is None
+
+
+@pytest.mark.parametrize("codec", ["hevc", "h264"])
+def test_sei_nal_round_trip_with_emulation_prevention(codec):
+    rng = np.random.default_rng(1)
+    for n in (0, 1, 254, 255, 256, 5000):
+        message = bytes(rng.integers(0, 4, n, dtype=np.uint8))  # mostly zeros: start-code emulation everywhere
+        nal = carriage.sei_nal(codec, message)
+        assert all(code not in nal for code in (b"\0\0\0", b"\0\0\1", b"\0\0\2"))
+        assert carriage.messages_in(codec, nal) == [message]
+    foreign = carriage.sei_nal(codec, b"x").replace(carriage.MTVIR_UUID, bytes(range(16)))
+    assert carriage.messages_in(codec, foreign) == []  # another UUID: not ours
+    assert carriage.messages_in(codec, carriage.sei_nal(codec, b"abc")[:-6]) == []  # truncated
+
+
+def decode_frames(path, *more) -> tuple[list[np.ndarray], str]:
+    out = Path(str(path) + ".y4m")
+    r = subprocess.run([sys.executable, "-m", "mtvir_decoder.cli", path, *more, "-o", out, "-q"], capture_output=True,
+                       text=True, check=True)
+    return [f[0] for f in y4m.read_file(out)[1]], r.stderr
+
+
+def test_export_in_band_plays_everywhere_and_decodes_as_two_files(ref, tmp_path):
+    pytest.importorskip("torch")
+    from mtvir_encoder import data, export
+    from mtvir_encoder.online import OnlineConfig
+    cfg = OnlineConfig(iterations=4, snapshot_every=2, batch=8, lr=5e-2, adapt="all")
+    args = dict(frames=8, group=4, online=cfg, reference=ref, progress=False)
+    two = export.export(data.carphone(), tmp_path / "two", **args)
+    one = export.export(data.carphone(), tmp_path / "one", in_band=True, **args)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one.mp4", "two.mp4", "two.mtvir"]
+    el = (tmp_path / "two.mtvir").read_bytes()
+    assert carriage.extract(tmp_path / "one.mp4", ref) == (el, [])  # the same EL, byte for byte
+    assert len(m.read(el, ref).groups) >= 1 and one.el_bytes > len(el)  # SEI framing costs a few bytes
+
+    want, _ = decode_frames(tmp_path / "two.mp4", tmp_path / "two.mtvir")
+    bl_only, _ = decode_frames(tmp_path / "two.mp4", tmp_path / "missing.mtvir")
+    assert m.Enhancer.from_video(tmp_path / "one.mp4").el.groups[0].first_frame == 0
+    copies = [tmp_path / "one.mp4"]
+    if FFMPEG:
+        r = subprocess.run([FFMPEG, "-v", "warning", "-i", tmp_path / "one.mp4", "-f", "null", "-"],
+                           capture_output=True, text=True)
+        assert r.returncode == 0 and r.stderr.strip() == "", r.stderr
+        for ext in ("mkv", "ts"):
+            subprocess.run([FFMPEG, "-v", "error", "-y", "-i", tmp_path / "one.mp4", "-c", "copy",
+                            tmp_path / f"copy.{ext}"], check=True)
+            copies.append(tmp_path / f"copy.{ext}")
+    for path in copies:  # no separate EL: found in band, same frames as the two-file path
+        got, _ = decode_frames(path)
+        assert len(got) == 8 and all(np.array_equal(a, b) for a, b in zip(got, want)), path
+    if FFMPEG:  # a remux that strips every SEI leaves a plain BL that plays
+        subprocess.run([FFMPEG, "-v", "error", "-y", "-i", tmp_path / "one.mp4", "-c", "copy", "-bsf:v",
+                        "filter_units=remove_types=39", tmp_path / "plain.mp4"], check=True)
+        assert carriage.extract(tmp_path / "plain.mp4", ref) == (None, [])
+        got, stderr = decode_frames(tmp_path / "plain.mp4")
+        assert all(np.array_equal(a, b) for a, b in zip(got, bl_only)) and "base layer alone" in stderr
+
+
+def test_a_damaged_message_in_the_file_drops_only_its_group(ref, tmp_path):
+    pytest.importorskip("torch")
+    from mtvir_encoder import bl, data
+    v = bl.read_video(data.carphone(), 10)
+    v = bl.Video([y[:48, :64] for y in v.y], [u[:24, :32] for u in v.u], [c[:24, :32] for c in v.v], v.fps)
+    bl.encode(v, tmp_path / "bl.mp4", qp=37)
+    el = two_groups(ref)
+    carriage.embed(tmp_path / "bl.mp4", el, tmp_path / "one.mp4", ref)
+    raw = bytearray((tmp_path / "one.mp4").read_bytes())
+    at = raw.index(carriage.MTVIR_UUID) + 16 + 30  # inside the first message (group 0)
+    raw[at] ^= 0x20
+    (tmp_path / "bad.mp4").write_bytes(raw)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        enh = m.Enhancer.from_video(tmp_path / "bad.mp4", reference=ref)
+    assert [g.first_frame for g in enh.el.groups] == [6]
+    assert any(issubclass(w.category, MtvirWarning) and "damaged" in str(w.message) for w in caught)
+    with pytest.raises(m.MtvirError, match="carries no EL"):
+        m.Enhancer.from_video(tmp_path / "bl.mp4", reference=ref)
