@@ -101,8 +101,9 @@ def main() -> int:
         if r["size"] == "1080p":  # per segment: learning; per frame: BL, selection and the rest
             per_frame = (r["seconds"] - r["learning"]) / r["frames"]
             minute = 1800 * per_frame + 1800 / 150 * r["learning"] / r["segments"]
-            print(f"1080p, one minute at 30 fps estimated from this run: {minute / 60:.0f} min "
-                  f"({per_frame:.2f} s per frame + {r['learning'] / r['segments']:.0f} s of learning per 5 s segment)")
+            print(f"1080p, one minute at 30 fps estimated from this run: at most {minute / 60:.0f} min "
+                  f"({per_frame:.2f} s per frame + {r['learning'] / r['segments']:.0f} s of learning per 5 s segment; "
+                  "an upper bound: the sample's judging, fixed per segment, is charged here to each frame)")
     if a.workers_frames:
         print("\n| 480p, 1 s segments | frames | seconds | s/frame | peak RSS MiB (driver) | against 1 worker |")
         print("|---|---|---|---|---|---|")
