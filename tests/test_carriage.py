@@ -79,6 +79,7 @@ def test_export_in_band_plays_everywhere_and_decodes_as_two_files(ref, tmp_path)
     two = export.export(data.carphone(), tmp_path / "two", **args)
     one = export.export(data.carphone(), tmp_path / "one", in_band=True, **args)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["one.mp4", "two.mp4", "two.mtvir"]
+    assert (tmp_path / "one.mp4").read_bytes()[4:12] == (tmp_path / "two.mp4").read_bytes()[4:12]  # MP4's ftyp
     el = (tmp_path / "two.mtvir").read_bytes()
     assert carriage.extract(tmp_path / "one.mp4", ref) == (el, [])  # the same EL, byte for byte
     assert len(m.read(el, ref).groups) >= 1 and one.el_bytes > len(el)  # SEI framing costs a few bytes

@@ -187,8 +187,8 @@ def _codec(stream) -> str:
 
 
 def embed(src: str | os.PathLike, el: bytes, dst: str | os.PathLike, reference: Reference | None = None) -> int:
-    """Copy the video ``src`` to ``dst`` (same container kind, packets unchanged but for the SEI added to the
-    first access unit of each group); returns the messages carried."""
+    """Copy the video ``src`` to ``dst`` (the container ``dst``'s name says; packets unchanged but for the SEI
+    added to the first access unit of each group); returns the messages carried."""
     from .video import VideoError, _av, _open, reason
     av = _av()
     by_frame = dict(split(el, reference))
@@ -196,7 +196,7 @@ def embed(src: str | os.PathLike, el: bytes, dst: str | os.PathLike, reference: 
         with _open(av, src) as c:
             pts = sorted(p.pts for p in c.demux(c.streams.video[0]) if p.size and p.pts is not None)
         frame_of = {t: k for k, t in enumerate(pts)}
-        with _open(av, src) as c, av.open(str(dst), "w", format=c.format.name.split(",")[0]) as out:
+        with _open(av, src) as c, av.open(str(dst), "w") as out:  # the container its name says
             s = c.streams.video[0]
             codec, length_size = _codec(s), _length_size(_codec(s), s.codec_context.extradata)
             o = out.add_stream_from_template(s)
