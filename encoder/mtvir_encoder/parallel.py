@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -50,13 +51,10 @@ class Chunk:
     bl: bytes  # the segment's BL, a self-contained MP4
     result: SegmentResult
     seconds_bl: float = 0.0
-    extra: dict = field(default_factory=dict)
 
 
 def code_chunk(task: Task) -> Chunk:
     """One segment alone: its BL as a closed chunk, then learning from the reference and selection."""
-    import time
-
     import torch
     threads = torch.get_num_threads()
     torch.set_num_threads(task.threads)
