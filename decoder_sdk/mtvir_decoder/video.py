@@ -130,24 +130,7 @@ def packet_bits(path: str | os.PathLike) -> list[int]:
 
 def decode_with_bits(path: str | os.PathLike) -> tuple[list[Planes], list[int], Fraction]:
     """Every frame and the bits of each (its packet's size), both in display order: R_i of a BL."""
-    av = _av()
-    container = _open(av, path)
-    with container:
-        stream = container.streams.video[0]
-        fps = Fraction(stream.average_rate) if stream.average_rate else Fraction(30)
-        packets, decoded = [], []
-        try:
-            for packet in container.demux(stream):
-                if packet.size:
-                    packets.append((packet.pts, packet.size * 8))
-                for frame in packet.decode():
-                    decoded.append((frame.pts, planes(frame)))
-        except av.error.FFmpegError as exc:
-            raise VideoError(f"cannot decode {path}: {reason(exc)}") from None
-    decoded.sort(key=lambda f: f[0])
-    bits = [b for _, b in sorted(packets)]
+    decoded, bits = list(frames(path)), packet_bits(path)
     if len(bits) != len(decoded):
         raise VideoError(f"{path} has {len(bits)} packets for {len(decoded)} frames")
-    if not decoded:
-        raise VideoError(f"{path} holds no decodable frame")
-    return [p for _, p in decoded], bits, fps
+    return decoded, bits, probe(path).fps

@@ -112,8 +112,8 @@ class Coder:
     """A BL coded as frames stream in: each frame is encoded, muxed into ``path`` and decoded back at once, so
     neither the input nor the reconstruction is ever held whole. ``push`` and ``finish`` return the
     reconstructions that became available, in display order (after the encoder's lookahead delay);
-    ``bits[i]`` is the size of frame i's packet as
-    the encoder gave it (the file may store it a few bytes longer or shorter: ``video.packet_bits`` reads those). The caller owns ``path`` (a temporary, renamed when done)."""
+    ``bits[i]`` is the size of frame i's packet as the encoder gave it (the file may store it a few bytes longer
+    or shorter: ``video.packet_bits`` reads those). The caller owns ``path`` (a temporary, renamed when done)."""
 
     def __init__(self, path: str | os.PathLike, codec: str, qp: int, config: str, fps: Fraction, width: int,
                  height: int, bit_depth: int):
