@@ -37,7 +37,7 @@ vectors: $(STAMP)
 	$(BIN)/python schemas/make_vectors.py
 
 schema: $(STAMP)
-	$(BIN)/python -c 'import json; from mtvir_decoder import layout; print(json.dumps(layout.schema(), indent=1))' > schemas/el_v1.schema.json
+	for v in 1 2; do $(BIN)/python -c "import json, sys; from mtvir_decoder import layout; print(json.dumps(layout.schema($$v), indent=1))" > schemas/el_v$$v.schema.json; done
 
 pretrain: $(STAMP)  ## long and resumable: Ctrl-C and run again to continue
 	$(BIN)/mtvir-pretrain --threads 2

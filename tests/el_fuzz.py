@@ -47,7 +47,7 @@ def field_spans(data: bytes) -> list[Span]:
 
     layout.Reader.read = read
     try:
-        layout.Reader(data).struct("el_file")
+        layout.Reader(data, version=data[4]).struct("el_file")
     finally:
         layout.Reader.read = original
     return spans
@@ -63,7 +63,9 @@ def seeds() -> list[tuple[str, bytes, m.Reference | None]]:
 
     vec = ROOT / "schemas" / "vectors"
     vref = m.Reference.load(vec / "reference_vec.mtvir")
-    out = [(p.stem, p.read_bytes(), vref) for p in sorted(vec.glob("v1_*.mtvir"))]
+    v1ref = m.Reference.load(vec / "v1" / "reference_vec.mtvir")
+    out = [(p.stem, p.read_bytes(), vref) for p in sorted(vec.glob("v2_*.mtvir"))]
+    out += [(p.stem, p.read_bytes(), v1ref) for p in sorted((vec / "v1").glob("v1_*.mtvir"))]
     out.append(("reference_vec", (vec / "reference_vec.mtvir").read_bytes(), None))
     arch = m.sefcnn()
     ref = m.Reference(arch, random_params(arch, 11), "fuzz")

@@ -1,4 +1,4 @@
-"""EL v1: exact round trips, the schema, and every damaged or hostile file ending in an MtvirError."""
+"""EL v2 (and v1 reading): exact round trips, the schema, and every damaged or hostile file ending in an MtvirError."""
 from __future__ import annotations
 
 import json
@@ -83,9 +83,10 @@ def test_sefcnn_is_the_papers_network(arch):
 
 
 # --- the schema -----------------------------------------------------------------------------------------------
-def test_schema_file_is_the_parser_table():
-    committed = json.loads((ROOT / "schemas" / "el_v1.schema.json").read_text())
-    assert committed == json.loads(json.dumps(layout.schema()))
+@pytest.mark.parametrize("version", sorted(layout.TABLES))
+def test_schema_file_is_the_parser_table(version):
+    committed = json.loads((ROOT / "schemas" / f"el_v{version}.schema.json").read_text())
+    assert committed == json.loads(json.dumps(layout.schema(version)))
 
 
 def _schema_parse(schema: dict, data: bytes) -> dict:
@@ -159,8 +160,8 @@ def _strip(d):
 
 
 def test_schema_drives_an_independent_parser(arch, reference, el_bytes):
-    schema = json.loads((ROOT / "schemas" / "el_v1.schema.json").read_text())
-    for data in (el_bytes, reference.to_bytes(), *[p.read_bytes() for p in (ROOT / "schemas" / "vectors").glob("*.mtvir")]):
+    for data in (el_bytes, reference.to_bytes(), *[p.read_bytes() for p in (ROOT / "schemas" / "vectors").rglob("*.mtvir")]):
+        schema = json.loads((ROOT / "schemas" / f"el_v{data[4]}.schema.json").read_text())
         assert _schema_parse(schema, data) == _strip(m.format.parse(data))
 
 
@@ -202,7 +203,7 @@ def test_hostile_fields_with_valid_crc(el_bytes, reference):
 
 def test_version_and_magic(el_bytes, reference):
     with pytest.raises(m.UnsupportedVersionError):
-        m.read(_with_crc(el_bytes[:4] + b"\x02" + el_bytes[5:-4]), reference)
+        m.read(_with_crc(el_bytes[:4] + b"\x03" + el_bytes[5:-4]), reference)
     with pytest.raises(m.FormatError):
         m.read(b"XXXX" + el_bytes[4:], reference)
     with pytest.raises(m.FormatError):

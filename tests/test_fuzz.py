@@ -16,11 +16,13 @@ SPANS = [el_fuzz.field_spans(data) for _, data, _ in SEEDS]
 
 
 def test_mutation_fuzzing_thousands_of_cases():
-    stats = el_fuzz.fuzz(3000, seed=1, memory=True)
+    stats = el_fuzz.fuzz(3000, seed=1)
     assert not stats.failures, stats.failures[:5]
     assert stats.slowest[0] < 1.0, stats.report()
-    assert stats.peak_bytes < 64 << 20, stats.report()  # far below what the file limits would allow (16 MiB+)
     assert {"FormatError", "LimitError", "valid"} <= set(stats.outcomes)  # the mutators reach deep checks too
+    traced = el_fuzz.fuzz(300, seed=2, memory=True)  # apart: tracing allocations slows the Python coder 10x or more
+    assert not traced.failures, traced.failures[:5]
+    assert traced.peak_bytes < 64 << 20, traced.report()  # far below what the file limits would allow (16 MiB+)
 
 
 @settings(max_examples=400, deadline=1000, database=None, suppress_health_check=[HealthCheck.too_slow])
@@ -52,7 +54,8 @@ def test_hypothesis_fields_at_any_value(which, field, value):
 @given(st.binary(max_size=512))
 @settings(max_examples=300, deadline=1000, database=None)
 def test_hypothesis_arbitrary_bytes(blob):
-    for data in (blob, b"MTVR\x01\x00" + blob, el_fuzz.with_crc(b"MTVR\x01\x00" + blob)):
+    for data in (blob, b"MTVR\x02\x00" + blob, el_fuzz.with_crc(b"MTVR\x02\x00" + blob),
+                 el_fuzz.with_crc(b"MTVR\x01\x00" + blob)):
         with pytest.raises(m.MtvirError):
             m.read(data)
 

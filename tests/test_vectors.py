@@ -12,20 +12,22 @@ import mtvir_decoder as m
 
 VECTORS = Path(__file__).resolve().parents[1] / "schemas" / "vectors"
 MANIFEST = json.loads((VECTORS / "vectors.json").read_text())
+CASES = [(VECTORS, e) for e in MANIFEST["vectors"]] + [  # v1: frozen, still decoded
+    (VECTORS / "v1", e) for e in json.loads((VECTORS / "v1" / "vectors.json").read_text())["vectors"]]
 
 
-@pytest.mark.parametrize("entry", MANIFEST["vectors"], ids=lambda e: e["file"])
-def test_vector(entry):
-    data = (VECTORS / entry["file"]).read_bytes()
-    ref = m.Reference.load(VECTORS / entry["reference"]) if entry["reference"] else None
+@pytest.mark.parametrize("folder, entry", CASES, ids=lambda c: c["file"] if isinstance(c, dict) else c.name)
+def test_vector(folder, entry):
+    data = (folder / entry["file"]).read_bytes()
+    ref = m.Reference.load(folder / entry["reference"]) if entry["reference"] else None
     el = m.read(data, ref)
     assert [(g.first_frame, g.frame_count, hashlib.sha256(g.params.hash_bytes()).hexdigest()) for g in el.groups] \
         == [(g["first_frame"], g["frame_count"], g["params_sha256"]) for g in entry["groups"]]
     enh = m.Enhancer(data, reference=ref)
     tol = MANIFEST["tolerance"]
     for f in entry["frames"]:
-        x, want = np.load(VECTORS / f["input"]), np.load(VECTORS / f["expected"])
-        got = enh.enhance(x, f["frame_index"])
+        x, want = np.load(folder / f["input"]), np.load(folder / f["expected"])
+        got = enh.enhance(x, f["frame_index"], bit_depth=f.get("bit_depth"))
         diff = np.abs(got.astype(np.int64) - want)
         assert got.dtype == want.dtype and diff.max() <= tol["max_abs_diff"]
         assert np.mean(diff > 0) <= tol["max_fraction_differing"]
@@ -40,4 +42,38 @@ def test_vectors_regenerate_identically():
     ref = m.Reference(arch, mv.params(arch, 11))
     assert ref.to_bytes() == (VECTORS / "reference_vec.mtvir").read_bytes()
     again = m.write(arch, [(0, 1, mv.nudged(ref.params, 1), m.Coding())], ref, 48, 40, 8, 1)
-    assert again == (VECTORS / "v1_residue.mtvir").read_bytes()
+    assert again == (VECTORS / "v2_residue.mtvir").read_bytes()
+
+
+def test_v1_files_read_back_into_the_same_models_in_v2():
+    """Nothing writes v1 any more; a v1 EL read and written again is a v2 EL of the very same models."""
+    folder = VECTORS / "v1"
+    ref = m.Reference.load(folder / "reference_vec.mtvir")
+    old = m.read((folder / "v1_groups_10bit.mtvir").read_bytes(), ref)
+    assert old.version_major == 1
+    new = m.read(m.write(old.arch, [(g.first_frame, g.frame_count, g.params, g.coding) for g in old.groups], ref,
+                         old.width, old.height, old.bit_depth, old.frame_count), ref)
+    assert new.version_major == 2
+    assert [g.params.hash_bytes() for g in new.groups] == [g.params.hash_bytes() for g in old.groups]
+
+
+def test_v2_needs_no_constriction_and_v1_says_what_it_needs():
+    """Without constriction, v2 files decode and enhance; a v1 file gets a clear UnsupportedVersionError."""
+    import subprocess
+    import sys
+    code = f"""
+import sys
+sys.modules["constriction"] = None  # any import of it now fails
+import numpy as np, mtvir_decoder as m
+v = {str(VECTORS)!r}
+ref = m.Reference.load(v + "/reference_vec.mtvir")
+data = open(v + "/v2_residue.mtvir", "rb").read()
+m.Enhancer(data, reference=ref).enhance(np.load(v + "/v2_residue_f0_in.npy"), 0)
+try:
+    m.read(open(v + "/v1/v1_self_contained.mtvir", "rb").read())
+except m.UnsupportedVersionError as exc:
+    print("v1:", exc)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "v1: reading an EL v1 needs constriction" in done.stdout

@@ -7,7 +7,7 @@ from .format import ElFile, Group, read, write
 from .model import Coding, Params
 from .references import Reference
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "Architecture", "Coding", "ElFile", "Enhancer", "FormatError", "Group", "InputMismatchError", "Layer",

@@ -1,6 +1,6 @@
 """In-band carriage: the EL inside the BL's own bitstream, in SEI "user data unregistered" messages (HEVC, H.264).
 
-An EL travels as one message per group: each message is a complete EL v1 file (the EL's header, the group's
+An EL travels as one message per group: each message is a complete EL file (the EL's header, the group's
 model, its own CRC) in an SEI message of payload type 5 whose 16-byte UUID is ``MTVIR_UUID``, in the access unit
 of the group's first frame (display order), before its first slice. Players that do not know the UUID skip the
 message, as the standards require; a copy into another container (``ffmpeg -c copy`` to MKV, MP4, MPEG-TS)

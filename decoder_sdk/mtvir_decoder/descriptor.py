@@ -17,6 +17,7 @@ import struct
 from dataclasses import dataclass
 
 from .errors import FormatError, LimitError
+from .layout import MAX_PARAMS
 
 CONV, ADD, SE = 1, 2, 3
 OP_NAMES = {CONV: "conv", ADD: "add", SE: "se"}
@@ -119,6 +120,8 @@ class Architecture:
                 raise LimitError(f"layer {i}: channels {l.cin}->{l.cout} outside 1..{MAX_CHANNELS}")
             if l.kernel not in KERNELS:
                 raise LimitError(f"layer {i}: kernel {l.kernel} not one of {KERNELS}")
+        if self.param_count > MAX_PARAMS:
+            raise LimitError(f"{self.param_count:,} parameters: more than a model may have ({MAX_PARAMS:,})")
         used = [0] * len(self.layers)
         ch = [1]
         for i, n in enumerate(self.nodes, start=1):

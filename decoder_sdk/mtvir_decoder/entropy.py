@@ -1,24 +1,23 @@
-"""Entropy coding of integer tensors: a static model per tensor group and one constriction range-coder stream.
+"""Entropy coding of integer tensors: a static model per tensor group, all groups in one interleaved rANS stream.
 
 Each group (one tensor, or several sharing one model) is sent as its model and its symbols. A model is either
 the group's exact histogram (lo, hi, counts) or, where that is cheaper, a two-sided geometric (discrete Laplace)
 law: integer weights w(s) = W_|s - center| with W_0 = 2^24 and W_k+1 = max(1, floor(W_k * decay / 2^16)),
 for s in [lo, hi], a few bytes instead of a count per symbol (wide, sparse alphabets such as bias deltas).
-Either way the model is a list of integers, and the probabilities are weight / total, computed in float64 by
-both sides from the same integers and given to ``Categorical(..., perfect=False)``: the model is identical on
-both sides by construction. A group with a single possible value (an all-zero residue, say) costs its model only:
-nothing enters the stream. The stream is a queue (RangeEncoder), so symbols are decoded in the order they were
-encoded.
+Either way the model is a list of integers, turned into integer frequencies summing to 2^16 by one exact rule
+(``rans.frequencies``): both sides build the same model with no floating point. A group with a single possible
+value (an all-zero residue, say) costs its model only: nothing enters the stream. The coder itself is
+``rans`` (EL v2); EL v1 files are decoded by ``entropy_v1`` (constriction's range coder).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
 
-import constriction
 import numpy as np
 
-from .errors import FormatError, LimitError
+from . import rans
+from .errors import FormatError, LimitError, UnsupportedVersionError
 from .layout import MAX_ALPHABET, MAX_SYMBOL, write as write_fields
 
 COUNTS, GEOMETRIC = 0, 1
@@ -60,9 +59,15 @@ class Histogram:
     def constant(self) -> bool:
         return int(np.count_nonzero(self.weights)) <= 1
 
-    def model(self):
-        p = self.weights.astype(np.float64)
-        return constriction.stream.model.Categorical(p / p.sum(), perfect=False)
+    @cached_property
+    def frequencies(self) -> np.ndarray:
+        """The integer model of a coded (not constant) group: frequencies of lo..hi summing to 2^16."""
+        return rans.frequencies(self.weights)
+
+    @property
+    def implied(self) -> int:
+        """The value of every symbol of a constant group."""
+        return self.lo + int(np.flatnonzero(self.weights)[0]) if self.weights.any() else self.lo
 
     @classmethod
     def of(cls, symbols: np.ndarray) -> "Histogram":
@@ -132,54 +137,51 @@ def empirical_entropy_bits(symbols: np.ndarray) -> float:
     return float(-(counts * np.log2(p)).sum())
 
 
-def encode(groups: list[np.ndarray], fit: bool = True) -> tuple[list[Histogram], bytes]:
-    """Code each 1-D integer array with its own model into one stream: (models, coded bytes). ``fit``: choose
-    per group the cheaper of exact counts and a geometric law; otherwise exact counts."""
+def encode(groups: list[np.ndarray], fit: bool = True, lanes: int = 1) -> tuple[list[Histogram], int, bytes]:
+    """Code each 1-D integer array with its own model into one stream: (models, lanes, coded bytes). ``fit``:
+    choose per group the cheaper of exact counts and a geometric law; otherwise exact counts. ``lanes``: the
+    rANS lanes, at most the coded symbols (one is smallest; more only serve parallel decoders)."""
     groups = [np.asarray(g).astype(np.int64).ravel() for g in groups]
     histograms = [Histogram.fit(g) if fit else Histogram.of(g) for g in groups]
-    return histograms, code(histograms, groups)
+    lanes = min(lanes, sum(g.size for h, g in zip(histograms, groups) if not h.constant))
+    return histograms, lanes, code(histograms, groups, lanes)
 
 
-def code(histograms: list[Histogram], groups: list[np.ndarray]) -> bytes:
-    """The stream of these symbols under these models (the encoder's output, and the decoder's canonical check)."""
-    encoder = constriction.stream.queue.RangeEncoder()
+def code(histograms: list[Histogram], groups: list[np.ndarray], lanes: int = 1) -> bytes:
+    """The stream of these symbols under these models."""
+    freq, start = [], []
     for h, symbols in zip(histograms, groups):
         if not h.constant:
-            encoder.encode((symbols - h.lo).astype(np.int32), h.model())
-    return b"" if encoder.num_bits() == 0 else encoder.get_compressed().astype("<u4").tobytes()
+            f = h.frequencies
+            k = np.asarray(symbols, np.int64) - h.lo
+            freq.append(f[k])
+            start.append((np.cumsum(f) - f)[k])
+    if not freq:
+        return b""
+    return rans.encode(np.concatenate(freq).tolist(), np.concatenate(start).tolist(), lanes)
 
 
-def decode(histograms: list[Histogram], coded: bytes, sizes: list[int]) -> list[np.ndarray]:
-    """Inverse of ``encode``; ``sizes`` are the group lengths the caller knows from the descriptor."""
+def decode(histograms: list[Histogram], coded: bytes, sizes: list[int], lanes: int = 0,
+           version: int = 2) -> list[np.ndarray]:
+    """Inverse of ``encode``; ``sizes`` are the group lengths the caller knows from the descriptor. ``version``:
+    the EL major version, which fixes the coder (1: constriction's range coder, 2: interleaved rANS)."""
     if len(histograms) != len(sizes):
         raise FormatError(f"{len(histograms)} histograms for {len(sizes)} coded tensor groups")
-    if len(coded) % 4:
-        raise FormatError(f"coded stream of {len(coded)} bytes is not whole 32-bit words")
     for h, n in zip(histograms, sizes):
         if h.kind == COUNTS and h.total != n:
             raise FormatError(f"histogram counts {h.total} symbols, the tensor group has {n}")
-    needs_stream = any(not h.constant for h in histograms)
-    if needs_stream and not coded:
-        raise FormatError("coded stream missing")
-    if not needs_stream and coded:
-        raise FormatError("coded stream present but every group is constant")
-    decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(coded, dtype="<u4").astype(np.uint32))
-    out = []
-    for h, n in zip(histograms, sizes):
-        if h.constant:
-            value = h.lo + int(np.flatnonzero(h.weights)[0]) if h.weights.any() else h.lo
-            out.append(np.full(n, value, dtype=np.int64))
-            continue
+    if version == 1:
         try:
-            symbols = decoder.decode(h.model(), n)
-        except Exception as exc:  # constriction raises its own types on a damaged stream
-            raise FormatError(f"range decoder failed: {exc}") from None
-        symbols = np.asarray(symbols, dtype=np.int64) + h.lo
-        if h.kind == COUNTS and not np.array_equal(np.bincount(symbols - h.lo, minlength=len(h.counts)),
-                                                   np.asarray(h.counts)):
+            from . import entropy_v1
+        except ImportError as exc:  # constriction is a dependency, but an environment may lack it
+            raise UnsupportedVersionError(f"reading an EL v1 needs constriction 0.5: {exc}") from None
+        out = entropy_v1.decode(histograms, coded, sizes)
+    else:
+        runs = [(rans.Model.of(h.frequencies, h.lo), n) for h, n in zip(histograms, sizes) if not h.constant]
+        symbols = iter(rans.decode(coded, lanes, runs))
+        out = [np.full(n, h.implied, np.int64) if h.constant else next(symbols) for h, n in zip(histograms, sizes)]
+    for h, symbols in zip(histograms, out):
+        if h.kind == COUNTS and not h.constant and not np.array_equal(
+                np.bincount(symbols - h.lo, minlength=len(h.counts)), np.asarray(h.counts)):
             raise FormatError("decoded symbols do not match their histogram (damaged stream)")
-        out.append(symbols)
-    if needs_stream and code(histograms, out) != coded:  # canonical: exactly the encoder's words, nothing after them
-        raise FormatError("coded stream is not the canonical coding of its symbols (damaged or padded)")
     return out
-

@@ -45,6 +45,7 @@ class ElFile:
     frame_count: int = 0
     size: int = 0  # bytes, when read or written
     version_minor: int = layout.VERSION_MINOR
+    version_major: int = layout.VERSION_MAJOR
 
     def group_for(self, frame_index: int) -> Group | None:
         for g in self.groups:
@@ -79,7 +80,7 @@ def coding_of(payload: dict) -> Coding:
              for k, mode in zip(("bias", "scale", "shift"), modes[1:])]
     n_delta = sum(1 for mode in modes[1:] if mode == DELTA)
     return Coding(*steps, weights={0: "auto", 1: "residue", 2: "absolute"}[modes[0]],
-                  shared_histogram=payload["histogram_count"] - n_delta <= 1)
+                  shared_histogram=payload["histogram_count"] - n_delta <= 1, lanes=payload.get("lane_count") or 1)
 
 
 def write(arch: Architecture, groups: list[tuple[int, int, Params, Coding]], reference: Reference | None,
@@ -124,11 +125,12 @@ def parse(data: bytes) -> dict:
         raise LimitError(f"{len(data)} bytes: larger than any EL may be ({layout.MAX_FILE_SIZE})")
     if len(data) < 10 or data[:4] != layout.MAGIC:
         raise FormatError("not an MTVIR enhancement layer (bad magic or too short)")
-    if data[4] != layout.VERSION_MAJOR:
-        raise UnsupportedVersionError(f"EL version {data[4]}.{data[5]}; this decoder reads {layout.VERSION_MAJOR}.x")
+    if data[4] not in layout.TABLES:
+        raise UnsupportedVersionError(f"EL version {data[4]}.{data[5]}; this decoder reads versions "
+                                      f"{', '.join(f'{v}.x' for v in layout.TABLES)}")
     if zlib.crc32(data[:-4]) != int.from_bytes(data[-4:], "little"):
         raise FormatError("CRC mismatch: the EL is damaged")
-    reader = layout.Reader(data)
+    reader = layout.Reader(data, version=data[4])
     fields = reader.struct("el_file")
     if reader.pos != len(data):
         raise FormatError(f"{len(data) - reader.pos} bytes after the CRC")
@@ -161,11 +163,12 @@ def read(data: bytes, reference: Reference | None = None) -> ElFile:
     ref_params = ref.params if ref is not None else None
     if any(m["payload"] is None for m in fields["models"]):
         raise FormatError("a model with an empty payload")
-    groups = [Group(m["first_frame"], m["frame_count"], decode_payload(arch, m["payload"], ref_params),
+    version = fields["version_major"]
+    groups = [Group(m["first_frame"], m["frame_count"], decode_payload(arch, m["payload"], ref_params, version),
                     m["payload_size"], coding_of(m["payload"])) for m in fields["models"]]
     _check_groups(groups, fields["frame_count"])
     for g in groups:  # finite fields can still fold into inf (a huge scale): refuse before any frame runs
         if not all(np.isfinite(w).all() for w, _ in g.params.folded(arch)):
             raise FormatError(f"the model of frames {g.first_frame}+ folds into non-finite conv weights")
     return ElFile(arch, groups, fields["reference_id"], fields["width"], fields["height"], fields["bit_depth"],
-                  fields["frame_count"], len(data), fields["version_minor"])
+                  fields["frame_count"], len(data), fields["version_minor"], version)

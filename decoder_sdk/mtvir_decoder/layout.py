@@ -1,7 +1,9 @@
-"""EL bitstream v1 byte layout, as a declarative field table that drives both the reader and the writer.
+"""EL bitstream byte layout, as a declarative field table that drives both the reader and the writer.
 
-``schemas/el_v1.schema.json`` is this table written out (``python -m mtvir_decoder.layout > ...``); a test holds
-the two equal and parses real files with an independent interpreter of the JSON alone.
+``schemas/el_v2.schema.json`` is this table written out (``python -m mtvir_decoder.layout > ...``), and
+``el_v1.schema.json`` the v1 table, which differs only in the model payload's coded stream; a test holds the
+files equal to the tables and parses real files with an independent interpreter of the JSON alone. The writer
+writes the current version only; the reader reads every version in ``TABLES``.
 
 Field types: u8 u16 u32 i8 f32 (little-endian), uvar (unsigned LEB128, at most 5 bytes), svar (zig-zag LEB128),
 bytes (``size``: a constant or an earlier field), or the name of a struct (with ``size``: length-delimited, read
@@ -17,7 +19,7 @@ import struct
 
 from .errors import FormatError, LimitError
 
-VERSION_MAJOR = 1
+VERSION_MAJOR = 2
 VERSION_MINOR = 0
 MAGIC = b"MTVR"
 MAX_FILE_SIZE = 16 << 20
@@ -25,6 +27,7 @@ MAX_MODELS = 255
 MAX_MODEL_PAYLOAD = 4 << 20
 MAX_ALPHABET = 4096
 MAX_SYMBOL = 1 << 15
+MAX_PARAMS = 1 << 20  # weights + biases of one model: bounds the symbols a decoder may be asked to decode
 
 
 def F(name, type_, doc, **kw):
@@ -34,14 +37,16 @@ def F(name, type_, doc, **kw):
 STRUCTS: dict[str, list[dict]] = {
     "el_file": [
         F("magic", "bytes", "ASCII 'MTVR'", size=4, const="MTVR"),
-        F("version_major", "u8", "incompatible changes; a decoder refuses a major it does not implement", const=1),
+        F("version_major", "u8", "incompatible changes; a decoder refuses a major it does not implement",
+          const=VERSION_MAJOR),
         F("version_minor", "u8", "compatible additions: fields appended to length-delimited structs", max=255),
         F("width", "u16", "luma width the EL applies to; 0: any", max=16384),
         F("height", "u16", "luma height the EL applies to; 0: any", max=16384),
         F("bit_depth", "u8", "luma bit depth the EL applies to (8..16); 0: any", max=16),
         F("frame_count", "u32", "frames in the video the EL was made for; 0: any", max=1 << 30),
         F("reference_id", "bytes", "SHA-256[:16] of the reference model; all zero: self-contained", size=16),
-        F("param_count", "u32", "complexity: weights + biases of one model (equals the descriptor's)"),
+        F("param_count", "u32", "complexity: weights + biases of one model (equals the descriptor's)",
+          max=MAX_PARAMS),
         F("macs_per_pixel", "u32", "complexity: multiply-accumulates per pixel (equals the descriptor's)"),
         F("receptive_radius", "u16", "complexity: halo in pixels a tile needs (equals the descriptor's)"),
         F("descriptor_size", "u16", "bytes of the descriptor; 0: the reference model's descriptor", max=4096),
@@ -56,8 +61,8 @@ STRUCTS: dict[str, list[dict]] = {
         F("flags", "u8", "bit 0: global residual (out = in + net); other bits reserved, 0", max=1),
         F("layer_count", "u8", "convolution layers", min=1, max=64),
         F("layers", "layer", "in coding order", count="layer_count"),
-        F("node_count", "u8", "graph nodes; node 0 is the input", min=1, max=128),
-        F("nodes", "node", "in evaluation order; the last is the output", count="node_count"),
+        F("node_count", "u8", "nodes after the input (node 0, the input, is not listed)", min=1, max=128),
+        F("nodes", "node", "nodes 1..node_count in evaluation order; the last is the output", count="node_count"),
     ],
     "layer": [
         F("cin", "u8", "input channels", min=1, max=64),
@@ -80,17 +85,18 @@ STRUCTS: dict[str, list[dict]] = {
     "model_payload": [
         F("modes", "u8", "bits 0-1 weights (0 reference, 1 residue, 2 absolute); bits 2-3 biases, 4-5 affine "
                          "scales, 6-7 affine shifts (0 reference, 1 quantised delta, 2 float32)"),
-        F("bias_step_exp", "i8", "bias delta step 2^e (mode 1)"),
-        F("scale_step_exp", "i8", "relative affine-scale delta step 2^e (mode 1)"),
-        F("shift_step_exp", "i8", "affine-shift delta step 2^e (mode 1)"),
+        F("bias_step_exp", "i8", "bias delta step 2^e (mode 1: -40..8; else 0)", min=-40, max=8),
+        F("scale_step_exp", "i8", "relative affine-scale delta step 2^e (mode 1: -40..8; else 0)", min=-40, max=8),
+        F("shift_step_exp", "i8", "affine-shift delta step 2^e (mode 1: -40..8; else 0)", min=-40, max=8),
         F("mask_size", "u8", "bytes of layer_mask: ceil(layers / 8) for a residue, else 0", max=8),
         F("layer_mask", "bytes", "bit i (LSB first): layer i has a coded residue", size="mask_size"),
         F("histogram_count", "u8", "probability models of the coded stream", max=72),
         F("histograms", "histogram", "one per coded tensor group", count="histogram_count"),
         F("raw_count", "uvar", "float32 values that follow (mode-2 parameters)", max=8192),
         F("raw", "f32", "biases, then scales, then shifts, for those in mode 2", count="raw_count"),
-        F("coded_size", "uvar", "bytes of the range-coded stream (a multiple of 4)", max=MAX_MODEL_PAYLOAD),
-        F("coded", "bytes", "constriction RangeEncoder words, little-endian u32", size="coded_size"),
+        F("lane_count", "u8", "rANS lanes K: 1..min(64, coded symbols); 0 when no symbol is coded", max=64),
+        F("coded_size", "uvar", "bytes of the rANS stream: 4 K + 2 * words", max=MAX_MODEL_PAYLOAD),
+        F("coded", "bytes", "K initial lane states (u32), then the u16 words in reading order", size="coded_size"),
     ],
     "histogram": [
         F("kind", "u8", "0: exact counts; 1: two-sided geometric (discrete Laplace) weights", max=1),
@@ -105,20 +111,38 @@ STRUCTS: dict[str, list[dict]] = {
     ],
 }
 
+
+
+def _v1(structs: dict) -> dict:
+    """EL v1's table: the same but for the model payload's stream (constriction's range-coder words, no lane
+    count) and step exponents checked only where used."""
+    old = {f["name"]: f for f in (
+        F("bias_step_exp", "i8", "bias delta step 2^e (mode 1)"),
+        F("scale_step_exp", "i8", "relative affine-scale delta step 2^e (mode 1)"),
+        F("shift_step_exp", "i8", "affine-shift delta step 2^e (mode 1)"),
+        F("coded_size", "uvar", "bytes of the range-coded stream (a multiple of 4)", max=MAX_MODEL_PAYLOAD),
+        F("coded", "bytes", "constriction RangeEncoder words, little-endian u32", size="coded_size"))}
+    return {**structs,
+            "el_file": [{**f, "const": 1} if f["name"] == "version_major" else f for f in structs["el_file"]],
+            "model_payload": [old.get(f["name"], f) for f in structs["model_payload"] if f["name"] != "lane_count"]}
+
+
+TABLES = {1: _v1(STRUCTS), VERSION_MAJOR: STRUCTS}
+
 _FIXED = {"u8": "<B", "u16": "<H", "u32": "<I", "i8": "<b", "f32": "<f"}
 _MIN_SIZE = {"u8": 1, "u16": 2, "u32": 4, "i8": 1, "f32": 4, "uvar": 1, "svar": 1, "bytes": 0}
 
 
-def min_size(type_: str) -> int:
+def min_size(type_: str, structs: dict = STRUCTS) -> int:
     """Fewest bytes one item of this type takes: bounds any count against the bytes left."""
     if type_ in _MIN_SIZE:
         return _MIN_SIZE[type_]
     total = 0
-    for f in STRUCTS[type_]:
+    for f in structs[type_]:
         if "count" not in f:
-            total += min_size(f["type"])
+            total += min_size(f["type"], structs)
         elif isinstance(f["count"], int):
-            total += min_size(f["type"]) * f["count"]
+            total += min_size(f["type"], structs) * f["count"]
     return total
 
 
@@ -132,11 +156,12 @@ def _value(expr, fields: dict) -> int:
 
 
 class Reader:
-    """Reads the table's types from a bytes buffer, never past its end."""
+    """Reads the types of one version's table from a bytes buffer, never past its end."""
 
-    def __init__(self, data: bytes, pos: int = 0, end: int | None = None):
-        self.data, self.pos = data, pos
+    def __init__(self, data: bytes, pos: int = 0, end: int | None = None, version: int = VERSION_MAJOR):
+        self.data, self.pos, self.version = data, pos, version
         self.end = len(data) if end is None else end
+        self.structs = TABLES[version]
 
     def take(self, n: int, what: str) -> bytes:
         if n < 0 or self.pos + n > self.end:
@@ -153,6 +178,8 @@ class Reader:
             if not byte & 0x80:
                 if i and byte == 0:
                     raise FormatError(f"{what}: non-canonical varint")
+                if value >> 32:
+                    raise LimitError(f"{what}: varint {value} above 2^32 - 1")
                 return value
         raise FormatError(f"{what}: varint longer than 5 bytes")
 
@@ -169,13 +196,13 @@ class Reader:
 
     def struct(self, name: str, what: str = "") -> dict:
         out: dict = {}
-        for f in STRUCTS[name]:
+        for f in self.structs[name]:
             where = f"{what}.{f['name']}" if what else f["name"]
             if f["type"] == "bytes":
                 value = self.take(_value(f["size"], out), where)
             elif "count" in f:
                 n = _value(f["count"], out)
-                if n < 0 or n * min_size(f["type"]) > self.end - self.pos:
+                if n < 0 or n * min_size(f["type"], self.structs) > self.end - self.pos:
                     raise FormatError(f"truncated or hostile: {where} claims {n} items")
                 value = [self._checked(f, self.read(f["type"], f"{where}[{i}]"), f"{where}[{i}]") for i in range(n)]
             elif "size" in f:
@@ -196,7 +223,7 @@ class Reader:
             return None
         if self.pos + size > self.end:
             raise FormatError(f"truncated: {what} needs {size} bytes, {self.end - self.pos} left")
-        inner = Reader(self.data, self.pos, self.pos + size)
+        inner = Reader(self.data, self.pos, self.pos + size, self.version)
         value = inner.struct(name, what)
         value["_trailing"] = inner.end - inner.pos
         self.pos += size
@@ -245,18 +272,19 @@ def write(name: str, fields: dict) -> bytes:
     return bytes(out)
 
 
-def schema() -> dict:
-    """The machine-readable schema: the table plus the constants a reader needs."""
+def schema(version: int = VERSION_MAJOR) -> dict:
+    """The machine-readable schema of one version: its table plus the constants a reader needs."""
     return {
         "title": "MTVIR enhancement layer (EL) bitstream",
-        "version": f"{VERSION_MAJOR}.{VERSION_MINOR}",
+        "version": f"{version}.{VERSION_MINOR}",
         "byte_order": "little-endian",
         "root": "el_file",
         "limits": {"max_file_size": MAX_FILE_SIZE, "max_models": MAX_MODELS,
                    "max_model_payload": MAX_MODEL_PAYLOAD, "max_alphabet": MAX_ALPHABET},
-        "structs": STRUCTS,
+        "structs": TABLES[version],
     }
 
 
 if __name__ == "__main__":
-    print(json.dumps(schema(), indent=1))
+    import sys
+    print(json.dumps(schema(int(sys.argv[1]) if len(sys.argv) > 1 else VERSION_MAJOR), indent=1))

@@ -75,6 +75,7 @@ class Coding:
     shift_step: int | None = -12
     weights: str = "auto"  # auto | residue | absolute
     shared_histogram: bool | None = None  # None: whichever is smaller
+    lanes: int = 1  # rANS lanes: one is smallest; more serve parallel decoders
 
 
 def _apply_delta(kind: str, ref: np.ndarray, q: np.ndarray, exp: int) -> np.ndarray:
@@ -140,7 +141,7 @@ def encode_payload(arch: Architecture, params: Params, reference: Params | None,
                 modes.append(DELTA)
                 exps[kind] = exp
                 groups.append(q)
-    histograms, coded = entropy.encode(groups)
+    histograms, lanes, coded = entropy.encode(groups, lanes=coding.lanes)
     raw_values = np.concatenate(raw) if raw else np.zeros(0, np.float32)
     return {
         "modes": modes[0] | modes[1] << 2 | modes[2] << 4 | modes[3] << 6,
@@ -148,23 +149,26 @@ def encode_payload(arch: Architecture, params: Params, reference: Params | None,
         "mask_size": len(mask_bytes), "layer_mask": mask_bytes,
         "histogram_count": len(histograms), "histograms": [h.to_fields() for h in histograms],
         "raw_count": int(raw_values.size), "raw": [float(v) for v in raw_values],
-        "coded_size": len(coded), "coded": coded,
+        "lane_count": lanes, "coded_size": len(coded), "coded": coded,
     }
 
 
 def _smaller_is_shared(layers: list[np.ndarray]) -> bool:
     def cost(groups):
-        hist, coded = entropy.encode(groups)
+        hist, _, coded = entropy.encode(groups)
         return len(coded) + sum(len(write_fields("histogram", h.to_fields())) for h in hist)
     return len(layers) == 1 or cost([np.concatenate(layers)]) <= cost(layers)
 
 
-def decode_payload(arch: Architecture, f: dict, reference: Params | None) -> Params:
-    """Rebuild a model's parameters from its payload fields; every inconsistency is a FormatError."""
+def decode_payload(arch: Architecture, f: dict, reference: Params | None, version: int = 2) -> Params:
+    """Rebuild a model's parameters from its payload fields (of EL major ``version``); every inconsistency is a
+    FormatError."""
     modes = [(f["modes"] >> s) & 3 for s in (0, 2, 4, 6)]
     if 3 in modes:
         raise FormatError(f"reserved coding mode in {f['modes']:#04x}")
     wmode, fmodes = modes[0], dict(zip(FLOAT_KINDS, modes[1:]))
+    if version >= 2 and any(f[f"{k}_step_exp"] for k in FLOAT_KINDS if fmodes[k] != DELTA):
+        raise FormatError("a step exponent is set for parameters that are not sent as deltas")
     if reference is None and (wmode != ABSOLUTE or any(m != RAW for m in fmodes.values())):
         raise FormatError("a self-contained model (no reference) must send absolute weights and float32 values")
     n_layers = len(arch.layers)
@@ -192,7 +196,7 @@ def decode_payload(arch: Architecture, f: dict, reference: Params | None) -> Par
         raise FormatError(f"{f['histogram_count']} histograms do not fit {len(present)} layers "
                           f"and {len(sizes_f)} delta groups")
     histograms = [entropy.Histogram.from_fields(h) for h in f["histograms"]]
-    values = entropy.decode(histograms, f["coded"], sizes)
+    values = entropy.decode(histograms, f["coded"], sizes, f.get("lane_count", 0), version)
     # --- integer weights
     ints = values[:len(values) - len(sizes_f)]
     flat_w = np.concatenate(ints) if ints else np.zeros(0, np.int64)

@@ -17,7 +17,7 @@
 
 #include "mtvir.h"
 
-/* MTVIR's SEI UUID (schemas/EL_v1.md, in-band carriage) */
+/* MTVIR's SEI UUID (schemas/EL_v2.md, in-band carriage) */
 static const uint8_t MTVIR_UUID[16] = {0x4d, 0xe0, 0xb0, 0x74, 0xe2, 0xc2, 0x52, 0x4c,
                                        0xba, 0xb7, 0x97, 0x98, 0xee, 0x27, 0x12, 0x83};
 

@@ -1,0 +1,88 @@
+"""The spec-only decoder (schemas/spec_decoder.py, written from EL_v2.md) reproduces every vector without
+constriction or the SDK, agrees with the SDK on ELs of every coding, and notices when a vector is wrong."""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import mtvir_decoder as m
+from conftest import perturbed, random_params
+
+SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
+_spec = importlib.util.spec_from_file_location("spec_decoder", SCHEMAS / "spec_decoder.py")
+spec_decoder = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(spec_decoder)
+
+BLOCKED = """
+import runpy, sys
+for name in ("constriction", "mtvir_decoder", "onnxruntime", "torch"):
+    sys.modules[name] = None  # any import of these now fails
+sys.argv = ["spec_decoder.py", sys.argv[1]]
+runpy.run_path(sys.argv[0].replace("spec_decoder.py", "") + {script!r}, run_name="__main__")
+"""
+
+
+def test_vectors_reproduce_without_constriction_or_the_sdk():
+    code = BLOCKED.format(script=str(SCHEMAS / "spec_decoder.py"))
+    done = subprocess.run([sys.executable, "-c", code, str(SCHEMAS / "vectors")], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    listed = json.loads((SCHEMAS / "vectors" / "vectors.json").read_text())["vectors"]
+    assert done.stdout.count("ok  ") == len(listed)
+
+
+def test_a_wrong_vector_fails(tmp_path):
+    folder = tmp_path / "vectors"
+    shutil.copytree(SCHEMAS / "vectors", folder)
+    out = folder / "v2_residue_f0_out.npy"
+    y = np.load(out)
+    y[::3, ::3] ^= 4  # off by more than the tolerance on a ninth of the samples
+    np.save(out, y)
+    manifest = json.loads((folder / "vectors.json").read_text())
+    manifest["vectors"][1]["groups"][0]["params_sha256"] = "0" * 64
+    (folder / "vectors.json").write_text(json.dumps(manifest))
+    failures = spec_decoder.check_vectors(folder)
+    assert len(failures) == 2 and "v2_residue" in failures[0] and "rebuilt models differ" in failures[1]
+
+
+@pytest.mark.parametrize("case", range(8))
+def test_agrees_with_the_sdk_on_every_coding(case):
+    rng = np.random.default_rng(case)
+    arch = m.sefcnn() if case % 2 else m.sefcnn(channels=8, stages=2, convs_per_stage=2, window=5)
+    ref = m.Reference(arch, random_params(arch, 100 + case), "spec")
+    online = perturbed(ref.params, 200 + case, int(rng.integers(1, 400)))
+    coding = m.Coding(*(None if rng.random() < 0.2 else int(rng.integers(-14, -4)) for _ in range(3)),
+                      weights=str(rng.choice(["auto", "residue", "absolute"])),
+                      shared_histogram=[None, True, False][case % 3], lanes=int(rng.choice([1, 2, 7, 64])))
+    groups = [(0, 2, online, coding), (2, 1, ref.params, m.Coding()), (5, 3, perturbed(online, case, 30), coding)]
+    data = m.write(arch, groups, ref, 40, 32, 8, 9, inline_descriptor=bool(case % 4 == 1))
+    el, models = spec_decoder.decode(data, ref.to_bytes())
+    sdk = m.read(data, ref)
+    assert [(f, n, hashlib.sha256(spec_decoder.params_bytes(p)).digest()) for f, n, p in models] == \
+        [(g.first_frame, g.frame_count, hashlib.sha256(g.params.hash_bytes()).digest()) for g in sdk.groups]
+    luma = np.random.default_rng(case).integers(0, 256, (32, 40), dtype=np.uint8)
+    want = m.Enhancer(data, reference=ref, providers=["CPUExecutionProvider"]).enhance(luma, 0)
+    diff = np.abs(spec_decoder.run(el["descriptor"], models[0][2], luma, 8).astype(int) - want)
+    assert diff.max() <= 1 and np.mean(diff > 0) <= 0.01
+
+
+def test_refuses_a_damaged_stream():
+    data = (SCHEMAS / "vectors" / "v2_self_contained.mtvir").read_bytes()
+    fields = m.format.parse(data)["models"][0]["payload"]
+    coded = fields["coded"]
+    at = data.index(coded) + len(coded) // 2
+    bad = bytearray(data[:-4])
+    bad[at] ^= 0x10
+    bad = bytes(bad) + m.format.zlib.crc32(bytes(bad)).to_bytes(4, "little")
+    with pytest.raises(spec_decoder.SpecError):
+        spec_decoder.decode(bad, None)
+    with pytest.raises(m.FormatError):
+        m.read(bad)
