@@ -91,7 +91,7 @@ def main() -> None:
           f"{h_layers / 8:,.1f} B as one source per changed layer")
     for name, (total, coded) in results.items():
         ideal = h_shared if "shared" in name else h_layers
-        print(f"MTVIR, {name:24s}: {total:,} B in the EL ({8 * total / n:.4f} bits/weight), of which the range-coded "
+        print(f"MTVIR, {name:24s}: {total:,} B in the EL ({8 * total / n:.4f} bits/weight), of which the rANS "
               f"stream {coded:,} B = {100 * (8 * coded / ideal - 1):+.2f} % over its entropy; "
               f"histograms and layer mask {total - coded:,} B")
     python = nncodec_python()
