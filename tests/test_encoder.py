@@ -106,6 +106,20 @@ def test_online_learning_lowers_mse(ref, base, clip):
     assert after.sum() < before.sum()
 
 
+def test_judging_every_frame_holds_one_frame_not_the_segment(ref):
+    """Memory of the full-frame pass follows one frame: 4x the frames, about the same traced peak (numpy's)."""
+    import tracemalloc
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (240, 320), dtype=np.uint8) for _ in range(16)]
+    peaks = []
+    for n in (4, 16):
+        tracemalloc.start()
+        select.evaluate(ref, ref.params, m.Coding(), frames[:n], frames[:n], 8)
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+    assert peaks[1] < peaks[0] + 3 * frames[0].nbytes, peaks
+
+
 def test_selection_with_a_huge_lambda_picks_no_el(ref, base, clip):
     no_el = select.Candidate("no EL", -1, 0, select.sse_per_frame(base.recon.y, clip.y))
     nbytes, sse = select.evaluate(ref, ref.params, m.Coding(), base.recon.y, clip.y, 8)

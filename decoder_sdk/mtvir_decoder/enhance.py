@@ -123,6 +123,9 @@ class Enhancer:
             opts.log_severity_level = 3
             # ENABLE_ALL turns on the blocked NCHWc convolutions on x86: about 2x the default's speed here
             opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            # no pre-planned block for the whole graph: the arena reuses freed activations instead (a 1024 tile of
+            # 1080p: 404 MiB peak against 689, at the same speed)
+            opts.enable_mem_pattern = False
             if self._threads:
                 opts.intra_op_num_threads = self._threads
             try:

@@ -18,6 +18,7 @@ pixel ratio. Only the winner is run on every frame; every figure reported or wri
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,7 +84,7 @@ def plan_sample(frames: int, height: int, width: int, pixels: int = 1 << 20, min
     return Sample(boxes, frames * area / sampled)
 
 
-def sse_per_frame(a: list[np.ndarray], b: list[np.ndarray]) -> np.ndarray:
+def sse_per_frame(a: Iterable[np.ndarray], b: Iterable[np.ndarray]) -> np.ndarray:
     return np.array([np.sum((x.astype(np.float64) - y.astype(np.float64)) ** 2) for x, y in zip(a, b)])
 
 
@@ -107,7 +108,7 @@ def evaluate(reference: Reference, params: Params, coding: Coding, recon: list[n
     enhancer = Enhancer(data, reference=reference, threads=threads)
     if sample is not None:
         return len(data), sample_sse(recon, orig, sample, enhancer)
-    enhanced = [enhancer.enhance(f, i) for i, f in enumerate(recon)]
+    enhanced = (enhancer.enhance(f, i) for i, f in enumerate(recon))  # one frame at a time, never the segment
     return len(data), sse_per_frame(enhanced, orig)
 
 
