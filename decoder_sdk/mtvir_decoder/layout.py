@@ -1,6 +1,6 @@
 """EL bitstream byte layout, as a declarative field table that drives both the reader and the writer.
 
-``schemas/el_v2.schema.json`` is this table written out (``python -m mtvir_decoder.layout > ...``), and
+``schemas/el_v2.schema.json`` is this table written out (``make schema``), and
 ``el_v1.schema.json`` the v1 table, which differs only in the model payload's coded stream; a test holds the
 files equal to the tables and parses real files with an independent interpreter of the JSON alone. The writer
 writes the current version only; the reader reads every version in ``TABLES``.
@@ -110,7 +110,6 @@ STRUCTS: dict[str, list[dict]] = {
           min=1),
     ],
 }
-
 
 
 def _v1(structs: dict) -> dict:
