@@ -4,7 +4,7 @@ VENV    ?= .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: setup demo test bench eval vectors schema pretrain capi clean
+.PHONY: setup demo test bench eval eval-unseen vectors schema pretrain capi clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -29,9 +29,15 @@ bench: $(STAMP)
 	$(BIN)/python bench/el_coding.py
 	$(BIN)/python bench/fuzz_el.py --seconds 120
 
-eval: $(STAMP)  ## carphone, RA and AI, QP 22-37, 120 frames, with ablations (about 30 min on 2 cores; resumable)
+eval: $(STAMP)  ## carphone, RA and AI, QP 22-37, 120 frames, with ablations (about 55 min on 2 cores; resumable)
 	$(BIN)/mtvir-eval carphone -o runs/eval --ablations -q
 	mkdir -p docs/eval && cp runs/eval/results.md runs/eval/results.json runs/eval/results.csv runs/eval/*.png docs/eval/
+
+eval-unseen: $(STAMP)  ## bigbuckbunny 1280x720 (no reference trained on it), 32 frames, RA and AI, ablations (about 1 h)
+	$(BIN)/mtvir-eval "$$($(BIN)/python -c 'from mtvir_encoder.data import held_out; print(held_out())')" \
+		-o runs/eval_unseen --frames 32 --ablations -q
+	mkdir -p docs/eval_unseen && cp runs/eval_unseen/results.md runs/eval_unseen/results.json \
+		runs/eval_unseen/results.csv runs/eval_unseen/*.png docs/eval_unseen/
 
 vectors: $(STAMP)
 	$(BIN)/python schemas/make_vectors.py
@@ -39,8 +45,9 @@ vectors: $(STAMP)
 schema: $(STAMP)
 	for v in 1 2; do $(BIN)/python -c "import json, sys; from mtvir_decoder import layout; print(json.dumps(layout.schema($$v), indent=1))" > schemas/el_v$$v.schema.json; done
 
-pretrain: $(STAMP)  ## long and resumable: Ctrl-C and run again to continue
-	$(BIN)/mtvir-pretrain --threads 2
+pretrain: $(STAMP)  ## the four band references; long and resumable (Ctrl-C, run again); a GPU is used when present
+	for q in 22 27 32 37; do $(BIN)/mtvir-pretrain --qps $$q --batch 64 --float-steps 7650 --qat-steps 1350 \
+		--workdir runs/pretrain/qp$$q -o decoder_sdk/mtvir_decoder/references/x265-qp$$q.mtvir || exit 1; done
 
 capi: $(STAMP)  ## libmtvir.so + mtvir.h in build/capi, and the C example
 	$(BIN)/python -m mtvir_decoder.capi.build -o build/capi

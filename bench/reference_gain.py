@@ -1,6 +1,8 @@
-"""Gain of a reference model alone (no online learning, no EL bytes beyond its id) on carphone, which it never saw.
+"""Gain of each reference model alone (no online learning, no EL bytes beyond its id) on a clip it never saw.
 
-    python bench/reference_gain.py [REFERENCE.mtvir] [--qps 22,27,32,37] [--config ra] [--frames 120]
+    python bench/reference_gain.py [REFERENCE.mtvir ...] [--clip PATH] [--qps 22,27,32,37] [--config ra] [--frames N]
+
+Without files: every shipped reference (the four QP bands and default.mtvir). Default clip: carphone, 120 frames.
 """
 from __future__ import annotations
 
@@ -16,25 +18,34 @@ from mtvir_encoder import bl, data
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("reference", nargs="?", type=Path)
+    p.add_argument("references", nargs="*", type=Path)
+    p.add_argument("--clip", type=Path, help="default: carphone")
     p.add_argument("--qps", default="22,27,32,37")
     p.add_argument("--config", default="ra")
     p.add_argument("--frames", type=int, default=120)
     a = p.parse_args()
-    ref = m.Reference.load(a.reference) if a.reference else m.references.default()
-    video = bl.read_video(data.carphone(), a.frames)
-    print(f"reference {ref.id.hex()} on carphone, {len(video)} frames, x265 {a.config.upper()}")
+    refs = ([m.Reference.load(r) for r in a.references] if a.references
+            else [*m.references.starting_points(), m.references.default()])
+    clip = a.clip or data.carphone()
+    video = bl.read_video(clip, a.frames)
+    qps = [int(q) for q in a.qps.split(",")]
+    print(f"{clip.stem}, {len(video)} frames {video.width}x{video.height}, x265 {a.config.upper()}: delta PSNR-Y "
+          f"of each reference alone (PSNR-Y of the mean per-frame PSNR)\n")
+    print("| reference | " + " | ".join(f"QP {q}" for q in qps) + " |")
+    print("|---|" + "---|" * len(qps))
+    rows = {r.name: [] for r in refs}
     with tempfile.TemporaryDirectory() as d:
-        for qp in map(int, a.qps.split(",")):
+        for qp in qps:
             base = bl.code(video, Path(d) / "bl.mp4", "x265", qp, a.config)
-            el = m.write(ref.arch, [(0, len(video), ref.params, m.Coding())], ref, video.width, video.height, 8,
-                         len(video))
-            enh = m.Enhancer(el, reference=ref)
-            out = list(enh.enhance_frames(base.recon.y))
             before = np.mean([bl.psnr(x, y, 255) for x, y in zip(base.recon.y, video.y)])
-            after = np.mean([bl.psnr(x, y, 255) for x, y in zip(out, video.y)])
-            print(f"QP {qp}: BL {base.kbps():7.1f} kbit/s {before:.3f} dB -> {after:.3f} dB ({after - before:+.3f} dB)"
-                  f", EL {len(el)} B")
+            for ref in refs:
+                el = m.write(ref.arch, [(0, len(video), ref.params, m.Coding())], ref, video.width, video.height, 8,
+                             len(video))
+                out = m.Enhancer(el, reference=ref).enhance_frames(base.recon.y)
+                after = np.mean([bl.psnr(x, y, 255) for x, y in zip(out, video.y)])
+                rows[ref.name].append(after - before)
+    for name, gains in rows.items():
+        print(f"| {name} | " + " | ".join(f"{g:+.3f} dB" for g in gains) + " |")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Encoder: real x265 through PyAV, the trained model is the coded model, online learning, selection, bad inputs."""
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import stat
@@ -16,7 +17,7 @@ torch = pytest.importorskip("torch")
 
 import mtvir_decoder as m  # noqa: E402
 from mtvir_decoder import y4m  # noqa: E402
-from mtvir_encoder import bl, data, export, select  # noqa: E402
+from mtvir_encoder import bl, data, export, segment, select  # noqa: E402
 from mtvir_encoder.network import Network  # noqa: E402
 from mtvir_encoder.online import OnlineConfig, learn  # noqa: E402
 from conftest import random_params  # noqa: E402
@@ -127,6 +128,63 @@ def test_selection_with_a_huge_lambda_picks_no_el(ref, base, clip):
     bits = np.asarray(base.bits, float)
     assert select.choose([no_el, better], bits, np.full(12, select.lagrangian(37))).name == "model"
     assert select.choose([no_el, better], bits, np.full(12, 1e12)).name == "no EL"
+
+
+def test_shipped_references_one_per_qp_band():
+    bands = m.references.starting_points()
+    assert [r.name for r in bands] == ["x265-qp22", "x265-qp27", "x265-qp32", "x265-qp37"]
+    installed = m.references.installed()
+    assert len({r.id for r in bands}) == 4 and all(r.id in installed for r in bands)  # decoders find each by id
+    assert m.references.default().id in installed  # ELs made before the bands still decode
+
+
+def test_of_several_references_the_lowest_j_alone_is_picked(ref, base, clip):
+    """The EL's one reference is the one whose model alone has the lowest J; the others are reported, never
+    chosen, and learning then starts from the one picked."""
+    bad_params = copy.deepcopy(ref.params)
+    bad_params.biases[-1] += np.float32(0.05)  # every output 13 levels too bright
+    bad = m.Reference(ref.arch, bad_params, "too bright")
+    bits, lam = np.asarray(base.bits, float), np.full(12, select.lagrangian(37))
+    for order in ([bad, ref], [ref, bad]):
+        assert segment.pick_reference(order, base.recon.y, clip.y, 8, bits, lam).id == ref.id
+    cfg = OnlineConfig(iterations=2, snapshot_every=1, batch=4)
+    r = segment.code_segment([bad, ref], base.recon.y, clip.y, 8, bits, lam, cfg)
+    assert r.reference.id == ref.id
+    names = [c["name"] for c in r.rows()]
+    assert "reference" in names and "reference too bright (not chosen)" in names
+    assert r.chosen.name != "reference too bright (not chosen)"
+    with pytest.raises(ValueError, match="before the EL's first model"):
+        segment.code_segment([bad, ref], base.recon.y, clip.y, 8, bits, lam, cfg, previous=r.model or
+                             segment.Model(ref.params, m.Coding()))
+
+
+@pytest.mark.parametrize("workers", [None, 0])
+def test_export_names_a_shipped_band_reference(tmp_path, workers):
+    """Serial: picked on the first segment; independent segments: picked by the driver before any learns."""
+    cfg = OnlineConfig(iterations=2, snapshot_every=1, batch=4)
+    s = export.export(data.carphone(), tmp_path / "b", frames=4, group=2, online=cfg, progress=False,
+                      workers=workers)
+    names = {r.id.hex(): r.name for r in m.references.starting_points()}
+    name, ref_id = s.reference.split()
+    assert names[ref_id] == name and f"reference {name}" in s.report()
+    assert m.read(Path(s.el_path).read_bytes()).reference_id.hex() == ref_id
+
+
+def test_pretraining_stops_on_time_and_resumes(tmp_path, monkeypatch):
+    """A band reference: pairs at one QP, a time limit that stops at a checkpoint, a rerun that finishes from it."""
+    from mtvir_encoder import pretrain
+    monkeypatch.setattr(data, "pretraining_sources", lambda: iter([("synthetic", synthetic(3, 48, 64, 8), "ra")]))
+    cfg = pretrain.PretrainConfig(float_steps=6, qat_steps=3, batch=4, patch=24, margin=4, qps=(37,),
+                                  checkpoint_every=100)
+    out = tmp_path / "x265-qp37.mtvir"
+    assert pretrain.pretrain(out, tmp_path / "w", cfg, progress=False, minutes=1e-9) is None  # stopped at once
+    assert not out.exists()
+    state = torch.load(tmp_path / "w" / "checkpoint.pt", weights_only=False)
+    assert 1 <= state["step"] < 9 and list((tmp_path / "w" / "cache").glob("pairs-*.npz"))
+    r = pretrain.pretrain(out, tmp_path / "w", cfg, progress=False)
+    assert torch.load(tmp_path / "w" / "checkpoint.pt", weights_only=False)["step"] == 9
+    again = m.Reference.load(out)
+    assert again.id == r.id and again.name == "x265-qp37"
 
 
 def test_export_end_to_end_and_decoder_agrees(ref, tmp_path):

@@ -84,8 +84,16 @@ def find(ref_id: bytes, given: Reference | None = None) -> Reference:
     return Reference.load(path)
 
 
+def starting_points() -> list[Reference]:
+    """The shipped references an encoder starts from, one per QP band (``x265-qpNN.mtvir``: trained on x265 at QP
+    NN, never on carphone or bigbuckbunny); the encoder's rate-utility choice picks one per EL. Empty when none
+    is installed (an encoder then falls back to ``default()``)."""
+    return [Reference.load(p) for p in sorted(PACKAGE_DIR.glob("x265-qp*.mtvir"))]
+
+
 def default() -> Reference:
-    """The shipped reference the encoder starts from (``default.mtvir`` in the package)."""
+    """The first shipped reference (``default.mtvir``, one model for every QP): what ELs made before the
+    references per QP band name, and the starting point when no band reference is installed."""
     path = PACKAGE_DIR / "default.mtvir"
     if not path.exists():
         raise UnknownReferenceError(f"no default reference model at {path}: run mtvir-pretrain")

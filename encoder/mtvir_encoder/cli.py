@@ -21,8 +21,11 @@ def pretrain_main(argv: list[str] | None = None) -> int:
     p.add_argument("--patch", type=int, default=d.patch)
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--in-band", action="store_true", help="one file: OUT.mp4 whose bitstream carries the EL in SEI "
-                   "messages (x265, x264), played by any player, found by mtvir-decode and Enhancer.from_video")
+    p.add_argument("--qps", default=",".join(map(str, d.qps)),
+                   help="QPs of the training pairs: one QP band per reference (default %(default)s)")
+    p.add_argument("--device", default="auto", help="torch device for the steps: auto (cuda when present), cpu, cuda")
+    p.add_argument("--minutes", type=float, help="stop at a checkpoint after this long (resume later)")
+    p.add_argument("--cache", type=Path, help="folder of the coded training pairs (default: WORKDIR/cache)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint exists")
     p.add_argument("--export-only", action="store_true", help="write the reference from the checkpoint now")
@@ -30,15 +33,26 @@ def pretrain_main(argv: list[str] | None = None) -> int:
     import torch
     if a.threads:
         torch.set_num_threads(a.threads)
+    device = _device(a.device)
     cfg = PretrainConfig(float_steps=a.float_steps, qat_steps=a.qat_steps, batch=a.batch, patch=a.patch, lr=a.lr,
-                         seed=a.seed)
+                         seed=a.seed, qps=tuple(int(q) for q in a.qps.split(",")), device=device)
     status, ref = run_command("mtvir-pretrain", lambda: pretrain(a.output, a.workdir, cfg, resume=not a.no_resume,
-                                                                 export_only=a.export_only),
+                                                                 export_only=a.export_only, cache=a.cache,
+                                                                 minutes=a.minutes),
                               "run it again to resume from the last checkpoint")
     if status:
         return status
-    print(f"reference {ref.id.hex()} written")
+    if ref is not None:
+        print(f"reference {ref.id.hex()} written")
     return 0
+
+
+def _device(name: str) -> str:
+    """cpu, cuda, or auto: cuda when torch sees a GPU."""
+    if name == "auto":
+        import torch
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return name
 
 
 def export_main(argv: list[str] | None = None) -> int:
@@ -79,6 +93,8 @@ def export_main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=d.batch)
     p.add_argument("--snapshot-every", type=int, default=d.snapshot_every)
     p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--device", default="cpu", help="torch device of online learning: cpu, cuda, auto (cuda when "
+                   "present); selection always runs the SDK's Enhancer")
     p.add_argument("--reference", type=Path, help="reference model file (default: the shipped one)")
     p.add_argument("--json", type=Path, help="also write the summary and every candidate's J as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -86,7 +102,8 @@ def export_main(argv: list[str] | None = None) -> int:
     import torch
     torch.manual_seed(a.seed)
     cfg = OnlineConfig(iterations=a.iterations, seconds=a.seconds, lr=a.lr, adapt=a.adapt, batch=a.batch,
-                       patch=a.patch, snapshot_every=a.snapshot_every, seed=a.seed, patience=a.patience)
+                       patch=a.patch, snapshot_every=a.snapshot_every, seed=a.seed, patience=a.patience,
+                       device=_device(a.device))
     def run():
         from mtvir_decoder import Reference
         ref = Reference.load(a.reference) if a.reference else None
@@ -130,6 +147,7 @@ def eval_main(argv: list[str] | None = None) -> int:
     p.add_argument("--snapshot-every", type=int, default=d.snapshot_every)
     p.add_argument("--batch", type=int, default=d.batch)
     p.add_argument("--ablations", action="store_true", help="also: reference only, float32, no residue, no RUO")
+    p.add_argument("--device", default="cpu", help="torch device of online learning: cpu, cuda, auto")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     a = p.parse_args(argv)
     from .data import carphone
@@ -142,7 +160,7 @@ def eval_main(argv: list[str] | None = None) -> int:
     import torch
     torch.manual_seed(0)
     online = OnlineConfig(iterations=a.iterations, adapt=a.adapt, lr=a.lr, snapshot_every=a.snapshot_every,
-                          batch=a.batch)
+                          batch=a.batch, device=_device(a.device))
     cfg = EvalConfig(a.codec, configs, qps, a.frames, a.group, online, a.ablations)
     status, summary = run_command("mtvir-eval", lambda: evaluate(clips, a.output, cfg, progress=not a.quiet),
                                   "run it again to resume (finished points are cached)")

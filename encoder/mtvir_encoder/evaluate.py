@@ -26,7 +26,7 @@ from .export import export
 from .segment import ABLATIONS
 from .online import OnlineConfig
 
-CACHE_VERSION = 3  # bump when the EL format or the coder changes what a point measures
+CACHE_VERSION = 4  # bump when the EL format or the coder changes what a point measures
 VARIANTS = ("reference", *ABLATIONS)  # the ablations' rows, next to the full method
 
 
@@ -49,15 +49,15 @@ def _file_digest(path: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def point_key(clip: Path, digest: str, config: str, qp: int, cfg: EvalConfig, reference: Reference) -> str:
+def point_key(clip: Path, digest: str, config: str, qp: int, cfg: EvalConfig, refs: list[Reference]) -> str:
     facts = {"v": CACHE_VERSION, "clip": digest, "codec": cfg.codec, "config": config, "qp": qp,
              "frames": cfg.frames, "group": cfg.group, "online": dataclasses.asdict(cfg.online),
-             "reference": reference.id.hex(), "ablations": cfg.ablations}
+             "reference": [r.id.hex() for r in refs], "ablations": cfg.ablations}
     digest = hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:12]
     return f"{clip.stem}_{cfg.codec}_{config}_qp{qp}_{digest}"
 
 
-def run_point(clip: Path, config: str, qp: int, cfg: EvalConfig, reference: Reference, streams: Path,
+def run_point(clip: Path, config: str, qp: int, cfg: EvalConfig, reference: Reference | None, streams: Path,
               progress: bool) -> dict:
     """Export, decode as a player, measure: one row of the results."""
     stem = streams / f"{clip.stem}_{cfg.codec}_{config}_qp{qp}"
@@ -82,7 +82,8 @@ def run_point(clip: Path, config: str, qp: int, cfg: EvalConfig, reference: Refe
            "yuv_psnr_el": d["yuv_psnr_el"],
            "seconds_bl": s.seconds_bl, "seconds_learning": s.seconds_learning,
            "seconds_selection": s.seconds_selection, "seconds_export": seconds_export,
-           "chosen": [g.chosen for g in s.groups], "groups": [dataclasses.asdict(g) for g in s.groups]}
+           "chosen": [g.chosen for g in s.groups], "reference": s.reference,
+           "groups": [dataclasses.asdict(g) for g in s.groups]}
     row["variants"] = _variants(row)
     return row
 
@@ -106,8 +107,9 @@ def _variants(row: dict) -> dict:
 
 def evaluate(clips: list[Path], out_dir: Path, cfg: EvalConfig, reference: Reference | None = None,
              progress: bool = True, log=print) -> dict:
-    """Every point (cached), then BD-rates, ablations, ``results.json``, ``results.csv``, ``results.md``, plots."""
-    reference = reference or references.default()
+    """Every point (cached), then BD-rates, ablations, ``results.json``, ``results.csv``, ``results.md``, plots.
+    ``reference``: the one to start from (default: the export's choice among the shipped ones)."""
+    refs = [reference] if reference else references.starting_points() or [references.default()]
     out_dir.mkdir(parents=True, exist_ok=True)
     cache, streams = out_dir / "cache", out_dir / "streams"
     cache.mkdir(exist_ok=True), streams.mkdir(exist_ok=True)
@@ -118,7 +120,7 @@ def evaluate(clips: list[Path], out_dir: Path, cfg: EvalConfig, reference: Refer
         if not clip.is_file():
             raise MtvirError(f"no such clip: {clip}")
         digest = digests.setdefault(clip, _file_digest(clip))
-        key = point_key(clip, digest, config, qp, cfg, reference)
+        key = point_key(clip, digest, config, qp, cfg, refs)
         cached = cache / f"{key}.json"
         if cached.exists():
             rows.append(json.loads(cached.read_text()))
@@ -130,7 +132,8 @@ def evaluate(clips: list[Path], out_dir: Path, cfg: EvalConfig, reference: Refer
         rows.append(row)
         log(f"    BL {row['bl_kbps']:.1f} kbit/s {row['psnr_y_bl']:.3f} dB, EL {row['el_bits'] // 8} B "
             f"{row['psnr_y_el'] - row['psnr_y_bl']:+.3f} dB, {row['seconds_export']:.0f} s")
-    summary = {"machine": _machine(), "settings": {**dataclasses.asdict(cfg), "reference": reference.id.hex()},
+    settings = {**dataclasses.asdict(cfg), "references": [f"{r.name} {r.id.hex()}" for r in refs]}
+    summary = {"machine": _machine(), "settings": settings,
                "points": rows, "bd_rate": bd_table(rows), "ablations": ablation_table(rows) if cfg.ablations else []}
     _write_atomic(out_dir / "results.json", json.dumps(summary, indent=1))
     _write_csv(out_dir / "results.csv", rows)

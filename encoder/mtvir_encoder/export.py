@@ -57,6 +57,7 @@ class Summary:
     seconds_learning: float
     seconds_selection: float
     groups: list[GroupResult] = field(default_factory=list)
+    reference: str = ""  # the reference the EL names: its name and id
 
     @property
     def delta_psnr(self) -> float:
@@ -75,6 +76,7 @@ class Summary:
             lines.append(f"segment frames {g.first_frame}-{g.first_frame + g.frame_count - 1}: chose {g.chosen!r}, "
                          f"J {best['J']:.4g} vs no EL {no_el['J']:.4g} ({100 * (best['J'] / no_el['J'] - 1):+.3f} %), "
                          f"{g.steps} steps")
+        lines.append(f"reference {self.reference}")
         lines.append(f"time: BL {self.seconds_bl:.1f} s, learning {self.seconds_learning:.1f} s, "
                      f"selection {self.seconds_selection:.1f} s")
         return "\n".join(lines)
@@ -134,11 +136,11 @@ def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "
         raise MtvirError("--workers must be 0 (no Ray) or more")
     if in_band and codec not in ("x265", "x264"):
         raise MtvirError("--in-band carries the EL in SEI messages: x265 or x264 (AV1 has no carriage yet)")
-    reference = reference or references.default()
+    choices = [reference] if reference else references.starting_points() or [references.default()]
     info = video_io.probe(input_path)
     seg_len = group or segment_length(config, info.fps, segment)
     total = min(info.frames, frames) if info.frames and frames else (info.frames or frames or 0)
-    run = _Run(reference, online, ablations, sample_pixels)
+    run = _Run(choices, online, ablations, sample_pixels)
     bl_tmp = bl.partial_name(bl_path)
     bar = None
     try:  # whatever stops the export (an error, Ctrl-C, SIGTERM), the finally leaves no partial file
@@ -155,6 +157,7 @@ def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "
         bits = video_io.packet_bits(bl_tmp)  # R_i as stored in the file
         if len(bits) != count:
             raise bl.VideoError(f"the BL holds {len(bits)} frames, {count} were coded")
+        reference = run.reference or choices[0]
         data = write(reference.arch, run.groups, reference, width, height, depth, count)
         if in_band:
             carried = bl_tmp.with_name(bl_tmp.name + ".sei.mp4")
@@ -178,7 +181,8 @@ def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "
     seconds = count / float(info.fps)
     return Summary(str(bl_path), str(el_path or bl_path), codec, qp, config, count, width, height, depth,
                    sum(bits) // 8, bl_path.stat().st_size, sum(bits) / seconds / 1000, el_bytes, psnr(run.bl_sse),
-                   psnr(run.el_sse), run.seconds_bl, run.seconds_learning, run.seconds_selection, run.results)
+                   psnr(run.el_sse), run.seconds_bl, run.seconds_learning, run.seconds_selection, run.results,
+                   f"{reference.name or '(given)'} {reference.id.hex()}")
 
 
 def _shape(planes) -> tuple[int, int, int]:
@@ -238,6 +242,9 @@ def _parallel(source, bl_tmp, codec, qp, config, fps, seg_len, run: "_Run", bar,
 
     def task(first, batch):
         stacked = tuple(np.stack([p[k] for p in batch]) for k in range(3))
+        if run.reference is None:  # one reference for the whole EL, picked here before any worker learns
+            run.reference = parallel.pick_reference(stacked, fps, codec, qp, config, run.choices, run.sample_pixels,
+                                                    run.online.seed)
         return parallel.Task(first, stacked, fps, codec, qp, config, run.reference, run.online, run.sample_pixels,
                              run.ablations, threads)
 
@@ -258,8 +265,9 @@ def _parallel(source, bl_tmp, codec, qp, config, fps, seg_len, run: "_Run", bar,
 class _Run:
     """What the export carries from segment to segment: the groups of the EL, the last model, the figures."""
 
-    def __init__(self, reference: Reference, online: OnlineConfig, ablations: bool, sample_pixels: int):
-        self.reference, self.online, self.ablations, self.sample_pixels = reference, online, ablations, sample_pixels
+    def __init__(self, choices: list[Reference], online: OnlineConfig, ablations: bool, sample_pixels: int):
+        self.choices, self.online, self.ablations, self.sample_pixels = choices, online, ablations, sample_pixels
+        self.reference: Reference | None = choices[0] if len(choices) == 1 else None  # picked on the first segment
         self.groups: list[list] = []  # [first, count, params, coding] of each group of the EL
         self.previous: Model | None = None  # the last model sent
         self.shareable = False  # the segment just before sent it (its group can grow)
@@ -273,7 +281,7 @@ class _Run:
                 depth: int, bar) -> None:
         """Learn and choose for the next segment, from the last model, and record it."""
         frames = range(self.next_frame, self.next_frame + len(recon))
-        r = code_segment(self.reference, recon, [orig.pop(i) for i in frames], depth,
+        r = code_segment(self.reference or self.choices, recon, [orig.pop(i) for i in frames], depth,
                          np.array([bits.get(i, 0) for i in frames], float), np.full(len(recon), lam), self.online,
                          self.previous, self.shareable, self.sample_pixels, self.ablations, progress=bar.update)
         bar.update(max(0, self.online.iterations - r.steps))  # learning stopped early: the bar moves on
@@ -282,6 +290,7 @@ class _Run:
     def add(self, r: SegmentResult) -> None:
         """Record the next segment's outcome: a new group, the previous group grown, or a gap ("no EL")."""
         first, count = self.next_frame, r.sse.size
+        self.reference = r.reference
         if r.chosen.name == SHARED:
             self.groups[-1][1] += count
         elif r.model is not None:

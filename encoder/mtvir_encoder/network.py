@@ -101,8 +101,8 @@ class Network(nn.Module):
         """The integers and floats a decoder rebuilds (W_Q rounded from W_L)."""
         affine = [c.affine_values() for c in self.convs]
         return Params(
-            [c.integer_weight().numpy().astype(np.int32) for c in self.convs],
-            [c.bias.detach().numpy().astype(np.float32).copy() for c in self.convs],
+            [c.integer_weight().cpu().numpy().astype(np.int32) for c in self.convs],
+            [c.bias.detach().cpu().numpy().astype(np.float32).copy() for c in self.convs],
             np.array([a for a, _ in affine], np.float32),
             np.array([s for _, s in affine], np.float32),
         )

@@ -33,6 +33,7 @@ class OnlineConfig:
     seed: int = 0
     patience: int = 2  # snapshots without a lower J before a segment's learning stops (0: run every iteration)
     size_cap: int = 13824  # bytes of coded model: stop when a snapshot passes it (13.5 KB)
+    device: str = "cpu"  # torch device of the training steps ("cuda" on a GPU machine)
 
 
 @dataclass
@@ -71,7 +72,8 @@ def snapshots(reference: Reference, recon: list[np.ndarray], orig: list[np.ndarr
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     peak = float((1 << bit_depth) - 1)
-    net = Network(reference.arch).load_params(start or reference.params)
+    dev = torch.device(cfg.device)
+    net = Network(reference.arch).load_params(start or reference.params).to(dev)
     affine = [p for c in net.convs for p in (c.bias, c.log_scale, c.rel_shift)]
     groups = [{"params": affine, "lr": cfg.lr * cfg.affine_lr_factor}]
     if cfg.adapt == "all":
@@ -83,7 +85,7 @@ def snapshots(reference: Reference, recon: list[np.ndarray], orig: list[np.ndarr
     yield Snapshot(0, 0.0, net.to_params(), float("nan"))
     t0, losses = time.time(), []
     for step in range(1, cfg.iterations + 1):
-        x, y = _patches(rng, recon, orig, cfg.batch, cfg.patch, peak)
+        x, y = (t.to(dev) for t in _patches(rng, recon, orig, cfg.batch, cfg.patch, peak))
         loss = torch.mean((net(x) - y) ** 2)
         opt.zero_grad()
         loss.backward()

@@ -27,6 +27,7 @@ from mtvir_decoder import MtvirError, Reference
 from . import bl
 from .online import OnlineConfig
 from .segment import SegmentResult, code_segment
+from .segment import pick_reference as _pick
 from .select import lagrangian
 
 
@@ -74,6 +75,18 @@ def code_chunk(task: Task) -> Chunk:
         return Chunk(task.first, data, result, seconds_bl)
     finally:
         torch.set_num_threads(threads)
+
+
+def pick_reference(planes, fps, codec, qp, config, choices: list[Reference], sample_pixels: int, seed: int
+                   ) -> Reference:
+    """The EL's reference, picked by J on the first segment (its BL coded here once more) before any worker starts
+    learning: every worker's model must be a residue against the same one."""
+    y, u, v = planes
+    video = bl.Video(list(y), list(u), list(v), fps, 8 if y.dtype == np.uint8 else 10)
+    with tempfile.TemporaryDirectory() as tmp:
+        base = bl.code(video, Path(tmp) / "first.mp4", codec, qp, config)
+    return _pick(choices, base.recon.y, video.y, video.bit_depth, np.asarray(base.bits, float),
+                 np.full(len(video), lagrangian(qp, video.bit_depth)), sample_pixels, seed)
 
 
 def run(segments: Iterator[Task], workers: int, address: str | None, on_chunk: Callable[[Chunk], None]) -> None:

