@@ -1,7 +1,9 @@
 """Online-learning throughput: iterations/s of the real training step (CQB with straight-through rounding, the
 affine parameters, Adam, patches from the BL) against a plain PyTorch loop of the same network without
-quantization (nn.Conv2d layers, same graph, same batch). Both run in this process, interleaved, so the machine's
-noise hits both alike; the figure that matters is the ratio.
+quantization (nn.Conv2d layers, same graph, same batch), and against the step as it was before 2026-12-02 (the
+squeeze-excitation's 9x9 mean by torch's ``avg_pool2d``, the affine map folded into the conv weight, so that the
+backward pass computed every weight gradient even with the weights frozen). All run in this process, interleaved,
+so the machine's noise hits them alike; the figures that matter are the ratios.
 
     python bench/online_speed.py [--steps 60] [--batch 64] [--patch 35] [--threads 0]
 """
@@ -12,12 +14,37 @@ import time
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from mtvir_decoder import references
+from mtvir_decoder.descriptor import ADD, CONV
 from mtvir_encoder import bl, data
 from mtvir_encoder.network import Network
 from mtvir_encoder.online import OnlineConfig, _patches
+
+
+class Before(Network):
+    """The step before 2026-12-02: ``avg_pool2d`` for the 9x9 mean, the affine map inside the conv weight."""
+
+    def __init__(self, arch):
+        super().__init__(arch)
+        for c in self.convs:
+            c.forward = (lambda c: lambda x: F.conv2d(x, c.conv_weight(), c.bias, padding=c.kernel // 2))(c)
+
+    def forward(self, x):
+        outs = [x - self.arch.input_offset]
+        for n in self.arch.nodes:
+            if n.op == CONV:
+                y = self.convs[n.b](outs[n.a])
+            elif n.op == ADD:
+                y = outs[n.a] + outs[n.b]
+            else:
+                pooled = F.avg_pool2d(outs[n.a], n.c, stride=1, padding=n.c // 2, count_include_pad=True)
+                outs.append(outs[n.a] * torch.sigmoid(self.convs[n.b](pooled)))
+                continue
+            outs.append(F.relu(y) if n.c else y)
+        return x + outs[-1]
 
 
 def plain(arch) -> Network:
@@ -62,8 +89,13 @@ def main() -> None:
     affine = [q for c in cqb_affine.convs for q in (c.bias, c.log_scale, c.rel_shift)]
     for c in cqb_affine.convs:
         c.weight.requires_grad_(False)
+    before = Before(ref.arch).load_params(ref.params)
+    before_affine = [q for c in before.convs for q in (c.bias, c.log_scale, c.rel_shift)]
+    for c in before.convs:
+        c.weight.requires_grad_(False)
     base_net = plain(ref.arch)
     runs = {"plain float conv, all weights": (base_net, list(base_net.parameters())),
+            "before: CQB, biases and affine": (before, before_affine),
             "CQB + STE, all weights (--adapt all)": (cqb_all, list(cqb_all.parameters())),
             "CQB + STE, biases and affine (default)": (cqb_affine, affine)}
     rates = {k: [] for k in runs}
@@ -75,9 +107,10 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {a.batch} x {a.patch}x{a.patch}, "
           f"{a.rounds} interleaved rounds of {a.steps} steps (median)")
     baseline = float(np.median(rates["plain float conv, all weights"]))
+    old = float(np.median(rates["before: CQB, biases and affine"]))
     for name, r in rates.items():
         med = float(np.median(r))
-        print(f"{name:42s} {med:6.2f} it/s  {med / baseline:5.2f}x the plain loop")
+        print(f"{name:42s} {med:6.2f} it/s  {med / baseline:5.2f}x the plain loop  {med / old:5.2f}x before")
 
 
 if __name__ == "__main__":
