@@ -2,7 +2,8 @@
 
     python bench/decoder_speed.py [--sizes 176x144,1280x720,1920x1080] [--repeat 5] [--no-4k]
 
-Prints ms/frame per size for ONNX Runtime (CPU; CUDA fp32/fp16 where a GPU really loads), torch eager (NCHW and
+Prints ms/frame per size for ONNX Runtime (CPU; CUDA fp32/fp16 where a GPU really loads), the same as the SDK ran
+it before 2026-12-02 (the 9x9 mean as AveragePool, tiles of at most 1024 on each side), torch eager (NCHW and
 channels_last; fp16 channels_last on a GPU), their ratio, the achieved GFLOP/s against a float32 numpy matmul on
 this machine, the open-to-ready time of an Enhancer, and the peak memory of a 3840x2160 frame (a child process).
 torch is used here only as the baseline; the SDK never imports it.
@@ -71,6 +72,45 @@ def torch_runner(ref: m.Reference, device: str, channels_last: bool, half: bool)
     return run
 
 
+def before_runner(enh: m.Enhancer):
+    """The SDK's CPU path before 2026-12-02: AveragePool for the squeeze-excitation's mean, and each side cut
+    into tiles of at most ``tile`` (a 1280x720 frame in two regions of 702x720)."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import helper
+    model = m.graph.build(enh.el.arch, enh.el.groups[0].params.folded(enh.el.arch))
+    nodes = []
+    for node in model.graph.node:
+        if node.output[0].endswith("_rows"):
+            k = next(a.ints[0] for a in node.attribute if a.name == "kernel_shape")
+            nodes.append(helper.make_node("AveragePool", [node.input[0]], [node.output[0][:-5] + "_pool"],
+                                          kernel_shape=[k, k], pads=[k // 2] * 4, count_include_pad=1))
+        elif not node.output[0].endswith("_pool"):
+            nodes.append(node)
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    kept = [t for t in model.graph.initializer if not t.name.startswith("mean")]
+    del model.graph.initializer[:]
+    model.graph.initializer.extend(kept)
+    onnx.checker.check_model(model)
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.enable_mem_pattern = False
+    opts.log_severity_level = 3
+    session = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    halo, tile = enh.halo, enh.tile
+
+    def run(x: np.ndarray):
+        spans = [m.enhance._spans(n, 1 if n <= tile + 2 * halo else -(-n // tile), halo) for n in x.shape]
+        out = np.empty_like(x)
+        for y0, y1, ry0, ry1 in spans[0]:
+            for x0, x1, rx0, rx1 in spans[1]:
+                y = session.run(None, {"luma": np.ascontiguousarray(x[None, None, ry0:ry1, rx0:rx1])})[0]
+                out[y0:y1, x0:x1] = y[0, 0, y0 - ry0:y1 - ry0, x0 - rx0:x1 - rx0]
+        return out
+    return run
+
+
 def peak_memory_4k(data_path: str, ref_path: str) -> float:
     code = textwrap.dedent(f"""
         import numpy as np, mtvir_decoder as m
@@ -104,17 +144,20 @@ def main() -> None:
     for size in a.sizes.split(","):
         w, h = map(int, size.split("x"))
         x = np.random.default_rng(1).random((h, w), dtype=np.float32)
-        ort_ms = timeit(lambda: enh.run_float(x), a.repeat)
+        before = before_runner(enh)
+        assert np.abs(before(x) - enh.run_float(x)).max() < 1e-5
+        ort_ms, old_ms = (timeit(run, a.repeat) for run in (lambda: enh.run_float(x), lambda: before(x)))
         eager_run = torch_runner(ref, "cpu", False, False)
         eager = timeit(lambda: eager_run(x), a.repeat)
         cl_run = torch_runner(ref, "cpu", True, False)
         cl = timeit(lambda: cl_run(x), a.repeat)
         gflops = 2 * macs * w * h / (ort_ms / 1000) / 1e9
-        rows.append((size, ort_ms, eager, cl, min(eager, cl) / ort_ms, gflops, gflops / mm))
-    print(f"\n{'size':>10} {'ORT CPU ms':>11} {'torch ms':>9} {'torch CL ms':>12} {'speed-up vs best torch':>23} "
-          f"{'ORT GFLOP/s':>12} {'of matmul':>10}")
+        rows.append((size, ort_ms, old_ms, eager, cl, min(eager, cl) / ort_ms, gflops, gflops / mm))
+    print(f"\n{'size':>10} {'ORT CPU ms':>11} {'before ms':>10} {'vs before':>10} {'torch ms':>9} {'torch CL ms':>12} "
+          f"{'speed-up vs best torch':>23} {'ORT GFLOP/s':>12} {'of matmul':>10}")
     for r in rows:
-        print(f"{r[0]:>10} {r[1]:11.1f} {r[2]:9.1f} {r[3]:12.1f} {r[4]:22.2f}x {r[5]:12.1f} {100 * r[6]:9.0f}%")
+        print(f"{r[0]:>10} {r[1]:11.1f} {r[2]:10.1f} {r[2] / r[1]:9.2f}x {r[3]:9.1f} {r[4]:12.1f} {r[5]:22.2f}x "
+              f"{r[6]:12.1f} {100 * r[7]:9.0f}%")
     if m.enhance.cuda_works() and torch.cuda.is_available():
         print("\nCUDA (1920x1080):")
         x = np.random.default_rng(1).random((1080, 1920), dtype=np.float32)

