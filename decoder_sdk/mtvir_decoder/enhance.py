@@ -216,9 +216,9 @@ def _tiling(h: int, w: int, tile: int, halo: int) -> tuple[list, list]:
     def counts(n: int) -> int:  # tiles of at most ``tile`` on this side: always within the bound
         return 1 if n <= tile + 2 * halo else -(-n // tile)
 
-    cy, cx = counts(h), counts(w)
-    best = (cy * cx * region(h, cy) * region(w, cx), cy * cx, cy, cx)
-    for cy in range(1, cy + 1):
+    most_rows, side_cx = counts(h), counts(w)
+    best = (most_rows * side_cx * region(h, most_rows) * region(w, side_cx), most_rows * side_cx, most_rows, side_cx)
+    for cy in range(1, most_rows + 1):
         ry = region(h, cy)
         if cy > 1 and ry > h:
             continue  # no smaller than the plane: one span does better
