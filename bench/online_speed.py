@@ -1,9 +1,10 @@
 """Online-learning throughput: iterations/s of the real training step (CQB with straight-through rounding, the
 affine parameters, Adam, patches from the BL) against a plain PyTorch loop of the same network without
-quantization (nn.Conv2d layers, same graph, same batch), and against the step as it was before 2026-12-02 (the
-squeeze-excitation's 9x9 mean by torch's ``avg_pool2d``, the affine map folded into the conv weight, so that the
-backward pass computed every weight gradient even with the weights frozen). All run in this process, interleaved,
-so the machine's noise hits them alike; the figures that matter are the ratios.
+quantization (nn.Conv2d layers, same graph, same batch), against the step as it was before 2026-12-02 (the
+squeeze-excitation's 9x9 mean by torch's ``avg_pool2d``), and against the same function with the affine map
+applied after the conv when the weights are frozen (``split_forward``: no weight gradient, but two more full-size tensors
+per layer; which is faster depends on the machine, so it is measured, not assumed). All run in this process,
+interleaved, so the machine's noise hits them alike; the figures that matter are the ratios.
 
     python bench/online_speed.py [--steps 60] [--batch 64] [--patch 35] [--threads 0]
 """
@@ -25,13 +26,7 @@ from mtvir_encoder.online import OnlineConfig, _patches
 
 
 class Before(Network):
-    """The step before 2026-12-02: ``avg_pool2d`` for the 9x9 mean, the affine map inside the conv weight."""
-
-    def __init__(self, arch):
-        super().__init__(arch)
-        for c in self.convs:
-            c.forward = (lambda c: lambda x: F.conv2d(x, c.conv_weight(), c.bias, padding=c.kernel // 2))(c)
-
+    """The step before 2026-12-02: ``avg_pool2d`` for the 9x9 mean."""
     def forward(self, x):
         outs = [x - self.arch.input_offset]
         for n in self.arch.nodes:
@@ -45,6 +40,17 @@ class Before(Network):
                 continue
             outs.append(F.relu(y) if n.c else y)
         return x + outs[-1]
+
+
+def split_forward(c):
+    """With W_L frozen, conv(x, scale * W + shift) as scale * conv(x, W) + shift * (3x3 box sum of x over
+    channels): the same function with no weight gradient (tests/test_encoder.py holds them equal)."""
+    def forward(x):
+        pad = c.kernel // 2
+        w = c.integer_weight() / c.S if c.quantize else c.weight
+        box = F.conv2d(x.sum(1, keepdim=True), x.new_ones(1, 1, c.kernel, c.kernel), padding=pad)
+        return (F.conv2d(x, w, None, padding=pad) * c.scale).add_(c.shift * box).add_(c.bias.view(1, -1, 1, 1))
+    return forward
 
 
 def plain(arch) -> Network:
@@ -93,9 +99,15 @@ def main() -> None:
     before_affine = [q for c in before.convs for q in (c.bias, c.log_scale, c.rel_shift)]
     for c in before.convs:
         c.weight.requires_grad_(False)
+    split = Network(ref.arch).load_params(ref.params)
+    split_affine = [q for c in split.convs for q in (c.bias, c.log_scale, c.rel_shift)]
+    for c in split.convs:
+        c.weight.requires_grad_(False)
+        c.forward = split_forward(c)
     base_net = plain(ref.arch)
     runs = {"plain float conv, all weights": (base_net, list(base_net.parameters())),
             "before: CQB, biases and affine": (before, before_affine),
+            "split: affine after the conv, biases and affine": (split, split_affine),
             "CQB + STE, all weights (--adapt all)": (cqb_all, list(cqb_all.parameters())),
             "CQB + STE, biases and affine (default)": (cqb_affine, affine)}
     rates = {k: [] for k in runs}
@@ -110,7 +122,7 @@ def main() -> None:
     old = float(np.median(rates["before: CQB, biases and affine"]))
     for name, r in rates.items():
         med = float(np.median(r))
-        print(f"{name:42s} {med:6.2f} it/s  {med / baseline:5.2f}x the plain loop  {med / old:5.2f}x before")
+        print(f"{name:48s} {med:6.2f} it/s  {med / baseline:5.2f}x the plain loop  {med / old:5.2f}x before")
 
 
 if __name__ == "__main__":

@@ -99,8 +99,8 @@ def test_trained_model_is_the_coded_model(ref, base, clip):
 
 
 def test_frozen_weights_path_is_the_same_function_and_gradients(ref, base):
-    """With the weights frozen, the CQB applies its affine map after the conv: the Enhancer's output, and the
-    gradients of the folded form."""
+    """With the weights frozen (the default family) the network is the Enhancer's function and its biases and
+    affine parameters get the gradients they get with the weights free (the ReLUs run in place)."""
     x = torch.from_numpy(base.recon.y[3].astype(np.float32) / 255)[None, None]
     nets = [Network(ref.arch).load_params(ref.params) for _ in range(2)]
     for c in nets[1].convs:

@@ -23,7 +23,7 @@ import numpy as np
 from mtvir_decoder import Coding, Params, Reference
 from mtvir_decoder.metrics import SSE_FLOOR
 
-from .online import OnlineConfig, snapshots
+from .online import OnlineConfig, release_memory, snapshots
 from .select import CODINGS, Candidate, cost, estimate_d, evaluate, plan_sample, sample_sse, sse_per_frame
 
 SHARED = "previous model (shared)"
@@ -181,6 +181,7 @@ def code_segment(reference: Reference | Sequence[Reference], recon: list[np.ndar
         if online.patience and stale >= online.patience:
             break
     seconds_learning = time.time() - t0 - judge.seconds
+    release_memory()
 
     def exact(c: Candidate) -> Candidate:
         return judge(reference, c.name, c.step, c.params, c.coding, c.seconds, c.model_bytes, full=True)
