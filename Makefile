@@ -29,7 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/el_coding.py
 	$(BIN)/python bench/fuzz_el.py --seconds 120
 
-eval: $(STAMP)  ## carphone, RA and AI, QP 22-37, 120 frames, with ablations (about 55 min on 2 cores; resumable)
+eval: $(STAMP)  ## carphone, RA and AI, QP 22-37, 120 frames, with ablations (16 to 55 min on 2 cores, by machine; resumable)
 	$(BIN)/mtvir-eval carphone -o runs/eval --ablations -q
 	mkdir -p docs/eval && cp runs/eval/results.md runs/eval/results.json runs/eval/results.csv runs/eval/*.png docs/eval/
 

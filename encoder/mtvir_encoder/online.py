@@ -114,5 +114,5 @@ def release_memory() -> None:
     freed activations otherwise stay in the process, and the Enhancer's full run at 1080p came on top of them."""
     try:
         ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):
         pass
