@@ -2,9 +2,9 @@
 affine parameters, Adam, patches from the BL) against a plain PyTorch loop of the same network without
 quantization (nn.Conv2d layers, same graph, same batch), against the step as it was before 2026-12-02 (the
 squeeze-excitation's 9x9 mean by torch's ``avg_pool2d``), and against the same function with the affine map
-applied after the conv when the weights are frozen (``split_forward``: no weight gradient, but two more full-size tensors
-per layer; which is faster depends on the machine, so it is measured, not assumed). All run in this process,
-interleaved, so the machine's noise hits them alike; the figures that matter are the ratios.
+applied after the conv when the weights are frozen (``split_forward``: no weight gradient, but two more
+full-size tensors per layer; which is faster depends on the machine, so it is measured, not assumed). All run
+in this process, interleaved, so the machine's noise hits them alike; the figures that matter are the ratios.
 
     python bench/online_speed.py [--steps 60] [--batch 64] [--patch 35] [--threads 0]
 """
@@ -44,7 +44,7 @@ class Before(Network):
 
 def split_forward(c):
     """With W_L frozen, conv(x, scale * W + shift) as scale * conv(x, W) + shift * (3x3 box sum of x over
-    channels): the same function with no weight gradient (tests/test_encoder.py holds them equal)."""
+    channels): the same function with no weight gradient (``main`` checks it against the default first)."""
     def forward(x):
         pad = c.kernel // 2
         w = c.integer_weight() / c.S if c.quantize else c.weight
@@ -104,6 +104,9 @@ def main() -> None:
     for c in split.convs:
         c.weight.requires_grad_(False)
         c.forward = split_forward(c)
+    x = batches[0][0]
+    if torch.abs(split(x) - cqb_affine(x)).max() > 1e-5:
+        raise SystemExit("the split form is not the default's function")
     base_net = plain(ref.arch)
     runs = {"plain float conv, all weights": (base_net, list(base_net.parameters())),
             "before: CQB, biases and affine": (before, before_affine),

@@ -63,8 +63,8 @@ class CQBConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # The affine map stays inside the conv weight even with the weights frozen: applying it after the conv
-        # (no weight gradient) was 1.2x faster per step on one 2-core machine, 1.25x slower on another, and
-        # always held two more full-size tensors per layer (200 MB more at the peak of a step; bench/online_speed.py)
+        # (no weight gradient) was 1.2x faster per step on one 2-core machine, 1.36x slower on another, and always
+        # holds two more full-size tensors per layer (about 200 MB more at a step's peak; bench/online_speed.py)
         return F.conv2d(x, self.conv_weight(), self.bias, padding=self.kernel // 2)
 
 
