@@ -33,7 +33,7 @@ eval: $(STAMP)  ## carphone, RA and AI, QP 22-37, 120 frames, with ablations (16
 	$(BIN)/mtvir-eval carphone -o runs/eval --ablations -q
 	mkdir -p docs/eval && cp runs/eval/results.md runs/eval/results.json runs/eval/results.csv runs/eval/*.png docs/eval/
 
-eval-unseen: $(STAMP)  ## bigbuckbunny 1280x720 (no reference trained on it), 32 frames, RA and AI, ablations (about 1 h)
+eval-unseen: $(STAMP)  ## bigbuckbunny 1280x720 (no reference trained on it), 32 frames, RA and AI, ablations (24 to 67 min on 2 cores, by machine)
 	$(BIN)/mtvir-eval "$$($(BIN)/python -c 'from mtvir_encoder.data import held_out; print(held_out())')" \
 		-o runs/eval_unseen --frames 32 --ablations -q
 	mkdir -p docs/eval_unseen && cp runs/eval_unseen/results.md runs/eval_unseen/results.json \
