@@ -27,6 +27,7 @@ from mtvir_encoder.online import OnlineConfig, _patches
 
 class Before(Network):
     """The step before 2026-12-02: ``avg_pool2d`` for the 9x9 mean."""
+
     def forward(self, x):
         outs = [x - self.arch.input_offset]
         for n in self.arch.nodes:
@@ -51,6 +52,13 @@ def split_forward(c):
         box = F.conv2d(x.sum(1, keepdim=True), x.new_ones(1, 1, c.kernel, c.kernel), padding=pad)
         return (F.conv2d(x, w, None, padding=pad) * c.scale).add_(c.shift * box).add_(c.bias.view(1, -1, 1, 1))
     return forward
+
+
+def frozen(net: Network) -> tuple[Network, list]:
+    """The network with W_L frozen, and the parameters the default family adapts (biases and affine)."""
+    for c in net.convs:
+        c.weight.requires_grad_(False)
+    return net, [q for c in net.convs for q in (c.bias, c.log_scale, c.rel_shift)]
 
 
 def plain(arch) -> Network:
@@ -91,18 +99,10 @@ def main() -> None:
     batches = [_patches(rng, base.recon.y, video.y, a.batch, a.patch, 255.0) for _ in range(8)]
 
     cqb_all = Network(ref.arch).load_params(ref.params)
-    cqb_affine = Network(ref.arch).load_params(ref.params)
-    affine = [q for c in cqb_affine.convs for q in (c.bias, c.log_scale, c.rel_shift)]
-    for c in cqb_affine.convs:
-        c.weight.requires_grad_(False)
-    before = Before(ref.arch).load_params(ref.params)
-    before_affine = [q for c in before.convs for q in (c.bias, c.log_scale, c.rel_shift)]
-    for c in before.convs:
-        c.weight.requires_grad_(False)
-    split = Network(ref.arch).load_params(ref.params)
-    split_affine = [q for c in split.convs for q in (c.bias, c.log_scale, c.rel_shift)]
+    cqb_affine, affine = frozen(Network(ref.arch).load_params(ref.params))
+    before, before_affine = frozen(Before(ref.arch).load_params(ref.params))
+    split, split_affine = frozen(Network(ref.arch).load_params(ref.params))
     for c in split.convs:
-        c.weight.requires_grad_(False)
         c.forward = split_forward(c)
     x = batches[0][0]
     if torch.abs(split(x) - cqb_affine(x)).max() > 1e-5:
