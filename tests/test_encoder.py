@@ -19,7 +19,7 @@ import mtvir_decoder as m  # noqa: E402
 from mtvir_decoder import y4m  # noqa: E402
 from mtvir_encoder import bl, data, export, segment, select  # noqa: E402
 from mtvir_encoder.network import Network  # noqa: E402
-from mtvir_encoder.online import OnlineConfig, learn  # noqa: E402
+from mtvir_encoder.online import DeltaBits, OnlineConfig, learn  # noqa: E402
 from conftest import random_params  # noqa: E402
 
 
@@ -141,6 +141,47 @@ def test_online_learning_lowers_mse(ref, base, clip):
     assert after.sum() < before.sum()
 
 
+def _with_bias_noise(params: m.Params, sigma: float, seed: int = 0) -> m.Params:
+    rng = np.random.default_rng(seed)
+    out = copy.deepcopy(params)
+    out.biases = [b + rng.normal(0, sigma, b.shape).astype(np.float32) for b in out.biases]
+    return out
+
+
+def test_delta_bits_estimate_what_the_coder_spends(ref):
+    """The loss's rate estimate moves as the EL's real size does: bias deltas 4x wider cost 2 bits more each."""
+    coding = m.Coding(bias_step=-10, scale_step=-8, shift_step=-10)
+    sizes, estimates = [], []
+    for sigma in (2 ** -7, 2 ** -5):
+        params = _with_bias_noise(ref.params, sigma)
+        sizes.append(8 * len(m.write(ref.arch, [(0, 1, params, coding)], ref)))
+        with torch.no_grad():
+            estimates.append(DeltaBits(ref.params, torch.device("cpu"))(Network(ref.arch).load_params(params)).item())
+    want = ref.arch.bias_count * 2
+    assert abs((sizes[1] - sizes[0]) - want) < 0.15 * want, (sizes, estimates)
+    assert abs((estimates[1] - estimates[0]) - want) < 0.15 * want, estimates
+
+
+def test_the_rate_term_keeps_deltas_that_do_not_pay_small(ref, base, clip):
+    """Priced at J's Lagrangian, learning sends fewer bytes for the same kind of model; at lam = 0 it is MSE alone."""
+    cfg = OnlineConfig(iterations=30, snapshot_every=30, batch=16, rate_weight=1.0)
+    lam = select.lagrangian(37)
+    plain, priced = (learn(ref, base.recon.y, clip.y, 8, cfg, lam=x)[-1].params for x in (0.0, 50 * lam))
+    size = lambda p: len(m.write(ref.arch, [(0, 12, p, m.Coding())], ref))
+    assert size(priced) < size(plain) - 20, (size(priced), size(plain))
+    off = learn(ref, base.recon.y, clip.y, 8, OnlineConfig(iterations=30, snapshot_every=30, batch=16), lam=lam)
+    assert all(np.array_equal(a, b) for a, b in zip(off[-1].params.biases, plain.biases))  # bias_affine: off
+
+
+def test_the_rate_term_moves_only_the_weights_that_pay(ref, base, clip):
+    """Every weight adapting: priced (the default for that family), far fewer integers leave the reference."""
+    cfg = OnlineConfig(iterations=20, snapshot_every=20, batch=8, adapt="all", lr=2e-2)
+    lam = select.lagrangian(37)
+    changed = lambda p: sum(int(np.count_nonzero(w != r)) for w, r in zip(p.weights, ref.params.weights))
+    plain, priced = (changed(learn(ref, base.recon.y, clip.y, 8, cfg, lam=x)[-1].params) for x in (0.0, 50 * lam))
+    assert priced < plain / 2, (priced, plain)
+
+
 def test_judging_every_frame_holds_one_frame_not_the_segment(ref):
     """Memory of the full-frame pass follows one frame: 4x the frames, about the same traced peak (numpy's)."""
     import tracemalloc
@@ -190,6 +231,15 @@ def test_of_several_references_the_lowest_j_alone_is_picked(ref, base, clip):
     with pytest.raises(ValueError, match="before the EL's first model"):
         segment.code_segment([bad, ref], base.recon.y, clip.y, 8, bits, lam, cfg, previous=r.model or
                              segment.Model(ref.params, m.Coding()))
+
+
+def test_lambda_scale_prices_the_el_bytes(ref, base, clip):
+    """J's Lagrangian times a huge factor: no model is worth its bytes, so the segment sends none."""
+    bits, lam = np.asarray(base.bits, float), np.full(12, select.lagrangian(37))
+    cfg = OnlineConfig(iterations=2, snapshot_every=1, batch=4, lambda_scale=1e9)
+    r = segment.code_segment(ref, base.recon.y, clip.y, 8, bits, lam, cfg)
+    assert r.chosen.no_el and len(r.candidates) > 2
+    assert r.chosen.J == pytest.approx(np.sum(r.no_el_sse) + 1e9 * np.sum(lam * bits))
 
 
 @pytest.mark.parametrize("workers", [None, 0])

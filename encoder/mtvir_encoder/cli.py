@@ -87,8 +87,15 @@ def export_main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, help="threads per independent segment (default: the cores shared "
                    "by the local workers, 1 on a cluster)")
     p.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate of the weights")
+    p.add_argument("--affine-lr-factor", type=float, default=d.affine_lr_factor,
+                   help="biases and affine parameters learn at lr times this (default %(default)s)")
     p.add_argument("--adapt", choices=["bias_affine", "all"], default=d.adapt,
                    help="what online learning changes (bias_affine: no integer residue)")
+    p.add_argument("--rate-weight", type=float, default=d.rate_weight,
+                   help="the model's estimated bits in the training loss, times J's Lagrangian (0: MSE alone; "
+                        "default: 1 with --adapt all, 0 with bias_affine)")
+    p.add_argument("--lambda-scale", type=float, default=d.lambda_scale,
+                   help="J's Lagrangian: HM's lambda for the QP times this (default %(default)s)")
     p.add_argument("--patch", type=int, default=d.patch)
     p.add_argument("--batch", type=int, default=d.batch)
     p.add_argument("--snapshot-every", type=int, default=d.snapshot_every)
@@ -103,7 +110,8 @@ def export_main(argv: list[str] | None = None) -> int:
     torch.manual_seed(a.seed)
     cfg = OnlineConfig(iterations=a.iterations, seconds=a.seconds, lr=a.lr, adapt=a.adapt, batch=a.batch,
                        patch=a.patch, snapshot_every=a.snapshot_every, seed=a.seed, patience=a.patience,
-                       device=_device(a.device))
+                       device=_device(a.device), rate_weight=a.rate_weight, affine_lr_factor=a.affine_lr_factor,
+                       lambda_scale=a.lambda_scale)
     def run():
         from mtvir_decoder import Reference
         ref = Reference.load(a.reference) if a.reference else None
@@ -144,8 +152,12 @@ def eval_main(argv: list[str] | None = None) -> int:
     p.add_argument("--iterations", type=int, default=d.iterations)
     p.add_argument("--adapt", choices=["bias_affine", "all"], default=d.adapt)
     p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--affine-lr-factor", type=float, default=d.affine_lr_factor)
+    p.add_argument("--lambda-scale", type=float, default=d.lambda_scale, help="J's Lagrangian: HM's lambda times this")
     p.add_argument("--snapshot-every", type=int, default=d.snapshot_every)
     p.add_argument("--batch", type=int, default=d.batch)
+    p.add_argument("--rate-weight", type=float, default=d.rate_weight,
+                   help="the model's bits in the loss (default: 1 with --adapt all, 0 with bias_affine)")
     p.add_argument("--ablations", action="store_true", help="also: reference only, float32, no residue, no RUO")
     p.add_argument("--device", default="cpu", help="torch device of online learning: cpu, cuda, auto")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
@@ -160,7 +172,8 @@ def eval_main(argv: list[str] | None = None) -> int:
     import torch
     torch.manual_seed(0)
     online = OnlineConfig(iterations=a.iterations, adapt=a.adapt, lr=a.lr, snapshot_every=a.snapshot_every,
-                          batch=a.batch, device=_device(a.device))
+                          batch=a.batch, device=_device(a.device), rate_weight=a.rate_weight,
+                          affine_lr_factor=a.affine_lr_factor, lambda_scale=a.lambda_scale)
     cfg = EvalConfig(a.codec, configs, qps, a.frames, a.group, online, a.ablations)
     status, summary = run_command("mtvir-eval", lambda: evaluate(clips, a.output, cfg, progress=not a.quiet),
                                   "run it again to resume (finished points are cached)")

@@ -5,6 +5,14 @@ consistent gradient. Adam, MSE on random patches of (BL luma, original luma). Wh
 biases and each CQB's affine scale and shift: 381 numbers, no integer residue) or ``all`` (also W_L, through the
 straight-through rounding). Biases and affine parameters learn at ``lr * affine_lr_factor``: a step budget of a
 few hundred iterations on 2 cores is far from the paper's 30,000 GPU steps.
+
+The loss can know the rate: J = D + lambda R_model, divided by the segment's pixels and peak^2, is the patches'
+MSE plus ``lambda / (peak^2 * pixels)`` times the model's bits (``OnlineConfig.rate_weight`` scales it). The bits
+are estimated as the coder spends them: each group (biases, relative scales, shifts, the integer residue before
+rounding) takes a two-sided geometric law fitted to it, about n log2(mean |delta| / step) + const bits for n
+numbers, whatever the coding step chosen later (it only shifts the constant). A weight then leaves its
+reference level only where the MSE pays for the bits: every weight adapting, with this term, beat the biases
+alone on carphone, and without it lost to them (docs/results.md).
 """
 from __future__ import annotations
 
@@ -35,6 +43,16 @@ class OnlineConfig:
     patience: int = 2  # snapshots without a lower J before a segment's learning stops (0: run every iteration)
     size_cap: int = 13824  # bytes of coded model: stop when a snapshot passes it (13.5 KB)
     device: str = "cpu"  # torch device of the training steps ("cuda" on a GPU machine)
+    # the model's estimated bits in the loss, times J's own Lagrangian (0: MSE alone); None: on where the integer
+    # residue is learned (adapt "all": it is what makes that family pay on carphone), off for bias_affine (no gain)
+    rate_weight: float | None = None
+    # J's Lagrangian is HM's for the QP times this, in selection and in the rate term: the BL's own RD slope is 3-8x
+    # HM's lambda in random access and 0.3-0.8x in all intra (docs/results.md), so 1 misprices the EL's bytes
+    lambda_scale: float = 1.0
+
+    @property
+    def bit_weight(self) -> float:
+        return self.rate_weight if self.rate_weight is not None else float(self.adapt == "all")
 
 
 @dataclass
@@ -58,16 +76,47 @@ def _patches(rng, recon, orig, n, patch, peak):
             torch.from_numpy(np.stack(ys)[:, None].astype(np.float32) * f))
 
 
+# Below these mean |delta| the bits estimate flattens: for the float deltas the middle rung of the coding ladder
+# (select.CODINGS), where a group of deltas this small rounds mostly to zero; for the integer residue a quarter of
+# a level (a weight that has not left its level costs nothing more; set by hand, measured only at this value)
+RATE_FLOOR = {"bias": 2.0 ** -10, "scale": 2.0 ** -8, "shift": 2.0 ** -10, "weights": 0.25}
+
+
+class DeltaBits:
+    """Bits of a network's bias and affine deltas (and with ``weights`` its integer residue) against the reference,
+    as a differentiable estimate: per group n log2(mean |delta| + floor), up to a constant (the coder's geometric
+    law fitted to the group)."""
+
+    def __init__(self, reference: Params, device: torch.device, weights: bool = False):
+        as_tensor = lambda a: torch.from_numpy(np.asarray(a, np.float32)).to(device)
+        self.bias, self.scale, self.shift = (as_tensor(reference.flat(k)) for k in ("bias", "scale", "shift"))
+        self.weights = [as_tensor(w) for w in reference.weights] if weights else None
+
+    def deltas(self, net: Network) -> dict[str, torch.Tensor]:
+        out = {"bias": torch.cat([c.bias for c in net.convs]) - self.bias,
+               "scale": torch.stack([c.scale for c in net.convs]) / self.scale - 1,  # coded relative to the scale
+               "shift": torch.stack([c.shift for c in net.convs]) - self.shift}
+        if self.weights is not None:  # the integer residue, before rounding (one group: the writer's usual choice)
+            out["weights"] = torch.cat([(c.weight * c.S - w).flatten() for c, w in zip(net.convs, self.weights)])
+        return out
+
+    def __call__(self, net: Network) -> torch.Tensor:
+        return sum(d.numel() * torch.log2(d.abs().mean() + RATE_FLOOR[k]) for k, d in self.deltas(net).items())
+
+
 def learn(reference: Reference, recon: list[np.ndarray], orig: list[np.ndarray], bit_depth: int,
-          cfg: OnlineConfig, progress=None, start: Params | None = None) -> list[Snapshot]:
+          cfg: OnlineConfig, progress=None, start: Params | None = None, lam: float = 0.0) -> list[Snapshot]:
     """Snapshots (step 0 is the starting model) of the model fine-tuned on these frames."""
-    return list(snapshots(reference, recon, orig, bit_depth, cfg, progress, start))
+    return list(snapshots(reference, recon, orig, bit_depth, cfg, progress, start, lam))
 
 
 def snapshots(reference: Reference, recon: list[np.ndarray], orig: list[np.ndarray], bit_depth: int,
-              cfg: OnlineConfig, progress=None, start: Params | None = None) -> Iterator[Snapshot]:
+              cfg: OnlineConfig, progress=None, start: Params | None = None, lam: float = 0.0
+              ) -> Iterator[Snapshot]:
     """Snapshots as training goes, from ``start`` (default: the reference) at step 0; the caller may stop early.
-    Every model is coded as a residue to the reference, whatever it started from."""
+    Every model is coded as a residue to the reference, whatever it started from. ``lam``: J's Lagrangian per bit
+    of model (the mean of the frames' lambda_i, SSE units): with ``cfg.bit_weight`` it prices the model's bits in
+    the loss (0: MSE alone)."""
     if cfg.adapt not in ("bias_affine", "all"):
         raise ValueError(f"adapt must be bias_affine or all, not {cfg.adapt!r}")
     torch.manual_seed(cfg.seed)
@@ -83,15 +132,19 @@ def snapshots(reference: Reference, recon: list[np.ndarray], orig: list[np.ndarr
         for c in net.convs:
             c.weight.requires_grad_(False)
     opt = torch.optim.Adam(groups)
+    # J / (peak^2 pixels) = MSE + lam R / (peak^2 pixels): the price of a bit in units of the loss
+    bit_price = cfg.bit_weight * lam / (peak ** 2 * len(recon) * recon[0].size)
+    delta_bits = DeltaBits(reference.params, dev, weights=cfg.adapt == "all") if bit_price > 0 else None
     yield Snapshot(0, 0.0, net.to_params(), float("nan"))
     t0, losses = time.time(), []
     for step in range(1, cfg.iterations + 1):
         x, y = (t.to(dev) for t in _patches(rng, recon, orig, cfg.batch, cfg.patch, peak))
-        loss = torch.mean((net(x) - y) ** 2)
+        mse = torch.mean((net(x) - y) ** 2)
+        loss = mse + bit_price * delta_bits(net) if delta_bits is not None else mse
         opt.zero_grad()
         loss.backward()
         opt.step()
-        losses.append(loss.item())
+        losses.append(mse.item())
         if progress:
             progress(1)
         elapsed = time.time() - t0

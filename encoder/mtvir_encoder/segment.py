@@ -154,6 +154,7 @@ def code_segment(reference: Reference | Sequence[Reference], recon: list[np.ndar
     before the EL's first model); ``previous``: the last model sent (learning starts from it); ``shareable``: it is
     the model of the segment just before, whose group this one may join for free; ``threads``: of ONNX Runtime
     (0: its default)."""
+    lambdas = np.asarray(lambdas, np.float64) * online.lambda_scale
     judge = _Judge(recon, orig, bit_depth, bits, lambdas, sample_pixels, online.seed, threads)
     no_el = judge.no_el
     t0 = time.time()
@@ -168,7 +169,7 @@ def code_segment(reference: Reference | Sequence[Reference], recon: list[np.ndar
     # a warm-started segment that gains nothing stops after ``patience`` snapshots
     best_so_far, stale, steps, last, rung = min(c.J for c in candidates), 0, 0, None, len(CODINGS) // 2 - 1
     for snap in snapshots(reference, recon, orig, bit_depth, online, progress,
-                          previous.params if previous is not None else None):
+                          previous.params if previous is not None else None, float(np.mean(lambdas))):
         if snap.step == 0:
             continue  # the starting model: already a candidate (the reference, or the previous model shared)
         steps, last = snap.step, snap
