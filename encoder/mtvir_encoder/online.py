@@ -12,7 +12,7 @@ are estimated as the coder spends them: each group (biases, relative scales, shi
 rounding) takes a two-sided geometric law fitted to it, about n log2(mean |delta| / step) + const bits for n
 numbers, whatever the coding step chosen later (it only shifts the constant). A weight then leaves its
 reference level only where the MSE pays for the bits: every weight adapting, with this term, beat the biases
-alone on carphone, and without it lost to them (docs/results.md).
+alone in J on carphone, and without it lost to them; J's lambda itself is another matter (docs/results.md).
 """
 from __future__ import annotations
 
