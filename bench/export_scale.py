@@ -88,7 +88,8 @@ def run_export(clip: Path, out: Path, iterations: int, extra: list[str]) -> dict
     s = json.loads(Path(str(out) + ".json").read_text())
     return {"seconds": seconds, "rss_mib": usage.ru_maxrss / 1024, "frames": s["frames"],
             "segments": len(s["groups"]), "bl": s["seconds_bl"], "learning": s["seconds_learning"],
-            "selection": s["seconds_selection"], "bl_bytes": s["bl_bytes"], "delta": s["psnr_el"] - s["psnr_bl"], "el_bytes": s["el_bytes"]}
+            "selection": s["seconds_selection"], "bl_bytes": s["bl_bytes"], "delta": s["psnr_el"] - s["psnr_bl"],
+            "el_bytes": s["el_bytes"]}
 
 
 def whole_minute(sizes: list[str], iterations: int) -> int:

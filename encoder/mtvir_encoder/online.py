@@ -96,7 +96,7 @@ class DeltaBits:
         out = {"bias": torch.cat([c.bias for c in net.convs]) - self.bias,
                "scale": torch.stack([c.scale for c in net.convs]) / self.scale - 1,  # coded relative to the scale
                "shift": torch.stack([c.shift for c in net.convs]) - self.shift}
-        if self.weights is not None:  # the integer residue, before rounding (one group: the writer's usual choice)
+        if self.weights is not None:  # the integer residue before rounding, as one group (the writer shares one model when smaller)
             out["weights"] = torch.cat([(c.weight * c.S - w).flatten() for c, w in zip(net.convs, self.weights)])
         return out
 
