@@ -242,6 +242,34 @@ def test_lambda_scale_prices_the_el_bytes(ref, base, clip):
     assert r.chosen.J == pytest.approx(np.sum(r.no_el_sse) + 1e9 * np.sum(lam * bits))
 
 
+def test_auto_learns_both_families_and_j_picks(ref, base, clip):
+    """--adapt auto: the biases and affine parameters, then every weight at its own rates, all snapshots judged."""
+    cfg = OnlineConfig(iterations=2, snapshot_every=1, batch=4, adapt="auto", patience=0)
+    assert [(f.adapt, f.lr, f.affine_lr_factor) for f in cfg.families()] == [
+        ("bias_affine", cfg.lr, cfg.affine_lr_factor), ("all", 1e-3, 2.0)] and cfg.step_budget == 4
+    r = segment.code_segment(ref, base.recon.y, clip.y, 8, np.asarray(base.bits, float),
+                             np.full(12, select.lagrangian(37)), cfg, ablations=True)
+    names = [c.name for c in r.candidates]
+    assert any(n.startswith("bias_affine: step 2 ") for n in names) and any(n.startswith("all: step 2 ") for n in names)
+    learned = [c for c in r.candidates if not c.name.startswith("ablation")]
+    assert r.steps == 4 and r.chosen.J <= min(c.J for c in learned) * (1 + 1e-9)
+    # each family alone (mtvir-eval's ablations): its own best, measured on every frame; one of them is the choice
+    alone = {a: next(c for c in r.candidates if c.name == segment.family_ablation(a)) for a in ("bias_affine", "all")}
+    assert all(c.estimated_d is None and c.J >= r.chosen.J * (1 - 1e-9) for c in alone.values())
+    assert min(c.J for c in alone.values()) == pytest.approx(r.chosen.J)
+
+
+def test_j_prices_a_bit_at_the_bls_own_rd_slope(clip):
+    """lambda = -dD/dR of the BL between QP 35 and 39: in random access a bit of BL buys several times more luma
+    SSE than HM's lambda says, in all intra less (docs/results.md); flat content has no slope to measure."""
+    frames = list(zip(clip.y, clip.u, clip.v))
+    hm = select.lagrangian(37)
+    assert bl.rd_slope(frames, "x265", 37, "ra", clip.fps, 8) > 2 * hm
+    assert bl.rd_slope(frames[:8], "x265", 37, "ai", clip.fps, 8) < hm
+    flat = [tuple(np.full_like(p, 128) for p in f) for f in frames[:4]]
+    assert bl.rd_slope(flat, "x265", 37, "ra", clip.fps, 8) is None
+
+
 @pytest.mark.parametrize("workers", [None, 0])
 def test_export_names_a_shipped_band_reference(tmp_path, workers):
     """Serial: picked on the first segment; independent segments: picked by the driver before any learns."""
@@ -252,6 +280,13 @@ def test_export_names_a_shipped_band_reference(tmp_path, workers):
     name, ref_id = s.reference.split()
     assert names[ref_id] == name and f"reference {name}" in s.report()
     assert m.read(Path(s.el_path).read_bytes()).reference_id.hex() == ref_id
+    # J's lambda: the BL's slope on the first segment's frames, the same whether segments are independent or not
+    head = bl.read_video(data.carphone(), 2)
+    assert s.lagrangian == pytest.approx(bl.rd_slope(list(zip(head.y, head.u, head.v)), "x265", 37, "ra", head.fps, 8))
+    assert "RD slope on its first 2 frames" in s.report()
+    hm = export.export(data.carphone(), tmp_path / "h", frames=2, online=OnlineConfig(
+        iterations=1, snapshot_every=1, batch=4, lambda_source="hm"), progress=False, workers=workers)
+    assert hm.lagrangian == select.lagrangian(37) and "HM's for the QP" in hm.report()
 
 
 def test_pretraining_stops_on_time_and_resumes(tmp_path, monkeypatch):

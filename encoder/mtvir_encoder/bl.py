@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import tempfile
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -21,6 +22,7 @@ from mtvir_decoder.metrics import psnr  # noqa: F401 - bl.psnr, as the encoder h
 from mtvir_decoder.video import VideoError
 
 CODECS = {"x265": "libx265", "svtav1": "libsvtav1", "x264": "libx264"}
+QP_RANGES = {"x265": (0, 51), "svtav1": (1, 63), "x264": (0, 51)}
 CONFIGS = ("ra", "ai")
 
 
@@ -234,6 +236,30 @@ def _code(video: Video, path, codec, qp, config) -> tuple[Path, list[video_io.Pl
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path, recon
+
+
+def rd_slope(frames: list[video_io.Planes], codec: str, qp: int, config: str, fps: Fraction, bit_depth: int,
+             delta: int = 2) -> float | None:
+    """The BL's own rate-distortion slope at ``qp`` on these frames, -dD/dR in luma SSE per bit: the secant between
+    QP - ``delta`` and QP + ``delta``, each a fresh encode of the frames with the BL's settings. This is what a bit
+    of EL is worth on the BD-rate curve of BL+EL against the BL (rate of all planes, PSNR of luma). None where
+    there is no slope (content so flat that a coarser QP saves no bits or costs no distortion)."""
+    lo, hi = max(qp - delta, QP_RANGES[codec][0]), min(qp + delta, QP_RANGES[codec][1])
+    height, width = frames[0][0].shape
+    points = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for q in (lo, hi):
+            coder = Coder(Path(tmp) / f"probe{q}.mp4", codec, q, config, fps, width, height, bit_depth)
+            try:
+                recon = [r for planes in frames for r in coder.push(planes)] + coder.finish()
+            finally:
+                coder.close()
+            sse = sum(int(np.sum((r[0].astype(np.int64) - f[0]) ** 2)) for r, f in zip(recon, frames))
+            points.append((sum(coder.bits.values()), sse))
+    (rate_lo, sse_lo), (rate_hi, sse_hi) = points
+    if rate_lo <= rate_hi or sse_hi <= sse_lo:
+        return None
+    return (sse_hi - sse_lo) / (rate_lo - rate_hi)
 
 
 def partial_name(path: Path) -> Path:

@@ -72,7 +72,8 @@ def export_main(argv: list[str] | None = None) -> int:
                    help="seconds per segment, cut at the BL's intra points; each segment gets its own model or "
                         "shares the previous one (default %(default)s)")
     p.add_argument("--group", type=int, help="frames per segment instead (not aligned to intra points)")
-    p.add_argument("--iterations", type=int, default=d.iterations, help="most training steps per segment")
+    p.add_argument("--iterations", type=int, default=d.iterations,
+                   help="most training steps per segment (per family with --adapt auto)")
     p.add_argument("--patience", type=int, default=d.patience,
                    help="snapshots without a lower J before a segment's learning stops (0: never early)")
     p.add_argument("--sample-pixels", type=int, default=SAMPLE_PIXELS,
@@ -89,13 +90,18 @@ def export_main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate of the weights")
     p.add_argument("--affine-lr-factor", type=float, default=d.affine_lr_factor,
                    help="biases and affine parameters learn at lr times this (default %(default)s)")
-    p.add_argument("--adapt", choices=["bias_affine", "all"], default=d.adapt,
-                   help="what online learning changes (bias_affine: no integer residue)")
+    p.add_argument("--adapt", choices=["bias_affine", "all", "auto"], default=d.adapt,
+                   help="what online learning changes: bias_affine (no integer residue), all (every weight), auto "
+                        "(both, one after the other, at the rates measured for each; J picks per segment)")
     p.add_argument("--rate-weight", type=float, default=d.rate_weight,
                    help="the model's estimated bits in the training loss, times J's Lagrangian (0: MSE alone; "
                         "default: 1 with --adapt all, 0 with bias_affine)")
+    p.add_argument("--lambda-source", choices=["slope", "hm"], default=d.lambda_source,
+                   help="J's Lagrangian: the BL's own RD slope, measured by coding its first frames at QP -2 and +2 "
+                        "(slope: what a bit is worth on the BD-rate curve), or HM's lambda for the QP (hm); "
+                        "default %(default)s")
     p.add_argument("--lambda-scale", type=float, default=d.lambda_scale,
-                   help="J's Lagrangian: HM's lambda for the QP times this (default %(default)s)")
+                   help="J's Lagrangian times this (default %(default)s)")
     p.add_argument("--patch", type=int, default=d.patch)
     p.add_argument("--batch", type=int, default=d.batch)
     p.add_argument("--snapshot-every", type=int, default=d.snapshot_every)
@@ -111,7 +117,7 @@ def export_main(argv: list[str] | None = None) -> int:
     cfg = OnlineConfig(iterations=a.iterations, seconds=a.seconds, lr=a.lr, adapt=a.adapt, batch=a.batch,
                        patch=a.patch, snapshot_every=a.snapshot_every, seed=a.seed, patience=a.patience,
                        device=_device(a.device), rate_weight=a.rate_weight, affine_lr_factor=a.affine_lr_factor,
-                       lambda_scale=a.lambda_scale)
+                       lambda_source=a.lambda_source, lambda_scale=a.lambda_scale)
     def run():
         from mtvir_decoder import Reference
         ref = Reference.load(a.reference) if a.reference else None
@@ -150,10 +156,12 @@ def eval_main(argv: list[str] | None = None) -> int:
     p.add_argument("--frames", type=int, help="only the first N frames of each clip")
     p.add_argument("--group", type=int, help="frames per EL group")
     p.add_argument("--iterations", type=int, default=d.iterations)
-    p.add_argument("--adapt", choices=["bias_affine", "all"], default=d.adapt)
+    p.add_argument("--adapt", choices=["bias_affine", "all", "auto"], default=d.adapt)
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--affine-lr-factor", type=float, default=d.affine_lr_factor)
-    p.add_argument("--lambda-scale", type=float, default=d.lambda_scale, help="J's Lagrangian: HM's lambda times this")
+    p.add_argument("--lambda-source", choices=["slope", "hm"], default=d.lambda_source,
+                   help="J's Lagrangian: the BL's RD slope (default) or HM's lambda for the QP")
+    p.add_argument("--lambda-scale", type=float, default=d.lambda_scale, help="J's Lagrangian times this")
     p.add_argument("--snapshot-every", type=int, default=d.snapshot_every)
     p.add_argument("--batch", type=int, default=d.batch)
     p.add_argument("--rate-weight", type=float, default=d.rate_weight,
@@ -173,7 +181,8 @@ def eval_main(argv: list[str] | None = None) -> int:
     torch.manual_seed(0)
     online = OnlineConfig(iterations=a.iterations, adapt=a.adapt, lr=a.lr, snapshot_every=a.snapshot_every,
                           batch=a.batch, device=_device(a.device), rate_weight=a.rate_weight,
-                          affine_lr_factor=a.affine_lr_factor, lambda_scale=a.lambda_scale)
+                          affine_lr_factor=a.affine_lr_factor, lambda_source=a.lambda_source,
+                          lambda_scale=a.lambda_scale)
     cfg = EvalConfig(a.codec, configs, qps, a.frames, a.group, online, a.ablations)
     status, summary = run_command("mtvir-eval", lambda: evaluate(clips, a.output, cfg, progress=not a.quiet),
                                   "run it again to resume (finished points are cached)")

@@ -23,11 +23,12 @@ from mtvir_decoder.cli import decode as sdk_decode
 
 from .bdrate import bd_rate
 from .export import export
-from .segment import ABLATIONS
+from .segment import ABLATIONS, FAMILY_LABELS, family_ablation
 from .online import OnlineConfig
 
 CACHE_VERSION = 4  # bump when the EL format or the coder changes what a point measures
-VARIANTS = ("reference", *ABLATIONS)  # the ablations' rows, next to the full method
+# the ablations' rows, next to the full method (each learning family alone only where ``--adapt auto`` ran both)
+VARIANTS = ("reference", *ABLATIONS, *map(family_ablation, FAMILY_LABELS))
 
 
 @dataclass
@@ -207,7 +208,7 @@ def markdown(summary: dict) -> str:
         lines.append(f"| {b['clip']} | {b['config'].upper()} | {_fmt(b['bd_rate_y'])} | {_fmt(b['bd_rate_yuv'])} | "
                      f"{b['el_bytes_mean']:,.0f} |")
     if summary["ablations"]:
-        names = ["MTVIR (RUO choice)", *VARIANTS]
+        names = ["MTVIR (RUO choice)", *(n for n in VARIANTS if any(n in a for a in summary["ablations"]))]
         lines += ["", "BD-rate Y against the BL alone of each variant (mean EL bytes in brackets):", "",
                   "| clip | config | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
         for a in summary["ablations"]:

@@ -58,6 +58,8 @@ class Summary:
     seconds_selection: float
     groups: list[GroupResult] = field(default_factory=list)
     reference: str = ""  # the reference the EL names: its name and id
+    lagrangian: float = 0.0  # J's lambda (luma SSE per bit), before OnlineConfig.lambda_scale
+    lagrangian_source: str = ""  # how it was set
 
     @property
     def delta_psnr(self) -> float:
@@ -77,6 +79,7 @@ class Summary:
                          f"J {best['J']:.4g} vs no EL {no_el['J']:.4g} ({100 * (best['J'] / no_el['J'] - 1):+.3f} %), "
                          f"{g.steps} steps")
         lines.append(f"reference {self.reference}")
+        lines.append(f"J's lambda {self.lagrangian:.4g}: {self.lagrangian_source}")
         lines.append(f"time: BL {self.seconds_bl:.1f} s, learning {self.seconds_learning:.1f} s, "
                      f"selection {self.seconds_selection:.1f} s")
         return "\n".join(lines)
@@ -103,6 +106,13 @@ def _publish(data: bytes, el_path: Path, bl_tmp: Path, bl_path: Path) -> None:
         el_tmp.unlink(missing_ok=True)
         if renamed_bl and not done:
             bl_path.unlink(missing_ok=True)
+
+
+def probe_frames(config: str, fps: Fraction, seg_len: int) -> int:
+    """Frames on which J's lambda is measured, all in the first segment (so that the serial and the independent
+    segments' exports measure the same): one intra period in random access (its whole GOP structure), 8 pictures
+    in all intra."""
+    return min(max(8, bl.keyint(config, fps)), seg_len)
 
 
 def segment_length(config: str, fps: Fraction, seconds: float) -> int:
@@ -134,6 +144,8 @@ def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "
         raise MtvirError("--segment must be a positive number of seconds")
     if workers is not None and workers < 0:
         raise MtvirError("--workers must be 0 (no Ray) or more")
+    if online.lambda_source not in ("slope", "hm"):
+        raise MtvirError(f"lambda source {online.lambda_source!r}: slope or hm")
     if in_band and codec not in ("x265", "x264"):
         raise MtvirError("--in-band carries the EL in SEI messages: x265 or x264 (AV1 has no carriage yet)")
     choices = [reference] if reference else references.starting_points() or [references.default()]
@@ -144,7 +156,7 @@ def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "
     bl_tmp = bl.partial_name(bl_path)
     bar = None
     try:  # whatever stops the export (an error, Ctrl-C, SIGTERM), the finally leaves no partial file
-        bar = progress_bar(None, progress, total=max(1, -(-total // seg_len)) * online.iterations, unit="step",
+        bar = progress_bar(None, progress, total=max(1, -(-total // seg_len)) * online.step_budget, unit="step",
                            desc="online learning")
         source = video_io.frames(input_path, frames)
         if workers is None and ray_address is None:
@@ -182,7 +194,7 @@ def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "
     return Summary(str(bl_path), str(el_path or bl_path), codec, qp, config, count, width, height, depth,
                    sum(bits) // 8, bl_path.stat().st_size, sum(bits) / seconds / 1000, el_bytes, psnr(run.bl_sse),
                    psnr(run.el_sse), run.seconds_bl, run.seconds_learning, run.seconds_selection, run.results,
-                   f"{reference.name or '(given)'} {reference.id.hex()}")
+                   f"{reference.name or '(given)'} {reference.id.hex()}", run.lam, run.lam_source)
 
 
 def _shape(planes) -> tuple[int, int, int]:
@@ -195,24 +207,39 @@ def _streamed(source, bl_tmp, codec, qp, config, fps, seg_len, run: "_Run", bar)
     coder, shape = None, None
     orig: dict[int, np.ndarray] = {}  # original luma waiting for its reconstruction
     recon: list[np.ndarray] = []  # reconstructions of the segment being filled
+    head: list | None = []  # the first frames whole, until J's lambda is measured on them
+
+    def measure_lambda():
+        nonlocal head
+        if head is not None:
+            t0 = time.time()
+            run.measure_lambda(head, codec, qp, config, fps, shape[2])
+            run.seconds_bl += time.time() - t0
+            head = None
+
     try:
         for i, planes in enumerate(source):
             if coder is None:
                 shape = _shape(planes)
                 coder = bl.Coder(bl_tmp, codec, qp, config, fps, *shape)
-                lam = lagrangian(qp, shape[2])
             orig[i] = planes[0]
+            if head is not None:
+                head.append(planes)
+                if len(head) == probe_frames(config, fps, seg_len):
+                    measure_lambda()
             t0 = time.time()
             recon += [r[0] for r in coder.push(planes)]
             run.seconds_bl += time.time() - t0
             while len(recon) >= seg_len:
-                run.segment(recon[:seg_len], orig, coder.bits, lam, shape[2], bar)
+                measure_lambda()
+                run.segment(recon[:seg_len], orig, coder.bits, shape[2], bar)
                 recon = recon[seg_len:]
         t0 = time.time()
         recon += [r[0] for r in coder.finish()]
         run.seconds_bl += time.time() - t0
         while recon:
-            run.segment(recon[:seg_len], orig, coder.bits, lam, shape[2], bar)
+            measure_lambda()
+            run.segment(recon[:seg_len], orig, coder.bits, shape[2], bar)
             recon = recon[seg_len:]
     finally:
         if coder is not None:
@@ -242,18 +269,20 @@ def _parallel(source, bl_tmp, codec, qp, config, fps, seg_len, run: "_Run", bar,
 
     def task(first, batch):
         stacked = tuple(np.stack([p[k] for p in batch]) for k in range(3))
-        if run.reference is None:  # one reference for the whole EL, picked here before any worker learns
-            run.reference = parallel.pick_reference(stacked, fps, codec, qp, config, run.choices, run.sample_pixels,
-                                                    run.online.seed)
-        return parallel.Task(first, stacked, fps, codec, qp, config, run.reference, run.online, run.sample_pixels,
-                             run.ablations, threads)
+        if run.lam is None:  # one lambda and one reference for the whole EL, set here before any worker learns
+            run.measure_lambda(batch[:probe_frames(config, fps, seg_len)], codec, qp, config, fps, shape[0][2])
+        if run.reference is None:
+            run.reference = parallel.pick_reference(stacked, fps, codec, qp, config, run.choices, run.lam,
+                                                    run.sample_pixels, run.online.seed)
+        return parallel.Task(first, stacked, fps, codec, qp, config, run.reference, run.online, run.lam,
+                             run.sample_pixels, run.ablations, threads)
 
     def take(chunk):
         if joiner.add(chunk.bl) != chunk.result.sse.size:
             raise bl.VideoError(f"the BL chunk at frame {chunk.first} lost frames")
         run.seconds_bl += chunk.seconds_bl
         run.add(chunk.result)
-        bar.update(run.online.iterations)
+        bar.update(run.online.step_budget)
 
     try:
         parallel.run(tasks(), workers, address, take)
@@ -276,15 +305,30 @@ class _Run:
         self.el_sse: list[float] = []
         self.results: list[GroupResult] = []
         self.seconds_bl = self.seconds_learning = self.seconds_selection = 0.0
+        self.lam: float | None = None  # J's lambda, set on the first frames (``measure_lambda``)
+        self.lam_source = ""
 
-    def segment(self, recon: list[np.ndarray], orig: dict[int, np.ndarray], bits: dict[int, int], lam: float,
-                depth: int, bar) -> None:
+    def measure_lambda(self, frames: list, codec: str, qp: int, config: str, fps: Fraction, depth: int) -> None:
+        """J's lambda for the whole EL, as ``OnlineConfig.lambda_source`` says, from the video's first frames: one
+        price of a bit everywhere, as the BD-rate of the whole video has (its slope varies within a video)."""
+        hm = lagrangian(qp, depth)
+        slope = bl.rd_slope(frames, codec, qp, config, fps, depth) if self.online.lambda_source == "slope" else None
+        if slope is not None:
+            self.lam = slope
+            self.lam_source = f"the BL's RD slope on its first {len(frames)} frames ({slope / hm:.2f}x HM's)"
+        else:
+            self.lam = hm
+            self.lam_source = ("HM's for the QP" if self.online.lambda_source == "hm" else
+                               f"HM's for the QP (no RD slope on the first {len(frames)} frames)")
+
+    def segment(self, recon: list[np.ndarray], orig: dict[int, np.ndarray], bits: dict[int, int], depth: int,
+                bar) -> None:
         """Learn and choose for the next segment, from the last model, and record it."""
         frames = range(self.next_frame, self.next_frame + len(recon))
         r = code_segment(self.reference or self.choices, recon, [orig.pop(i) for i in frames], depth,
-                         np.array([bits.get(i, 0) for i in frames], float), np.full(len(recon), lam), self.online,
+                         np.array([bits.get(i, 0) for i in frames], float), np.full(len(recon), self.lam), self.online,
                          self.previous, self.shareable, self.sample_pixels, self.ablations, progress=bar.update)
-        bar.update(max(0, self.online.iterations - r.steps))  # learning stopped early: the bar moves on
+        bar.update(max(0, self.online.step_budget - r.steps))  # learning stopped early: the bar moves on
         self.add(r)
 
     def add(self, r: SegmentResult) -> None:

@@ -3,8 +3,9 @@
 Training starts from the reference with W_L at the bin centres (W_Q / S), so a weight changes level only under a
 consistent gradient. Adam, MSE on random patches of (BL luma, original luma). What adapts: ``bias_affine`` (the
 biases and each CQB's affine scale and shift: 381 numbers, no integer residue) or ``all`` (also W_L, through the
-straight-through rounding). Biases and affine parameters learn at ``lr * affine_lr_factor``: a step budget of a
-few hundred iterations on 2 cores is far from the paper's 30,000 GPU steps.
+straight-through rounding), or ``auto``: both, one after the other, and rate-utility selection picks among all their
+snapshots for each group (``families``). Biases and affine parameters learn at ``lr * affine_lr_factor``: a step
+budget of a few hundred iterations on 2 cores is far from the paper's 30,000 GPU steps.
 
 The loss can know the rate: J = D + lambda R_model, divided by the segment's pixels and peak^2, is the patches'
 MSE plus ``lambda / (peak^2 * pixels)`` times the model's bits (``OnlineConfig.rate_weight`` scales it). The bits
@@ -19,7 +20,7 @@ from __future__ import annotations
 import ctypes
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -35,7 +36,7 @@ class OnlineConfig:
     seconds: float | None = None
     lr: float = 2e-4
     affine_lr_factor: float = 10.0
-    adapt: str = "bias_affine"  # bias_affine | all
+    adapt: str = "bias_affine"  # bias_affine | all | auto (both, J picks)
     batch: int = 64
     patch: int = 35
     snapshot_every: int = 100
@@ -46,13 +47,35 @@ class OnlineConfig:
     # the model's estimated bits in the loss, times J's own Lagrangian (0: MSE alone); None: on where the integer
     # residue is learned (adapt "all": it is what makes that family pay on carphone), off for bias_affine (no gain)
     rate_weight: float | None = None
-    # J's Lagrangian is HM's for the QP times this, in selection and in the rate term: the BL's own RD slope is 3-8x
-    # HM's lambda in random access and 0.3-0.8x in all intra (docs/results.md), so 1 misprices the EL's bytes
+    # J's Lagrangian, in selection and in the rate term: "slope", the BL's own RD slope measured on its first frames
+    # (``bl.rd_slope``: what a bit of EL is worth on the BD-rate curve; HM's where the content has none), or "hm",
+    # HM's mode-decision lambda for the QP, which is 3-8x below that slope in random access and 0.3-0.8x of it in
+    # all intra (docs/results.md); times ``lambda_scale``
+    lambda_source: str = "slope"
     lambda_scale: float = 1.0
 
     @property
     def bit_weight(self) -> float:
         return self.rate_weight if self.rate_weight is not None else float(self.adapt == "all")
+
+    @property
+    def step_budget(self) -> int:
+        """Most training steps of a segment, all its learning runs together."""
+        return self.iterations * len(self.families())
+
+    def families(self) -> list["OnlineConfig"]:
+        """The learning runs of a segment: this one, or with ``auto`` the biases and affine parameters as set here,
+        then every weight at the rates measured for it (``EVERY_WEIGHT_RATES``; faster biases switched the filter
+        off at fine QPs)."""
+        if self.adapt != "auto":
+            return [self]
+        lr, factor = EVERY_WEIGHT_RATES
+        return [replace(self, adapt="bias_affine"), replace(self, adapt="all", lr=lr, affine_lr_factor=factor)]
+
+
+# every weight: W_L at 1e-3, biases and affine parameters at 2e-3, as the default family's (10 x 2e-4); at 1e-2 they
+# switched the filter off within 100 steps at QP 22 (docs/results.md)
+EVERY_WEIGHT_RATES = (1e-3, 2.0)
 
 
 @dataclass

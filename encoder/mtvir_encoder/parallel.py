@@ -28,7 +28,6 @@ from . import bl
 from .online import OnlineConfig
 from .segment import SegmentResult, code_segment
 from .segment import pick_reference as _pick
-from .select import lagrangian
 
 
 @dataclass
@@ -41,6 +40,7 @@ class Task:
     config: str
     reference: Reference
     online: OnlineConfig
+    lam: float  # J's lambda, one for the whole EL
     sample_pixels: int
     ablations: bool
     threads: int
@@ -69,7 +69,7 @@ def code_chunk(task: Task) -> Chunk:
         seconds_bl = time.time() - t0
         n = len(video)
         result = code_segment(task.reference, base.recon.y, video.y, video.bit_depth, np.asarray(base.bits, float),
-                              np.full(n, lagrangian(task.qp, video.bit_depth)), task.online,
+                              np.full(n, task.lam), task.online,
                               sample_pixels=task.sample_pixels, ablations=task.ablations, threads=task.threads)
         result.drop_unchosen_params()  # what travels back: figures, and the one model the EL needs
         return Chunk(task.first, data, result, seconds_bl)
@@ -77,8 +77,8 @@ def code_chunk(task: Task) -> Chunk:
         torch.set_num_threads(threads)
 
 
-def pick_reference(planes, fps, codec, qp, config, choices: list[Reference], sample_pixels: int, seed: int
-                   ) -> Reference:
+def pick_reference(planes, fps, codec, qp, config, choices: list[Reference], lam: float, sample_pixels: int,
+                   seed: int) -> Reference:
     """The EL's reference, picked by J on the first segment (its BL coded here once more) before any worker starts
     learning: every worker's model must be a residue against the same one."""
     y, u, v = planes
@@ -86,7 +86,7 @@ def pick_reference(planes, fps, codec, qp, config, choices: list[Reference], sam
     with tempfile.TemporaryDirectory() as tmp:
         base = bl.code(video, Path(tmp) / "first.mp4", codec, qp, config)
     return _pick(choices, base.recon.y, video.y, video.bit_depth, np.asarray(base.bits, float),
-                 np.full(len(video), lagrangian(qp, video.bit_depth)), sample_pixels, seed)
+                 np.full(len(video), lam), sample_pixels, seed)
 
 
 def run(segments: Iterator[Task], workers: int, address: str | None, on_chunk: Callable[[Chunk], None]) -> None:

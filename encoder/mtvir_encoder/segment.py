@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -35,6 +35,13 @@ SHARED = "previous model (shared)"
 ABLATIONS = {"ablation: float32": Coding(None, None, None, "auto"),
              "ablation: no residue": Coding(weights="absolute"),
              "ablation: no RUO": Coding()}
+# With ``adapt="auto"`` and ablations, each family alone: what rate-utility selection picks when only that family's
+# snapshots (and the candidates without learning) are offered, measured on every frame, never chosen
+FAMILY_LABELS = {"bias_affine": "biases and affine", "all": "every weight"}
+
+
+def family_ablation(adapt: str) -> str:
+    return f"ablation: {FAMILY_LABELS[adapt]} alone"
 
 
 @dataclass
@@ -165,38 +172,54 @@ def code_segment(reference: Reference | Sequence[Reference], recon: list[np.ndar
     candidates = [no_el, alone]
     if previous is not None and shareable:
         candidates.append(judge(reference, SHARED, 0, previous.params, previous.coding, model_bytes=0))
-    # learning must beat what the segment has without it ("no EL", the reference, the previous model shared):
-    # a warm-started segment that gains nothing stops after ``patience`` snapshots
-    best_so_far, stale, steps, last, rung = min(c.J for c in candidates), 0, 0, None, len(CODINGS) // 2 - 1
-    for snap in snapshots(reference, recon, orig, bit_depth, online, progress,
-                          previous.params if previous is not None else None, float(np.mean(lambdas))):
-        if snap.step == 0:
-            continue  # the starting model: already a candidate (the reference, or the previous model shared)
-        steps, last = snap.step, snap
-        learned, rung = _ladder(lambda name: judge(reference, f"step {snap.step} {name}", snap.step, snap.params,
-                                                   CODINGS[name], snap.seconds), rung)
-        candidates += learned
-        best = min(c.J for c in learned)
-        stale = 0 if best < best_so_far else stale + 1
-        best_so_far = min(best_so_far, best)
-        if online.patience and stale >= online.patience:
-            break
+    # each learning run must beat what the segment has without learning ("no EL", the reference, the previous model
+    # shared): a warm-started segment that gains nothing stops after ``patience`` snapshots
+    without, steps, last, families = list(candidates), 0, None, online.families()
+    learned_by = {f.adapt: [] for f in families}
+    for family in families:
+        best_so_far, stale, rung, run_steps = min(c.J for c in without), 0, len(CODINGS) // 2 - 1, 0
+        prefix = f"{family.adapt}: " if len(families) > 1 else ""
+        for snap in snapshots(reference, recon, orig, bit_depth, family, progress,
+                              previous.params if previous is not None else None, float(np.mean(lambdas))):
+            if snap.step == 0:
+                continue  # the starting model: already a candidate (the reference, or the previous model shared)
+            last, run_steps = snap, snap.step
+            learned, rung = _ladder(lambda name: judge(reference, f"{prefix}step {snap.step} {name}", snap.step,
+                                                       snap.params, CODINGS[name], snap.seconds), rung)
+            candidates += learned
+            learned_by[family.adapt] += learned
+            best = min(c.J for c in learned)
+            stale = 0 if best < best_so_far else stale + 1
+            best_so_far = min(best_so_far, best)
+            if family.patience and stale >= family.patience:
+                break
+        steps += run_steps
     seconds_learning = time.time() - t0 - judge.seconds
     release_memory()
 
     def exact(c: Candidate) -> Candidate:
         return judge(reference, c.name, c.step, c.params, c.coding, c.seconds, c.model_bytes, full=True)
 
-    chosen, sse = min(candidates, key=lambda c: (c.J, c.model_bytes)), no_el.sse
-    if not chosen.no_el:  # the exact figures on every frame; a winner that loses there gives way to "no EL"
-        full = exact(chosen)
-        candidates[candidates.index(chosen)] = full
-        chosen, sse = (full, full.sse) if full.J < no_el.J else (no_el, no_el.sse)
+    def choose(offered: list[Candidate]) -> Candidate:
+        """The lowest J on the sample, then exact on every frame; a winner that loses there gives way to "no EL"."""
+        best = min(offered, key=lambda c: (c.J, c.model_bytes))
+        if best.no_el:
+            return best
+        full = exact(best) if best.estimated_d is not None else best
+        return full if full.J < no_el.J else no_el
+
+    chosen = choose(candidates)
+    if chosen is not no_el:
+        candidates[next(i for i, c in enumerate(candidates) if c.name == chosen.name)] = chosen
+    sse = chosen.sse
     candidates[2:2] = others  # reported, never chosen: the EL holds models against one reference
     if ablations and last is not None:  # measured on every frame, never chosen
         candidates = [exact(c) if c.name == "reference" and c.estimated_d is not None else c for c in candidates]
         candidates += [judge(reference, name, last.step, last.params, coding, last.seconds, full=True,
                              model_bytes=4 * reference.arch.param_count if name == "ablation: float32" else None)
                        for name, coding in ABLATIONS.items()]  # float32: folded conv weights + biases, counted
+        if len(families) > 1:
+            candidates += [replace(choose(without + learned_by[f.adapt]), name=family_ablation(f.adapt))
+                           for f in families]
     return SegmentResult(chosen, candidates, sse, no_el.sse, judge.no_el_box_sse, seconds_learning, judge.seconds,
                          steps, reference)

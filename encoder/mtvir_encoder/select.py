@@ -4,10 +4,12 @@ Enhancer, so D is what decoders will see and R_model its real size.
     J = sum_i [ D_i + lambda_i (R_i + R_model / N) ]
 
 D_i: SSE of enhanced frame i (luma, in samples of the video's bit depth); R_i: BL bits of frame i; N frames in
-the group. lambda_i is HM's mode-decision Lagrangian for the frame's QP, 0.57 * 2^((QP - 12) / 3) for SSE of
-8-bit samples against bits, times 4^(bit_depth - 8) for deeper samples (SSE grows by 4 per extra bit): the EL
-is judged with the rate-distortion trade-off an HEVC encoder applies to its own decisions at that QP. Since R_i
-does not depend on the candidate, it only shifts every J by the same amount.
+the group. lambda_i is, by default, the BL's own RD slope (``bl.rd_slope``: luma SSE per bit between QP - 2 and
+QP + 2 on the video's first frames), so that J ranks candidates as the BD-rate of BL+EL against the BL does; or
+HM's mode-decision Lagrangian for the QP (``lagrangian``: 0.57 * 2^((QP - 12) / 3) for SSE of 8-bit samples
+against bits, times 4^(bit_depth - 8) for deeper samples), the trade-off an HEVC encoder applies to its own
+decisions, which prices the EL's bits 3-8x too low in random access and 1.2-4x too high in all intra
+(docs/results.md). Since R_i does not depend on the candidate, it only shifts every J by the same amount.
 
 Sampled selection: so that judging a candidate costs the same whatever the segment's length and frame size,
 candidates are ranked on a fixed ``Sample`` of the segment (a pixel budget spread over frames evenly placed in
