@@ -84,3 +84,21 @@ def test_eval_command_line(tmp_path):
                           "sys.exit(eval_main(sys.argv[1:]))", str(tmp_path / "missing.mp4"), "-o", str(tmp_path)],
                          capture_output=True, text=True, timeout=600)
     assert bad.returncode == 2 and "mtvir-eval: error: no such clip" in bad.stderr
+
+
+def test_plots_split_the_families_of_adapt_auto():
+    """J against steps: one line per learning family (each from the reference at step 0), not their minimum."""
+    from mtvir_encoder import plots
+
+    def cand(name, step, J):
+        return {"name": name, "step": step, "J": J, "bytes": 100 * max(step, 0), "delta_psnr": 0.0}
+    group = {"frame_count": 4, "candidates": [
+        cand("no EL", -1, 100.0), cand("reference", 0, 90.0), cand("bias_affine: step 1 2^-11", 1, 80.0),
+        cand("all: step 1 2^-11", 1, 70.0), cand("all: step 1 2^-9", 1, 75.0), cand("ablation: no RUO", 1, 60.0)]}
+    row = {"frames": 4, "groups": [group]}
+    assert plots._families(row) == ["bias_affine", "all"]
+    assert {s: v["J"] for s, v in plots._per_step(row, "bias_affine").items()} == {0: 90.0, 1: 80.0}
+    assert {s: v["J"] for s, v in plots._per_step(row, "all").items()} == {0: 90.0, 1: 70.0}
+    single = {"frames": 4, "groups": [{"frame_count": 4, "candidates": [cand("no EL", -1, 1.0),
+                                                                      cand("step 1 2^-11", 1, 0.5)]}]}
+    assert plots._families(single) == [None] and plots._per_step(single)[1]["J"] == 0.5

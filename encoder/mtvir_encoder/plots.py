@@ -4,15 +4,25 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def _per_step(row: dict) -> dict[int, dict]:
-    """For each training step, the coding with the least J summed over groups: J (relative to no EL), bytes, gain.
-    Step 0 is the reference alone; "no EL" and the ablations are left out."""
+def _families(row: dict) -> list[str | None]:
+    """The learning families whose snapshots a row holds by name (``--adapt auto``: "bias_affine: step ..."), or
+    [None] where one family ran."""
+    found = {c["name"].split(": ")[0] for g in row["groups"] for c in g["candidates"]
+             if c["step"] > 0 and ": step " in c["name"]}
+    return sorted(found, key=("bias_affine", "all").index) or [None]
+
+
+def _per_step(row: dict, family: str | None = None) -> dict[int, dict]:
+    """For each training step (of ``family`` only, if given), the coding with the least J summed over groups: J
+    (relative to no EL), bytes, gain. Step 0 is the reference alone; "no EL" and the ablations are left out."""
     steps: dict[int, dict] = {}
     no_el = sum(next(c["J"] for c in g["candidates"] if c["name"] == "no EL") for g in row["groups"])
     for g in row["groups"]:
         best: dict[int, dict] = {}
         for c in g["candidates"]:
             if c["step"] < 0 or c["name"].startswith("ablation"):
+                continue
+            if family is not None and c["step"] > 0 and not c["name"].startswith(f"{family}: "):
                 continue
             if c["step"] not in best or c["J"] < best[c["step"]]["J"]:
                 best[c["step"]] = c
@@ -50,12 +60,14 @@ def draw(rows: list[dict], out_dir: Path) -> list[Path]:
         ax.legend()
         ax2 = axes[2].twinx()
         for k, r in enumerate(rs):
-            steps = _per_step(r)
-            x = list(steps)
-            colour = f"C{k}"
-            axes[1].plot(x, [steps[s]["dJ"] for s in x], "o-", color=colour, label=f"QP {r['qp']}")
-            axes[2].plot(x, [steps[s]["gain"] for s in x], "o-", color=colour, label=f"QP {r['qp']}")
-            ax2.plot(x, [steps[s]["bytes"] for s in x], "x:", color=colour, alpha=0.7)
+            families = _families(r)
+            for family, marker in zip(families, ("o-", "^--")):  # --adapt auto: biases and affine solid, all dashed
+                steps = _per_step(r, family)
+                x = list(steps)
+                label = f"QP {r['qp']}" + (f" {family}" if len(families) > 1 else "")
+                axes[1].plot(x, [steps[s]["dJ"] for s in x], marker, color=f"C{k}", label=label)
+                axes[2].plot(x, [steps[s]["gain"] for s in x], marker, color=f"C{k}", label=label)
+                ax2.plot(x, [steps[s]["bytes"] for s in x], "x:", color=f"C{k}", alpha=0.7)
         axes[1].axhline(0, color="k", lw=1, label="no EL")
         axes[1].set(xlabel="training steps (0: reference alone)", ylabel="J relative to no EL (%)",
                     title="Lagrangian cost J of the candidates")
