@@ -164,12 +164,13 @@ def test_delta_bits_estimate_what_the_coder_spends(ref):
 
 def test_the_rate_term_keeps_deltas_that_do_not_pay_small(ref, base, clip):
     """Priced at J's Lagrangian, learning sends fewer bytes for the same kind of model; at lam = 0 it is MSE alone."""
-    cfg = OnlineConfig(iterations=30, snapshot_every=30, batch=16, rate_weight=1.0)
+    cfg = OnlineConfig(iterations=30, snapshot_every=30, batch=16, rate_weight=1.0, adapt="bias_affine")
     lam = select.lagrangian(37)
     plain, priced = (learn(ref, base.recon.y, clip.y, 8, cfg, lam=x)[-1].params for x in (0.0, 50 * lam))
     size = lambda p: len(m.write(ref.arch, [(0, 12, p, m.Coding())], ref))
     assert size(priced) < size(plain) - 20, (size(priced), size(plain))
-    off = learn(ref, base.recon.y, clip.y, 8, OnlineConfig(iterations=30, snapshot_every=30, batch=16), lam=lam)
+    off = learn(ref, base.recon.y, clip.y, 8, OnlineConfig(iterations=30, snapshot_every=30, batch=16,
+                                                           adapt="bias_affine"), lam=lam)
     assert all(np.array_equal(a, b) for a, b in zip(off[-1].params.biases, plain.biases))  # bias_affine: off
 
 
@@ -245,8 +246,9 @@ def test_lambda_scale_prices_the_el_bytes(ref, base, clip):
 def test_auto_learns_both_families_and_j_picks(ref, base, clip):
     """--adapt auto: the biases and affine parameters, then every weight at its own rates, all snapshots judged."""
     cfg = OnlineConfig(iterations=2, snapshot_every=1, batch=4, adapt="auto", patience=0)
-    assert [(f.adapt, f.lr, f.affine_lr_factor) for f in cfg.families()] == [
-        ("bias_affine", cfg.lr, cfg.affine_lr_factor), ("all", 1e-3, 2.0)] and cfg.step_budget == 4
+    assert [(f.adapt, pytest.approx(f.rates)) for f in cfg.families()] == [
+        ("bias_affine", (2e-4, 2e-3)), ("all", (1e-3, 2e-3))] and cfg.step_budget == 4
+    assert OnlineConfig(adapt="all", lr=1e-2).rates == pytest.approx((1e-2, 2e-2))  # a rate set holds as set
     r = segment.code_segment(ref, base.recon.y, clip.y, 8, np.asarray(base.bits, float),
                              np.full(12, select.lagrangian(37)), cfg, ablations=True)
     names = [c.name for c in r.candidates]

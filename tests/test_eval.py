@@ -52,6 +52,7 @@ def test_small_evaluation_end_to_end_and_cache(tmp_path):
             assert {"reference", "ablation: float32", "ablation: no residue", "ablation: no RUO"} <= set(j)
         assert p["variants"]["ablation: float32"]["el_bits"] == 8 * 4 * 40561
         assert p["psnr_y_el"] >= p["psnr_y_bl"] or p["chosen"] == ["no EL"]
+        assert p["lagrangian"] > 0 and "RD slope" in p["lagrangian_source"]  # J's lambda, as the export measured it
     assert s["ablations"][0]["reference"] is not None
     for name in ("results.json", "results.csv", "results.md", "carphone_pristine_x265_ra.png"):
         assert (tmp_path / name).stat().st_size > 0

@@ -87,12 +87,14 @@ def export_main(argv: list[str] | None = None) -> int:
                    "messages (x265, x264), played by any player, found by mtvir-decode and Enhancer.from_video")
     p.add_argument("--threads", type=int, help="threads per independent segment (default: the cores shared "
                    "by the local workers, 1 on a cluster)")
-    p.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate of the weights")
-    p.add_argument("--affine-lr-factor", type=float, default=d.affine_lr_factor,
-                   help="biases and affine parameters learn at lr times this (default %(default)s)")
+    p.add_argument("--lr", type=float, help="Adam learning rate of the weights (default: the family's own, 2e-4 "
+                                            "with bias_affine, 1e-3 with all)")
+    p.add_argument("--affine-lr-factor", type=float,
+                   help="biases and affine parameters learn at lr times this (default: 10 with bias_affine, 2 with "
+                        "all)")
     p.add_argument("--adapt", choices=["bias_affine", "all", "auto"], default=d.adapt,
-                   help="what online learning changes: bias_affine (no integer residue), all (every weight), auto "
-                        "(both, one after the other, at the rates measured for each; J picks per segment)")
+                   help="what online learning changes: all (every weight; default), bias_affine (no integer "
+                        "residue), auto (both, one after the other, each at its own rates; J picks per segment)")
     p.add_argument("--rate-weight", type=float, default=d.rate_weight,
                    help="the model's estimated bits in the training loss, times J's Lagrangian (0: MSE alone; "
                         "default: 1 with --adapt all, 0 with bias_affine)")
@@ -157,8 +159,8 @@ def eval_main(argv: list[str] | None = None) -> int:
     p.add_argument("--group", type=int, help="frames per EL group")
     p.add_argument("--iterations", type=int, default=d.iterations)
     p.add_argument("--adapt", choices=["bias_affine", "all", "auto"], default=d.adapt)
-    p.add_argument("--lr", type=float, default=d.lr)
-    p.add_argument("--affine-lr-factor", type=float, default=d.affine_lr_factor)
+    p.add_argument("--lr", type=float, help="the weights' learning rate (default: the family's own)")
+    p.add_argument("--affine-lr-factor", type=float, help="the biases' and affine parameters' (default: the family's)")
     p.add_argument("--lambda-source", choices=["slope", "hm"], default=d.lambda_source,
                    help="J's Lagrangian: the BL's RD slope (default) or HM's lambda for the QP")
     p.add_argument("--lambda-scale", type=float, default=d.lambda_scale, help="J's Lagrangian times this")

@@ -83,7 +83,8 @@ def run_point(clip: Path, config: str, qp: int, cfg: EvalConfig, reference: Refe
            "yuv_psnr_el": d["yuv_psnr_el"],
            "seconds_bl": s.seconds_bl, "seconds_learning": s.seconds_learning,
            "seconds_selection": s.seconds_selection, "seconds_export": seconds_export,
-           "chosen": [g.chosen for g in s.groups], "reference": s.reference,
+           "chosen": [g.chosen for g in s.groups], "reference": s.reference, "lagrangian": s.lagrangian,
+           "lagrangian_source": s.lagrangian_source,
            "groups": [dataclasses.asdict(g) for g in s.groups]}
     row["variants"] = _variants(row)
     return row

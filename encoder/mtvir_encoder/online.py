@@ -2,10 +2,10 @@
 
 Training starts from the reference with W_L at the bin centres (W_Q / S), so a weight changes level only under a
 consistent gradient. Adam, MSE on random patches of (BL luma, original luma). What adapts: ``bias_affine`` (the
-biases and each CQB's affine scale and shift: 381 numbers, no integer residue) or ``all`` (also W_L, through the
-straight-through rounding), or ``auto``: both, one after the other, and rate-utility selection picks among all their
-snapshots for each group (``families``). Biases and affine parameters learn at ``lr * affine_lr_factor``: a step
-budget of a few hundred iterations on 2 cores is far from the paper's 30,000 GPU steps.
+biases and each CQB's affine scale and shift: 381 numbers, no integer residue) or ``all`` (the default: also W_L,
+through the straight-through rounding), or ``auto``: both, one after the other, and rate-utility selection picks among all their
+snapshots for each group (``families``). Each family has its own measured learning rates (``FAMILY_RATES``): a
+step budget of a few hundred iterations on 2 cores is far from the paper's 30,000 GPU steps.
 
 The loss can know the rate: J = D + lambda R_model, divided by the segment's pixels and peak^2, is the patches'
 MSE plus ``lambda / (peak^2 * pixels)`` times the model's bits (``OnlineConfig.rate_weight`` scales it). The bits
@@ -34,9 +34,11 @@ from .network import Network
 class OnlineConfig:
     iterations: int = 600
     seconds: float | None = None
-    lr: float = 2e-4
-    affine_lr_factor: float = 10.0
-    adapt: str = "bias_affine"  # bias_affine | all | auto (both, J picks)
+    lr: float | None = None  # Adam's rate of W_L; None: the family's own (``FAMILY_RATES``)
+    affine_lr_factor: float | None = None  # biases and affine parameters learn at lr times this; None: the family's
+    # all | bias_affine | auto (both, J picks): every weight matched or beat the biases and affine parameters alone
+    # in BD-rate at the same cost per step (docs/results.md, 2026-12-03)
+    adapt: str = "all"
     batch: int = 64
     patch: int = 35
     snapshot_every: int = 100
@@ -63,19 +65,25 @@ class OnlineConfig:
         """Most training steps of a segment, all its learning runs together."""
         return self.iterations * len(self.families())
 
+    @property
+    def rates(self) -> tuple[float, float]:
+        """(lr of W_L, lr of the biases and affine parameters): as set, else the family's own."""
+        lr, factor = FAMILY_RATES[self.adapt]
+        lr = self.lr if self.lr is not None else lr
+        return lr, lr * (self.affine_lr_factor if self.affine_lr_factor is not None else factor)
+
     def families(self) -> list["OnlineConfig"]:
-        """The learning runs of a segment: this one, or with ``auto`` the biases and affine parameters as set here,
-        then every weight at the rates measured for it (``EVERY_WEIGHT_RATES``; faster biases switched the filter
-        off at fine QPs)."""
+        """The learning runs of a segment: this one, or with ``auto`` the biases and affine parameters, then every
+        weight, each at its own rates unless they are set."""
         if self.adapt != "auto":
             return [self]
-        lr, factor = EVERY_WEIGHT_RATES
-        return [replace(self, adapt="bias_affine"), replace(self, adapt="all", lr=lr, affine_lr_factor=factor)]
+        return [replace(self, adapt="bias_affine"), replace(self, adapt="all")]
 
 
-# every weight: W_L at 1e-3, biases and affine parameters at 2e-3, as the default family's (10 x 2e-4); at 1e-2 they
-# switched the filter off within 100 steps at QP 22 (docs/results.md)
-EVERY_WEIGHT_RATES = (1e-3, 2.0)
+# Each family's learning rates, measured (docs/results.md): (lr of W_L, factor of the biases and affine parameters).
+# The biases and affine parameters alone learn at 2e-3; with every weight they stay at 2e-3 (at 1e-2 they switched
+# the filter off within 100 steps at QP 22) while W_L learns at 1e-3: slower and it hardly leaves its levels.
+FAMILY_RATES = {"bias_affine": (2e-4, 10.0), "all": (1e-3, 2.0)}
 
 
 @dataclass
@@ -148,9 +156,10 @@ def snapshots(reference: Reference, recon: list[np.ndarray], orig: list[np.ndarr
     dev = torch.device(cfg.device)
     net = Network(reference.arch).load_params(start or reference.params).to(dev)
     affine = [p for c in net.convs for p in (c.bias, c.log_scale, c.rel_shift)]
-    groups = [{"params": affine, "lr": cfg.lr * cfg.affine_lr_factor}]
+    lr, affine_lr = cfg.rates
+    groups = [{"params": affine, "lr": affine_lr}]
     if cfg.adapt == "all":
-        groups.append({"params": [c.weight for c in net.convs], "lr": cfg.lr})
+        groups.append({"params": [c.weight for c in net.convs], "lr": lr})
     else:
         for c in net.convs:
             c.weight.requires_grad_(False)
