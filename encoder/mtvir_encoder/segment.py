@@ -200,17 +200,18 @@ def code_segment(reference: Reference | Sequence[Reference], recon: list[np.ndar
     def exact(c: Candidate) -> Candidate:
         return judge(reference, c.name, c.step, c.params, c.coding, c.seconds, c.model_bytes, full=True)
 
-    def choose(offered: list[Candidate]) -> Candidate:
-        """The lowest J on the sample, then exact on every frame; a winner that loses there gives way to "no EL"."""
+    def best_exact(offered: list[Candidate]) -> Candidate:
+        """The lowest J on the sample, then measured on every frame."""
         best = min(offered, key=lambda c: (c.J, c.model_bytes))
-        if best.no_el:
-            return best
-        full = exact(best) if best.estimated_d is not None else best
-        return full if full.J < no_el.J else no_el
+        return exact(best) if best.estimated_d is not None else best
 
-    chosen = choose(candidates)
-    if chosen is not no_el:
-        candidates[next(i for i, c in enumerate(candidates) if c.name == chosen.name)] = chosen
+    def choose(offered: list[Candidate]) -> Candidate:
+        best = best_exact(offered)  # a winner that loses on every frame gives way to "no EL"
+        return best if best.no_el or best.J < no_el.J else no_el
+
+    best = best_exact(candidates)
+    candidates[next(i for i, c in enumerate(candidates) if c.name == best.name)] = best  # reported: exact figures
+    chosen = best if best.no_el or best.J < no_el.J else no_el
     sse = chosen.sse
     candidates[2:2] = others  # reported, never chosen: the EL holds models against one reference
     if ablations and last is not None:  # measured on every frame, never chosen
