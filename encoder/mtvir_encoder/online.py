@@ -3,8 +3,8 @@
 Training starts from the reference with W_L at the bin centres (W_Q / S), so a weight changes level only under a
 consistent gradient. Adam, MSE on random patches of (BL luma, original luma). What adapts: ``bias_affine`` (the
 biases and each CQB's affine scale and shift: 381 numbers, no integer residue) or ``all`` (the default: also W_L,
-through the straight-through rounding), or ``auto``: both, one after the other, and rate-utility selection picks among all their
-snapshots for each group (``families``). Each family has its own measured learning rates (``FAMILY_RATES``): a
+through the straight-through rounding), or ``auto``: both, one after the other, and rate-utility selection picks
+among all their snapshots for each group (``families``). Each family has its own measured learning rates (``FAMILY_RATES``): a
 step budget of a few hundred iterations on 2 cores is far from the paper's 30,000 GPU steps.
 
 The loss can know the rate: J = D + lambda R_model, divided by the segment's pixels and peak^2, is the patches'
@@ -37,7 +37,7 @@ class OnlineConfig:
     lr: float | None = None  # Adam's rate of W_L; None: the family's own (``FAMILY_RATES``)
     affine_lr_factor: float | None = None  # biases and affine parameters learn at lr times this; None: the family's
     # all | bias_affine | auto (both, J picks): every weight matched or beat the biases and affine parameters alone
-    # in BD-rate at the same cost per step (docs/results.md, 2026-12-03)
+    # in BD-rate at 1.04x the cost per step (docs/results.md, 2026-12-03)
     adapt: str = "all"
     batch: int = 64
     patch: int = 35
@@ -81,8 +81,8 @@ class OnlineConfig:
 
 
 # Each family's learning rates, measured (docs/results.md): (lr of W_L, factor of the biases and affine parameters).
-# The biases and affine parameters alone learn at 2e-3; with every weight they stay at 2e-3 (at 1e-2 they switched
-# the filter off within 100 steps at QP 22) while W_L learns at 1e-3: slower and it hardly leaves its levels.
+# The biases and affine parameters learn at 2e-3 in both: with every weight at 1e-2 they switched the filter off
+# within 100 steps at QP 22, while W_L learns at 1e-3.
 FAMILY_RATES = {"bias_affine": (2e-4, 10.0), "all": (1e-3, 2.0)}
 
 
