@@ -4,8 +4,8 @@ Training starts from the reference with W_L at the bin centres (W_Q / S), so a w
 consistent gradient. Adam, MSE on random patches of (BL luma, original luma). What adapts: ``bias_affine`` (the
 biases and each CQB's affine scale and shift: 381 numbers, no integer residue) or ``all`` (the default: also W_L,
 through the straight-through rounding), or ``auto``: both, one after the other, and rate-utility selection picks
-among all their snapshots for each group (``families``). Each family has its own measured learning rates (``FAMILY_RATES``): a
-step budget of a few hundred iterations on 2 cores is far from the paper's 30,000 GPU steps.
+among all their snapshots for each group (``families``). Each family has its own measured learning rates
+(``FAMILY_RATES``): a step budget of a few hundred iterations on 2 cores is far from the paper's 30,000 GPU steps.
 
 The loss can know the rate: J = D + lambda R_model, divided by the segment's pixels and peak^2, is the patches'
 MSE plus ``lambda / (peak^2 * pixels)`` times the model's bits (``OnlineConfig.rate_weight`` scales it). The bits
