@@ -16,6 +16,9 @@ bigbuckbunny or bikes (640x272), each segment its own crop and zoom of its sourc
 segments' learning then starts from a model of other content, as in a real video, and not from a replay of the
 same frames (which would let warm-started segments stop early for free).
 
+``--against ARGS`` runs every size and length a second time, first, with these export options (e.g. an older
+default: ``--against "--adapt bias_affine --lambda-source hm"``) and prints each run's time against that one.
+
 Last, the same 480p clip in 1 s segments coded serially (the streaming export), then independently on a local
 Ray with 1 and with 2 workers: the speed-up of 2 workers over 1, and over the serial export.
 """
@@ -89,7 +92,7 @@ def run_export(clip: Path, out: Path, iterations: int, extra: list[str]) -> dict
     return {"seconds": seconds, "rss_mib": usage.ru_maxrss / 1024, "frames": s["frames"],
             "segments": len(s["groups"]), "bl": s["seconds_bl"], "learning": s["seconds_learning"],
             "selection": s["seconds_selection"], "bl_bytes": s["bl_bytes"], "delta": s["psnr_el"] - s["psnr_bl"],
-            "el_bytes": s["el_bytes"]}
+            "el_bytes": s["el_bytes"], "steps": sum(g["steps"] for g in s["groups"])}
 
 
 def whole_minute(sizes: list[str], iterations: int) -> int:
@@ -123,6 +126,8 @@ def main() -> int:
     p.add_argument("--length-iterations", type=int, default=50, help="steps per segment in the length runs")
     p.add_argument("--minute", action="store_true",
                    help="only one export of 1,800 frames (60 s at 30 fps) of varied content per size in --sizes")
+    p.add_argument("--against", default="", help="export options of a baseline run before each run, e.g. "
+                   "'--adapt bias_affine --lambda-source hm': times are then also given against it")
     p.add_argument("--workers-frames", type=int, default=96, help="480p frames of the workers' runs (0: skip)")
     p.add_argument("--workers-iterations", type=int, default=100, help="steps per segment in the workers' runs")
     a = p.parse_args()
@@ -139,6 +144,12 @@ def main() -> int:
             w, h = SIZES[size]
             clip = Path(tmp) / f"{size}_{frames}.y4m"
             write_clip(clip, w, h, frames)
+            if a.against:
+                b = run_export(clip, Path(tmp) / f"{size}_{frames}_against", iterations, a.against.split())
+                print(f"| {size} {w}x{h}, with {a.against} | {b['frames']} | {b['segments']} | {iterations} | "
+                      f"{b['seconds'] / b['frames']:.2f} | {b['bl']:.0f} | {b['learning']:.0f} | "
+                      f"{b['selection']:.0f} | {b['rss_mib']:.0f} | | {b['delta']:+.3f} | {b['el_bytes']} |",
+                      flush=True)
             r = run_export(clip, Path(tmp) / f"{size}_{frames}", iterations, [])
             clip.unlink()
             r.update(size=size, iterations=iterations)
@@ -148,6 +159,11 @@ def main() -> int:
                   f"{r['learning']:.0f} | {r['selection']:.0f} | {r['rss_mib']:.0f} | "
                   f"{per / (results[0]['seconds'] / results[0]['frames']):.2f}x | {r['delta']:+.3f} | {r['el_bytes']} |",
                   flush=True)
+            if a.against:
+                print(f"against it: {r['seconds'] / b['seconds']:.2f}x the time, learning "
+                      f"{r['learning'] / max(b['learning'], 1e-9):.2f}x, selection "
+                      f"{r['selection'] / max(b['selection'], 1e-9):.2f}x; "
+                      f"training steps {r['steps']} against {b['steps']}", flush=True)
     lengths = [r for r in results if r["size"] == "qcif" and r["iterations"] == a.length_iterations]
     if len(lengths) >= 2:
         lo, hi = lengths[0], lengths[-1]
