@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -145,7 +146,7 @@ def main() -> int:
             clip = Path(tmp) / f"{size}_{frames}.y4m"
             write_clip(clip, w, h, frames)
             if a.against:
-                b = run_export(clip, Path(tmp) / f"{size}_{frames}_against", iterations, a.against.split())
+                b = run_export(clip, Path(tmp) / f"{size}_{frames}_against", iterations, shlex.split(a.against))
                 print(f"| {size} {w}x{h}, with {a.against} | {b['frames']} | {b['segments']} | {iterations} | "
                       f"{b['seconds'] / b['frames']:.2f} | {b['bl']:.0f} | {b['learning']:.0f} | "
                       f"{b['selection']:.0f} | {b['rss_mib']:.0f} | | {b['delta']:+.3f} | {b['el_bytes']} |",
