@@ -205,13 +205,12 @@ def code_segment(reference: Reference | Sequence[Reference], recon: list[np.ndar
         best = min(offered, key=lambda c: (c.J, c.model_bytes))
         return exact(best) if best.estimated_d is not None else best
 
-    def choose(offered: list[Candidate]) -> Candidate:
-        best = best_exact(offered)  # a winner that loses on every frame gives way to "no EL"
-        return best if best.no_el or best.J < no_el.J else no_el
+    def kept(best: Candidate) -> Candidate:
+        return best if best.no_el or best.J < no_el.J else no_el  # a winner that loses on every frame: "no EL"
 
     best = best_exact(candidates)
     candidates[next(i for i, c in enumerate(candidates) if c.name == best.name)] = best  # reported: exact figures
-    chosen = best if best.no_el or best.J < no_el.J else no_el
+    chosen = kept(best)
     sse = chosen.sse
     candidates[2:2] = others  # reported, never chosen: the EL holds models against one reference
     if ablations and last is not None:  # measured on every frame, never chosen
@@ -220,7 +219,7 @@ def code_segment(reference: Reference | Sequence[Reference], recon: list[np.ndar
                              model_bytes=4 * reference.arch.param_count if name == "ablation: float32" else None)
                        for name, coding in ABLATIONS.items()]  # float32: folded conv weights + biases, counted
         if len(families) > 1:
-            candidates += [replace(choose(without + learned_by[f.adapt]), name=family_ablation(f.adapt))
+            candidates += [replace(kept(best_exact(without + learned_by[f.adapt])), name=family_ablation(f.adapt))
                            for f in families]
     return SegmentResult(chosen, candidates, sse, no_el.sse, judge.no_el_box_sse, seconds_learning, judge.seconds,
                          steps, reference)
