@@ -308,6 +308,28 @@ def test_pretraining_stops_on_time_and_resumes(tmp_path, monkeypatch):
     assert again.id == r.id and again.name == "x265-qp37"
 
 
+def test_pretraining_another_width(tmp_path, monkeypatch):
+    """--channels: a narrower (or wider) network trains, ships and runs in the SDK; a checkpoint of another width is
+    refused with a clear error rather than a shape mismatch; widths the format cannot carry are refused."""
+    from dataclasses import replace
+
+    from mtvir_encoder import cli, pretrain
+    video = synthetic(2, 48, 64, 8)
+    monkeypatch.setattr(data, "pretraining_sources", lambda: iter([("synthetic", video, "ra")]))
+    cfg = pretrain.PretrainConfig(float_steps=3, qat_steps=1, batch=2, patch=24, margin=4, qps=(37,), channels=8)
+    r = pretrain.pretrain(tmp_path / "narrow.mtvir", tmp_path / "w", cfg, progress=False)
+    assert r.arch == m.sefcnn(8) and m.Reference.load(tmp_path / "narrow.mtvir").id == r.id
+    el = m.write(r.arch, [(0, 1, r.params, m.Coding())], r, 64, 48, 8, 1)
+    assert m.Enhancer(el, reference=r).enhance(video.y[0], 0).shape == (48, 64)
+    s = export.export(data.carphone(), tmp_path / "cp", frames=2, online=OnlineConfig(
+        iterations=2, snapshot_every=1, batch=4), reference=r, progress=False)  # online learning at that width
+    assert m.read(Path(s.el_path).read_bytes(), reference=r).reference_id == r.id
+    with pytest.raises(m.MtvirError, match="8-channel network, not 16"):
+        pretrain.pretrain(tmp_path / "x.mtvir", tmp_path / "w", replace(cfg, channels=16), progress=False)
+    assert cli.pretrain_main(["--channels", "65", "--workdir", str(tmp_path / "w2")]) == 2
+    assert not (tmp_path / "x.mtvir").exists() and not (tmp_path / "w2").exists()
+
+
 def test_export_end_to_end_and_decoder_agrees(ref, tmp_path):
     cfg = OnlineConfig(iterations=4, snapshot_every=2, batch=8)
     s = export.export(data.carphone(), tmp_path / "cp", frames=6, online=cfg, reference=ref, progress=False)

@@ -21,6 +21,8 @@ def pretrain_main(argv: list[str] | None = None) -> int:
     p.add_argument("--patch", type=int, default=d.patch)
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--channels", type=int, default=d.channels,
+                   help="channels of the network (default %(default)s; the decoder's work grows as their square)")
     p.add_argument("--qps", default=",".join(map(str, d.qps)),
                    help="QPs of the training pairs: one QP band per reference (default %(default)s)")
     p.add_argument("--device", default="auto", help="torch device for the steps: auto (cuda when present), cpu, cuda")
@@ -35,7 +37,7 @@ def pretrain_main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(a.threads)
     device = _device(a.device)
     cfg = PretrainConfig(float_steps=a.float_steps, qat_steps=a.qat_steps, batch=a.batch, patch=a.patch, lr=a.lr,
-                         seed=a.seed, qps=tuple(int(q) for q in a.qps.split(",")), device=device)
+                         seed=a.seed, channels=a.channels, qps=tuple(int(q) for q in a.qps.split(",")), device=device)
     status, ref = run_command("mtvir-pretrain", lambda: pretrain(a.output, a.workdir, cfg, resume=not a.no_resume,
                                                                  export_only=a.export_only, cache=a.cache,
                                                                  minutes=a.minutes),

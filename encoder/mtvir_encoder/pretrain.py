@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mtvir_decoder import Reference, sefcnn
+from mtvir_decoder import MtvirError, Reference, sefcnn
 from mtvir_decoder.references import PACKAGE_DIR
 
 from . import bl, data
@@ -42,6 +42,7 @@ class PretrainConfig:
     qps: tuple[int, ...] = (22, 27, 32, 37)
     codecs: tuple[str, ...] = ("x265",)
     seed: int = 0
+    channels: int = 16  # width of the network (sefcnn): 16 ships; wider costs the decoder (channels / 16)^2
     checkpoint_every: int = 250
     device: str = "cpu"  # where the steps run ("cuda" on a GPU machine); the data stays on the CPU
 
@@ -122,15 +123,21 @@ def pretrain(out: Path | None = None, workdir: Path = Path("runs/pretrain"), cfg
     from mtvir_decoder.cli import progress_bar
 
     cfg = cfg or PretrainConfig()
+    if not 1 <= cfg.channels <= 64:
+        raise MtvirError(f"{cfg.channels} channels: the EL format allows 1 to 64")
     workdir.mkdir(parents=True, exist_ok=True)
     out = Path(out) if out else PACKAGE_DIR / "default.mtvir"
     dev = torch.device(cfg.device)
     torch.manual_seed(cfg.seed)
-    net = Network(sefcnn()).init_identity(cfg.seed).to(dev)
+    net = Network(sefcnn(cfg.channels)).init_identity(cfg.seed).to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     step, ckpt = 0, workdir / "checkpoint.pt"
     if resume and ckpt.exists():
         state = torch.load(ckpt, weights_only=False, map_location=dev)
+        made_with = state["config"].get("channels", 16)
+        if made_with != cfg.channels:
+            raise MtvirError(f"the checkpoint in {workdir} is a {made_with}-channel network, not {cfg.channels}: "
+                             "start over (--no-resume) or use another --workdir")
         if state["config"] != asdict(cfg):
             print("note: the checkpoint was made with other settings; continuing with the new ones")
         if state["quantize"]:
