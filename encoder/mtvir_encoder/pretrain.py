@@ -42,7 +42,7 @@ class PretrainConfig:
     qps: tuple[int, ...] = (22, 27, 32, 37)
     codecs: tuple[str, ...] = ("x265",)
     seed: int = 0
-    channels: int = 16  # width of the network (sefcnn): 16 ships; wider costs the decoder (channels / 16)^2
+    channels: int = 16  # width of the network (sefcnn): 16 ships; wider: (channels / 16)^2 the MACs per pixel
     checkpoint_every: int = 250
     device: str = "cpu"  # where the steps run ("cuda" on a GPU machine); the data stays on the CPU
 
