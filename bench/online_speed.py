@@ -1,10 +1,13 @@
 """Online-learning throughput: iterations/s of the real training step (CQB with straight-through rounding, the
 affine parameters, Adam, patches from the BL) against a plain PyTorch loop of the same network without
 quantization (nn.Conv2d layers, same graph, same batch), against the step as it was before 2026-12-02 (the
-squeeze-excitation's 9x9 mean by torch's ``avg_pool2d``), and against the same function with the affine map
+squeeze-excitation's 9x9 mean by torch's ``avg_pool2d``), against the same function with the affine map
 applied after the conv when the weights are frozen (``split_forward``: no weight gradient, but two more
-full-size tensors per layer; which is faster depends on the machine, so it is measured, not assumed). All run
-in this process, interleaved, so the machine's noise hits them alike; the figures that matter are the ratios.
+full-size tensors per layer; which is faster depends on the machine, so it is measured, not assumed), and the
+default family (every weight) in the layouts and precisions it can run in: NCHW float32 (until 2026-12-03),
+channels_last float32 (the default on CPU since) and channels_last under bf16 autocast (``--precision bf16``).
+All run in this process, interleaved, so the machine's noise hits them alike; the figures that matter are the
+ratios.
 
     python bench/online_speed.py [--steps 60] [--batch 64] [--patch 35] [--threads 0]
 """
@@ -21,7 +24,7 @@ from torch import nn
 from mtvir_decoder import references
 from mtvir_decoder.descriptor import ADD, CONV
 from mtvir_encoder import bl, data
-from mtvir_encoder.network import Network
+from mtvir_encoder.network import Network, training_step_context
 from mtvir_encoder.online import OnlineConfig, _patches
 
 
@@ -67,12 +70,15 @@ def plain(arch) -> Network:
     return net
 
 
-def timed(net, params, batches, steps) -> float:
+def timed(net, params, batches, steps, layout=torch.contiguous_format, precision="fp32") -> float:
     opt = torch.optim.Adam(params, lr=2e-4)
+    batches = [(x.contiguous(memory_format=layout), y.contiguous(memory_format=layout)) for x, y in batches]
     t0 = time.perf_counter()
     for i in range(steps):
         x, y = batches[i % len(batches)]
-        loss = torch.mean((net(x) - y) ** 2)
+        with training_step_context(x.device, precision):
+            pred = net(x)
+        loss = torch.mean((pred.float() - y) ** 2)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -99,6 +105,8 @@ def main() -> None:
     batches = [_patches(rng, base.recon.y, video.y, a.batch, a.patch, 255.0) for _ in range(8)]
 
     cqb_all = Network(ref.arch).load_params(ref.params)
+    last = Network(ref.arch).load_params(ref.params).to(memory_format=torch.channels_last)
+    last_bf16 = Network(ref.arch).load_params(ref.params).to(memory_format=torch.channels_last)
     cqb_affine, affine = frozen(Network(ref.arch).load_params(ref.params))
     before, before_affine = frozen(Before(ref.arch).load_params(ref.params))
     split, split_affine = frozen(Network(ref.arch).load_params(ref.params))
@@ -108,24 +116,27 @@ def main() -> None:
     if torch.abs(split(x) - cqb_affine(x)).max() > 1e-5:
         raise SystemExit("the split form is not the default's function")
     base_net = plain(ref.arch)
+    cl = torch.channels_last
     runs = {"plain float conv, all weights": (base_net, list(base_net.parameters())),
             "before: CQB, biases and affine": (before, before_affine),
             "split: affine after the conv, biases and affine": (split, split_affine),
-            "CQB + STE, all weights (--adapt all)": (cqb_all, list(cqb_all.parameters())),
-            "CQB + STE, biases and affine (default)": (cqb_affine, affine)}
+            "CQB + STE, biases and affine": (cqb_affine, affine),
+            "CQB + STE, every weight, NCHW fp32": (cqb_all, list(cqb_all.parameters())),
+            "every weight, channels_last fp32 (default)": (last, list(last.parameters()), cl),
+            "every weight, channels_last bf16": (last_bf16, list(last_bf16.parameters()), cl, "bf16")}
     rates = {k: [] for k in runs}
-    for net, params in runs.values():
-        timed(net, params, batches, 3)  # warm-up
+    for run in runs.values():
+        timed(run[0], run[1], batches, 3, *run[2:])  # warm-up
     for _ in range(a.rounds):
-        for name, (net, params) in runs.items():
-            rates[name].append(timed(net, params, batches, a.steps))
+        for name, run in runs.items():
+            rates[name].append(timed(run[0], run[1], batches, a.steps, *run[2:]))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {a.batch} x {a.patch}x{a.patch}, "
           f"{a.rounds} interleaved rounds of {a.steps} steps (median)")
     baseline = float(np.median(rates["plain float conv, all weights"]))
-    old = float(np.median(rates["before: CQB, biases and affine"]))
+    nchw = float(np.median(rates["CQB + STE, every weight, NCHW fp32"]))
     for name, r in rates.items():
         med = float(np.median(r))
-        print(f"{name:48s} {med:6.2f} it/s  {med / baseline:5.2f}x the plain loop  {med / old:5.2f}x before")
+        print(f"{name:48s} {med:6.2f} it/s  {med / baseline:5.2f}x the plain loop  {med / nchw:5.2f}x NCHW fp32")
 
 
 if __name__ == "__main__":

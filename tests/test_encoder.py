@@ -7,6 +7,7 @@ import shutil
 import stat
 import subprocess
 import sys
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -132,13 +133,26 @@ def test_the_coding_ladder_walks_to_the_lowest_j(best):
         assert len(judged) == len(set(judged)) <= abs(start - best) + 3
 
 
-def test_online_learning_lowers_mse(ref, base, clip):
-    cfg = OnlineConfig(iterations=40, snapshot_every=40, batch=16)
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_online_learning_lowers_mse(ref, base, clip, precision):
+    """Learning lowers the MSE of the coded model as the SDK runs it, in float32 steps or bf16 ones."""
+    cfg = OnlineConfig(iterations=40, snapshot_every=40, batch=16, precision=precision)
     snaps = learn(ref, base.recon.y, clip.y, 8, cfg)
     coding = m.Coding(None, None, None)
     _, before = select.evaluate(ref, snaps[0].params, coding, base.recon.y, clip.y, 8)
     _, after = select.evaluate(ref, snaps[-1].params, coding, base.recon.y, clip.y, 8)
     assert after.sum() < before.sum()
+
+
+def test_precision_auto_is_bf16_only_where_the_cpu_has_it():
+    from mtvir_encoder.network import resolve_precision
+    assert resolve_precision("fp32", torch.device("cpu")) == "fp32"
+    assert resolve_precision("bf16", torch.device("meta")) == "bf16"
+    assert resolve_precision("auto", torch.device("meta")) == "fp32"  # not measured off the CPU
+    native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    assert resolve_precision("auto", torch.device("cpu")) == ("bf16" if native else "fp32")
+    with pytest.raises(ValueError, match="precision"):
+        resolve_precision("fp16", torch.device("cpu"))
 
 
 def _with_bias_noise(params: m.Params, sigma: float, seed: int = 0) -> m.Params:
@@ -296,7 +310,7 @@ def test_pretraining_stops_on_time_and_resumes(tmp_path, monkeypatch):
     from mtvir_encoder import pretrain
     monkeypatch.setattr(data, "pretraining_sources", lambda: iter([("synthetic", synthetic(3, 48, 64, 8), "ra")]))
     cfg = pretrain.PretrainConfig(float_steps=6, qat_steps=3, batch=4, patch=24, margin=4, qps=(37,),
-                                  checkpoint_every=100)
+                                  checkpoint_every=100, precision="bf16")  # (another test trains in float32)
     out = tmp_path / "x265-qp37.mtvir"
     assert pretrain.pretrain(out, tmp_path / "w", cfg, progress=False, minutes=1e-9) is None  # stopped at once
     assert not out.exists()
@@ -311,8 +325,6 @@ def test_pretraining_stops_on_time_and_resumes(tmp_path, monkeypatch):
 def test_pretraining_another_width(tmp_path, monkeypatch):
     """--channels: a narrower (or wider) network trains, ships and runs in the SDK; a checkpoint of another width is
     refused with a clear error rather than a shape mismatch; widths the format cannot carry are refused."""
-    from dataclasses import replace
-
     from mtvir_encoder import cli, pretrain
     video = synthetic(2, 48, 64, 8)
     monkeypatch.setattr(data, "pretraining_sources", lambda: iter([("synthetic", video, "ra")]))
@@ -348,7 +360,7 @@ def test_export_end_to_end_and_decoder_agrees(ref, tmp_path):
     psnr = np.mean([bl.psnr(a, b, 255) for a, b in zip(out, orig.y)])
     assert abs(psnr - s.psnr_el) < 1e-6
     assert s.psnr_el >= s.psnr_bl - 1e-9 or chosen == "no EL"
-    assert "J" in s.report()
+    assert "J" in s.report() and s.precision in ("fp32", "bf16") and f"({s.precision} steps)" in s.report()
 
     # mtvir-decode, as a user runs it, reproduces the gain the encoder reported
     cmd = [sys.executable, "-m", "mtvir_decoder.cli", bl_file, el, "-o", tmp_path / "dec.y4m",
@@ -402,6 +414,9 @@ def test_bad_inputs_leave_nothing(tmp_path, ref):
     assert "Errno" not in str(caught.value)  # FFmpeg's words, not its error number
     with pytest.raises(m.MtvirError, match="does not exist"):
         export.export(data.carphone(), tmp_path / "nodir" / "out", online=cfg, reference=ref, progress=False)
+    with pytest.raises(m.MtvirError, match="precision 'fp16'"):
+        export.export(data.carphone(), tmp_path / "out", online=replace(cfg, precision="fp16"), reference=ref,
+                      progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["junk.mp4"]
 
 

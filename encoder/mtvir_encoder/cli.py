@@ -8,6 +8,7 @@ from mtvir_decoder.cli import run_command
 
 
 def pretrain_main(argv: list[str] | None = None) -> int:
+    from .network import PRECISIONS
     from .pretrain import PretrainConfig, pretrain
 
     d = PretrainConfig()
@@ -26,6 +27,9 @@ def pretrain_main(argv: list[str] | None = None) -> int:
     p.add_argument("--qps", default=",".join(map(str, d.qps)),
                    help="QPs of the training pairs: one QP band per reference (default %(default)s)")
     p.add_argument("--device", default="auto", help="torch device for the steps: auto (cuda when present), cpu, cuda")
+    p.add_argument("--precision", choices=PRECISIONS, default=d.precision,
+                   help="arithmetic of the steps' convolutions: fp32, bf16 (autocast; the parameters stay float32), "
+                        "auto (bf16 where the CPU has it natively); default %(default)s")
     p.add_argument("--minutes", type=float, help="stop at a checkpoint after this long (resume later)")
     p.add_argument("--cache", type=Path, help="folder of the coded training pairs (default: WORKDIR/cache)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
@@ -37,7 +41,8 @@ def pretrain_main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(a.threads)
     device = _device(a.device)
     cfg = PretrainConfig(float_steps=a.float_steps, qat_steps=a.qat_steps, batch=a.batch, patch=a.patch, lr=a.lr,
-                         seed=a.seed, channels=a.channels, qps=tuple(int(q) for q in a.qps.split(",")), device=device)
+                         seed=a.seed, channels=a.channels, qps=tuple(int(q) for q in a.qps.split(",")), device=device,
+                         precision=a.precision)
     status, ref = run_command("mtvir-pretrain", lambda: pretrain(a.output, a.workdir, cfg, resume=not a.no_resume,
                                                                  export_only=a.export_only, cache=a.cache,
                                                                  minutes=a.minutes),
@@ -59,6 +64,7 @@ def _device(name: str) -> str:
 
 def export_main(argv: list[str] | None = None) -> int:
     from .export import SAMPLE_PIXELS, SEGMENT_SECONDS, export
+    from .network import PRECISIONS
     from .online import OnlineConfig
 
     d = OnlineConfig()
@@ -112,6 +118,10 @@ def export_main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--device", default="cpu", help="torch device of online learning: cpu, cuda, auto (cuda when "
                    "present); selection always runs the SDK's Enhancer")
+    p.add_argument("--precision", choices=PRECISIONS, default=d.precision,
+                   help="arithmetic of the learning steps' convolutions: auto (default: bf16 where the CPU has it "
+                        "natively, 1.5x faster to the same J; else fp32), fp32, bf16; the integers coded and J's "
+                        "judgement are float32 either way")
     p.add_argument("--reference", type=Path, help="reference model file (default: the shipped one)")
     p.add_argument("--json", type=Path, help="also write the summary and every candidate's J as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -121,7 +131,7 @@ def export_main(argv: list[str] | None = None) -> int:
     cfg = OnlineConfig(iterations=a.iterations, seconds=a.seconds, lr=a.lr, adapt=a.adapt, batch=a.batch,
                        patch=a.patch, snapshot_every=a.snapshot_every, seed=a.seed, patience=a.patience,
                        device=_device(a.device), rate_weight=a.rate_weight, affine_lr_factor=a.affine_lr_factor,
-                       lambda_source=a.lambda_source, lambda_scale=a.lambda_scale)
+                       lambda_source=a.lambda_source, lambda_scale=a.lambda_scale, precision=a.precision)
     def run():
         from mtvir_decoder import Reference
         ref = Reference.load(a.reference) if a.reference else None
@@ -146,6 +156,7 @@ def export_main(argv: list[str] | None = None) -> int:
 
 def eval_main(argv: list[str] | None = None) -> int:
     from .evaluate import EvalConfig, evaluate
+    from .network import PRECISIONS
     from .online import OnlineConfig
 
     d = OnlineConfig()
@@ -172,6 +183,8 @@ def eval_main(argv: list[str] | None = None) -> int:
                    help="the model's bits in the loss (default: 1 with --adapt all, 0 with bias_affine)")
     p.add_argument("--ablations", action="store_true", help="also: reference only, float32, no residue, no RUO")
     p.add_argument("--device", default="cpu", help="torch device of online learning: cpu, cuda, auto")
+    p.add_argument("--precision", choices=PRECISIONS, default=d.precision,
+                   help="arithmetic of online learning's convolutions: auto (default), fp32, bf16")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     a = p.parse_args(argv)
     from .data import carphone
@@ -186,7 +199,7 @@ def eval_main(argv: list[str] | None = None) -> int:
     online = OnlineConfig(iterations=a.iterations, adapt=a.adapt, lr=a.lr, snapshot_every=a.snapshot_every,
                           batch=a.batch, device=_device(a.device), rate_weight=a.rate_weight,
                           affine_lr_factor=a.affine_lr_factor, lambda_source=a.lambda_source,
-                          lambda_scale=a.lambda_scale)
+                          lambda_scale=a.lambda_scale, precision=a.precision)
     cfg = EvalConfig(a.codec, configs, qps, a.frames, a.group, online, a.ablations)
     status, summary = run_command("mtvir-eval", lambda: evaluate(clips, a.output, cfg, progress=not a.quiet),
                                   "run it again to resume (finished points are cached)")

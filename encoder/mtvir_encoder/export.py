@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from mtvir_decoder import MtvirError, Reference, carriage, references, write
 from mtvir_decoder import video as video_io
 from mtvir_decoder.metrics import psnr_from_sse
 
 from . import bl
+from .network import PRECISIONS, resolve_precision
 from .online import OnlineConfig
 from .segment import SHARED, Model, SegmentResult, code_segment
 from .select import lagrangian
@@ -60,6 +62,7 @@ class Summary:
     reference: str = ""  # the reference the EL names: its name and id
     lagrangian: float = 0.0  # J's lambda (luma SSE per bit), before OnlineConfig.lambda_scale
     lagrangian_source: str = ""  # how it was set
+    precision: str = ""  # of the learning steps: fp32 or bf16
 
     @property
     def delta_psnr(self) -> float:
@@ -80,8 +83,8 @@ class Summary:
                          f"{g.steps} steps")
         lines.append(f"reference {self.reference}")
         lines.append(f"J's lambda {self.lagrangian:.4g}: {self.lagrangian_source}")
-        lines.append(f"time: BL {self.seconds_bl:.1f} s, learning {self.seconds_learning:.1f} s, "
-                     f"selection {self.seconds_selection:.1f} s")
+        lines.append(f"time: BL {self.seconds_bl:.1f} s, learning {self.seconds_learning:.1f} s "
+                     f"({self.precision or 'fp32'} steps), selection {self.seconds_selection:.1f} s")
         return "\n".join(lines)
 
 
@@ -146,6 +149,9 @@ def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "
         raise MtvirError("--workers must be 0 (no Ray) or more")
     if online.lambda_source not in ("slope", "hm"):
         raise MtvirError(f"lambda source {online.lambda_source!r}: slope or hm")
+    if online.precision not in PRECISIONS:
+        raise MtvirError(f"precision {online.precision!r}: {', '.join(PRECISIONS)}")
+    online = replace(online, precision=resolve_precision(online.precision, torch.device(online.device)))
     if in_band and codec not in ("x265", "x264"):
         raise MtvirError("--in-band carries the EL in SEI messages: x265 or x264 (AV1 has no carriage yet)")
     choices = [reference] if reference else references.starting_points() or [references.default()]
@@ -194,7 +200,7 @@ def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "
     return Summary(str(bl_path), str(el_path or bl_path), codec, qp, config, count, width, height, depth,
                    sum(bits) // 8, bl_path.stat().st_size, sum(bits) / seconds / 1000, el_bytes, psnr(run.bl_sse),
                    psnr(run.el_sse), run.seconds_bl, run.seconds_learning, run.seconds_selection, run.results,
-                   f"{reference.name or '(given)'} {reference.id.hex()}", run.lam, run.lam_source)
+                   f"{reference.name or '(given)'} {reference.id.hex()}", run.lam, run.lam_source, online.precision)
 
 
 def _shape(planes) -> tuple[int, int, int]:

@@ -27,7 +27,7 @@ import torch
 
 from mtvir_decoder import Coding, Params, Reference, write
 
-from .network import Network
+from .network import Network, training_layout, training_step_context
 
 
 @dataclass
@@ -46,6 +46,7 @@ class OnlineConfig:
     patience: int = 2  # snapshots without a lower J before a segment's learning stops (0: run every iteration)
     size_cap: int = 13824  # bytes of coded model: stop when a snapshot passes it (13.5 KB)
     device: str = "cpu"  # torch device of the training steps ("cuda" on a GPU machine)
+    precision: str = "auto"  # the training steps' convolutions: fp32, bf16 (autocast), auto (network.resolve_precision)
     # the model's estimated bits in the loss, times J's own Lagrangian (0: MSE alone); None: on where the integer
     # residue is learned (adapt "all": it is what makes that family pay on carphone), off for bias_affine (no gain)
     rate_weight: float | None = None
@@ -154,7 +155,8 @@ def snapshots(reference: Reference, recon: list[np.ndarray], orig: list[np.ndarr
     rng = np.random.default_rng(cfg.seed)
     peak = float((1 << bit_depth) - 1)
     dev = torch.device(cfg.device)
-    net = Network(reference.arch).load_params(start or reference.params).to(dev)
+    layout = training_layout(dev)
+    net = Network(reference.arch).load_params(start or reference.params).to(dev, memory_format=layout)
     affine = [p for c in net.convs for p in (c.bias, c.log_scale, c.rel_shift)]
     lr, affine_lr = cfg.rates
     groups = [{"params": affine, "lr": affine_lr}]
@@ -170,8 +172,10 @@ def snapshots(reference: Reference, recon: list[np.ndarray], orig: list[np.ndarr
     yield Snapshot(0, 0.0, net.to_params(), float("nan"))
     t0, losses = time.time(), []
     for step in range(1, cfg.iterations + 1):
-        x, y = (t.to(dev) for t in _patches(rng, recon, orig, cfg.batch, cfg.patch, peak))
-        mse = torch.mean((net(x) - y) ** 2)
+        x, y = (t.to(dev, memory_format=layout) for t in _patches(rng, recon, orig, cfg.batch, cfg.patch, peak))
+        with training_step_context(dev, cfg.precision):
+            pred = net(x)
+        mse = torch.mean((pred.float() - y) ** 2)
         loss = mse + bit_price * delta_bits(net) if delta_bits is not None else mse
         opt.zero_grad()
         loss.backward()

@@ -26,7 +26,7 @@ from mtvir_decoder import MtvirError, Reference, sefcnn
 from mtvir_decoder.references import PACKAGE_DIR
 
 from . import bl, data
-from .network import Network
+from .network import Network, resolve_precision, training_layout, training_step_context
 
 
 @dataclass
@@ -45,6 +45,7 @@ class PretrainConfig:
     channels: int = 16  # width of the network (sefcnn): 16 ships; wider: (channels / 16)^2 the MACs per pixel
     checkpoint_every: int = 250
     device: str = "cpu"  # where the steps run ("cuda" on a GPU machine); the data stays on the CPU
+    precision: str = "auto"  # the steps' convolutions: fp32, bf16 (autocast; parameters stay fp32), auto (resolved)
 
 
 def build_pairs(cfg: PretrainConfig, cache: Path) -> list[tuple[np.ndarray, np.ndarray, int, str]]:
@@ -127,9 +128,9 @@ def pretrain(out: Path | None = None, workdir: Path = Path("runs/pretrain"), cfg
         raise MtvirError(f"{cfg.channels} channels: the EL format allows 1 to 64")
     workdir.mkdir(parents=True, exist_ok=True)
     out = Path(out) if out else PACKAGE_DIR / "default.mtvir"
-    dev = torch.device(cfg.device)
+    dev, layout = torch.device(cfg.device), training_layout(torch.device(cfg.device))
     torch.manual_seed(cfg.seed)
-    net = Network(sefcnn(cfg.channels)).init_identity(cfg.seed).to(dev)
+    net = Network(sefcnn(cfg.channels)).init_identity(cfg.seed).to(dev, memory_format=layout)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     step, ckpt = 0, workdir / "checkpoint.pt"
     if resume and ckpt.exists():
@@ -148,7 +149,9 @@ def pretrain(out: Path | None = None, workdir: Path = Path("runs/pretrain"), cfg
         step = state["step"]
     if export_only:
         return _export(net, cfg, out)
-    print("building training pairs (cached after the first run)...", flush=True)
+    precision = resolve_precision(cfg.precision, dev)
+    print(f"{cfg.channels} channels, {precision} steps on {dev}; building training pairs (cached after the first "
+          "run)...", flush=True)
     pairs = build_pairs(cfg, cache or workdir / "cache")
     sampler = PatchSampler(pairs, cfg.patch, cfg.seed + step)
     total = cfg.float_steps + cfg.qat_steps
@@ -162,8 +165,9 @@ def pretrain(out: Path | None = None, workdir: Path = Path("runs/pretrain"), cfg
             opt = torch.optim.Adam(net.parameters(), lr=cfg.qat_lr)
         for g in opt.param_groups:
             g["lr"] = _lr(cfg, step)
-        x, y = (t.to(dev, non_blocking=True) for t in sampler.batch(cfg.batch))
-        pred = net(x)
+        x, y = (t.to(dev, memory_format=layout, non_blocking=True) for t in sampler.batch(cfg.batch))
+        with training_step_context(dev, precision):
+            pred = net(x).float()
         loss = torch.mean((pred - y)[..., m:-m, m:-m] ** 2)
         base = torch.mean((x - y)[..., m:-m, m:-m] ** 2)
         opt.zero_grad()
