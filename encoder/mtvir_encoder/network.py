@@ -95,11 +95,11 @@ def resolve_precision(precision: str, device: torch.device) -> str:
 
 
 def training_step_context(device: torch.device, precision: str):
-    """Where a training step's forward runs: float32, or bfloat16 under autocast (the parameters, the loss and Adam
-    stay float32; only the convolutions' arithmetic drops to bf16). The model coded is the same either way: its
-    integers are rounded from the float32 W_L, and J judges each snapshot through the SDK's float32 Enhancer."""
-    bf16 = resolve_precision(precision, device) == "bf16"
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
+    """Where a training step's forward runs, for a resolved precision: float32, or bfloat16 under autocast (the
+    parameters, the loss and Adam stay float32; only the convolutions' arithmetic drops to bf16). The model coded
+    is the same either way: its integers are rounded from the float32 W_L, and J judges each snapshot through the
+    SDK's float32 Enhancer."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
 def training_layout(device: torch.device) -> torch.memory_format:

@@ -27,7 +27,7 @@ import torch
 
 from mtvir_decoder import Coding, Params, Reference, write
 
-from .network import Network, training_layout, training_step_context
+from .network import Network, resolve_precision, training_layout, training_step_context
 
 
 @dataclass
@@ -155,7 +155,7 @@ def snapshots(reference: Reference, recon: list[np.ndarray], orig: list[np.ndarr
     rng = np.random.default_rng(cfg.seed)
     peak = float((1 << bit_depth) - 1)
     dev = torch.device(cfg.device)
-    layout = training_layout(dev)
+    layout, precision = training_layout(dev), resolve_precision(cfg.precision, dev)  # once: not per step
     net = Network(reference.arch).load_params(start or reference.params).to(dev, memory_format=layout)
     affine = [p for c in net.convs for p in (c.bias, c.log_scale, c.rel_shift)]
     lr, affine_lr = cfg.rates
@@ -173,7 +173,7 @@ def snapshots(reference: Reference, recon: list[np.ndarray], orig: list[np.ndarr
     t0, losses = time.time(), []
     for step in range(1, cfg.iterations + 1):
         x, y = (t.to(dev, memory_format=layout) for t in _patches(rng, recon, orig, cfg.batch, cfg.patch, peak))
-        with training_step_context(dev, cfg.precision):
+        with training_step_context(dev, precision):
             pred = net(x)
         mse = torch.mean((pred.float() - y) ** 2)
         loss = mse + bit_price * delta_bits(net) if delta_bits is not None else mse
