@@ -103,3 +103,20 @@ def test_plots_split_the_families_of_adapt_auto():
     single = {"frames": 4, "groups": [{"frame_count": 4, "candidates": [cand("no EL", -1, 1.0),
                                                                       cand("step 1 2^-11", 1, 0.5)]}]}
     assert plots._families(single) == [None] and plots._per_step(single)[1]["J"] == 0.5
+
+
+def test_plots_hold_a_group_that_stopped_learning_earlier():
+    """Two segments, the second's learning stopped at step 1: at step 2 it still counts, with its step-1 figures
+    (summing only the first would drop J by the second's share and plot a cliff)."""
+    from mtvir_encoder import plots
+
+    def cand(name, step, J, gain):
+        return {"name": name, "step": step, "J": J, "bytes": 10 * max(step, 0), "delta_psnr": gain}
+    long = {"frame_count": 3, "candidates": [cand("no EL", -1, 100.0, 0.0), cand("reference", 0, 90.0, 0.1),
+                                             cand("step 1", 1, 80.0, 0.2), cand("step 2", 2, 70.0, 0.3)]}
+    short = {"frame_count": 1, "candidates": [cand("no EL", -1, 100.0, 0.0), cand("reference", 0, 95.0, 0.1),
+                                              cand("step 1", 1, 85.0, 0.4)]}
+    steps = plots._per_step({"frames": 4, "groups": [long, short]})
+    assert [steps[s]["J"] for s in (0, 1, 2)] == [185.0, 165.0, 155.0]
+    assert steps[2]["dJ"] == 100 * (155.0 / 200.0 - 1) and steps[2]["bytes"] == 30
+    assert abs(steps[2]["gain"] - (0.3 * 3 + 0.4) / 4) < 1e-12

@@ -14,9 +14,11 @@ def _families(row: dict) -> list[str | None]:
 
 def _per_step(row: dict, family: str | None = None) -> dict[int, dict]:
     """For each training step (of ``family`` only, if given), the coding with the least J summed over groups: J
-    (relative to no EL), bytes, gain. Step 0 is the reference alone; "no EL" and the ablations are left out."""
-    steps: dict[int, dict] = {}
+    (relative to no EL), bytes, gain. Step 0 is the reference alone; "no EL" and the ablations are left out. A group
+    whose learning stopped earlier (patience, or a short last segment) counts with its last snapshot's figures at
+    the later steps, so that every step sums the same frames."""
     no_el = sum(next(c["J"] for c in g["candidates"] if c["name"] == "no EL") for g in row["groups"])
+    per_group = []
     for g in row["groups"]:
         best: dict[int, dict] = {}
         for c in g["candidates"]:
@@ -26,14 +28,19 @@ def _per_step(row: dict, family: str | None = None) -> dict[int, dict]:
                 continue
             if c["step"] not in best or c["J"] < best[c["step"]]["J"]:
                 best[c["step"]] = c
-        for step, c in best.items():
-            s = steps.setdefault(step, {"J": 0.0, "bytes": 0, "gain": 0.0})
+        per_group.append((g, best))
+    steps: dict[int, dict] = {}
+    for step in sorted({s for _, best in per_group for s in best}):
+        s = steps[step] = {"J": 0.0, "bytes": 0, "gain": 0.0}
+        for g, best in per_group:
+            if not best:
+                continue
+            c = best[max((k for k in best if k <= step), default=min(best))]
             s["J"] += c["J"]
             s["bytes"] += c["bytes"]
             s["gain"] += c["delta_psnr"] * g["frame_count"] / row["frames"]
-    for s in steps.values():
         s["dJ"] = 100 * (s["J"] / no_el - 1)
-    return dict(sorted(steps.items()))
+    return steps
 
 
 def draw(rows: list[dict], out_dir: Path) -> list[Path]:
