@@ -144,6 +144,19 @@ def test_online_learning_lowers_mse(ref, base, clip, precision):
     assert after.sum() < before.sum()
 
 
+def test_snapshots_of_the_moving_average(ref, base, clip):
+    """With ``ema`` d a snapshot holds the parameters' moving average: after one step, (1 - d) of the way from the
+    start to the parameters as trained."""
+    cfg = OnlineConfig(iterations=1, snapshot_every=1, batch=8, adapt="bias_affine")
+    trained = learn(ref, base.recon.y, clip.y, 8, cfg)[-1].params
+    averaged = learn(ref, base.recon.y, clip.y, 8, replace(cfg, ema=0.75))[-1].params
+    assert any(not np.allclose(t, r) for t, r in zip(trained.biases, ref.params.biases))
+    for a, t, r in zip(averaged.biases, trained.biases, ref.params.biases):
+        np.testing.assert_allclose(a, r + 0.25 * (t - r), atol=1e-6)
+    with pytest.raises(ValueError, match="ema"):
+        learn(ref, base.recon.y, clip.y, 8, replace(cfg, ema=1.0))
+
+
 def test_precision_auto_is_bf16_only_where_the_cpu_has_it():
     from mtvir_encoder.network import resolve_precision
     assert resolve_precision("fp32", torch.device("cpu")) == "fp32"

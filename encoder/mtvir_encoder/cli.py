@@ -84,6 +84,8 @@ def export_main(argv: list[str] | None = None) -> int:
                    help="most training steps per segment (per family with --adapt auto)")
     p.add_argument("--patience", type=int, default=d.patience,
                    help="snapshots without a lower J before a segment's learning stops (0: never early)")
+    p.add_argument("--ema", type=float, default=d.ema, metavar="DECAY",
+                   help="snapshots of a moving average of the learned parameters, this decay per step (0: none)")
     p.add_argument("--sample-pixels", type=int, default=SAMPLE_PIXELS,
                    help="pixels of each segment on which candidates are ranked (the winner then runs on all)")
     p.add_argument("--seconds", type=float, help="training time budget per segment")
@@ -126,10 +128,12 @@ def export_main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, help="also write the summary and every candidate's J as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     a = p.parse_args(argv)
+    if not 0.0 <= a.ema < 1.0:
+        p.error("--ema takes a decay per step in [0, 1)")
     import torch
     torch.manual_seed(a.seed)
     cfg = OnlineConfig(iterations=a.iterations, seconds=a.seconds, lr=a.lr, adapt=a.adapt, batch=a.batch,
-                       patch=a.patch, snapshot_every=a.snapshot_every, seed=a.seed, patience=a.patience,
+                       patch=a.patch, snapshot_every=a.snapshot_every, seed=a.seed, patience=a.patience, ema=a.ema,
                        device=_device(a.device), rate_weight=a.rate_weight, affine_lr_factor=a.affine_lr_factor,
                        lambda_source=a.lambda_source, lambda_scale=a.lambda_scale, precision=a.precision)
     def run():
@@ -171,6 +175,10 @@ def eval_main(argv: list[str] | None = None) -> int:
     p.add_argument("--frames", type=int, help="only the first N frames of each clip")
     p.add_argument("--group", type=int, help="frames per EL group")
     p.add_argument("--iterations", type=int, default=d.iterations)
+    p.add_argument("--patience", type=int, default=d.patience,
+                   help="snapshots without a lower J before a segment's learning stops (0: never early)")
+    p.add_argument("--ema", type=float, default=d.ema, metavar="DECAY",
+                   help="snapshots of a moving average of the learned parameters, this decay per step (0: none)")
     p.add_argument("--adapt", choices=["bias_affine", "all", "auto"], default=d.adapt)
     p.add_argument("--lr", type=float, help="the weights' learning rate (default: the family's own)")
     p.add_argument("--affine-lr-factor", type=float, help="the biases' and affine parameters' (default: the family's)")
@@ -187,6 +195,8 @@ def eval_main(argv: list[str] | None = None) -> int:
                    help="arithmetic of online learning's convolutions: auto (default), fp32, bf16")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     a = p.parse_args(argv)
+    if not 0.0 <= a.ema < 1.0:
+        p.error("--ema takes a decay per step in [0, 1)")
     from .data import carphone
     clips = [Path(carphone()) if str(c) == "carphone" else c for c in a.inputs]
     try:
@@ -196,8 +206,9 @@ def eval_main(argv: list[str] | None = None) -> int:
         p.error("--qps takes comma-separated integers")
     import torch
     torch.manual_seed(0)
-    online = OnlineConfig(iterations=a.iterations, adapt=a.adapt, lr=a.lr, snapshot_every=a.snapshot_every,
-                          batch=a.batch, device=_device(a.device), rate_weight=a.rate_weight,
+    online = OnlineConfig(iterations=a.iterations, patience=a.patience, ema=a.ema, adapt=a.adapt, lr=a.lr,
+                          snapshot_every=a.snapshot_every, batch=a.batch, device=_device(a.device),
+                          rate_weight=a.rate_weight,
                           affine_lr_factor=a.affine_lr_factor, lambda_source=a.lambda_source,
                           lambda_scale=a.lambda_scale, precision=a.precision)
     cfg = EvalConfig(a.codec, configs, qps, a.frames, a.group, online, a.ablations)

@@ -17,6 +17,7 @@ alone in J on carphone, and without it lost to them; J's lambda itself is anothe
 """
 from __future__ import annotations
 
+import copy
 import ctypes
 import time
 from collections.abc import Iterator
@@ -44,6 +45,9 @@ class OnlineConfig:
     snapshot_every: int = 100
     seed: int = 0
     patience: int = 2  # snapshots without a lower J before a segment's learning stops (0: run every iteration)
+    # snapshots of an exponential moving average of the parameters, this decay per step (0: the parameters as
+    # trained): Adam at these rates moves the model by more between snapshots than the snapshots gain
+    ema: float = 0.0
     size_cap: int = 13824  # bytes of coded model: stop when a snapshot passes it (13.5 KB)
     device: str = "cpu"  # torch device of the training steps ("cuda" on a GPU machine)
     precision: str = "auto"  # the training steps' convolutions: fp32, bf16 (autocast), auto (network.resolve_precision)
@@ -151,6 +155,8 @@ def snapshots(reference: Reference, recon: list[np.ndarray], orig: list[np.ndarr
     the loss (0: MSE alone)."""
     if cfg.adapt not in ("bias_affine", "all"):
         raise ValueError(f"adapt must be bias_affine or all, not {cfg.adapt!r}")
+    if not 0.0 <= cfg.ema < 1.0:
+        raise ValueError(f"ema must be in [0, 1), not {cfg.ema}")
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     peak = float((1 << bit_depth) - 1)
@@ -166,6 +172,7 @@ def snapshots(reference: Reference, recon: list[np.ndarray], orig: list[np.ndarr
         for c in net.convs:
             c.weight.requires_grad_(False)
     opt = torch.optim.Adam(groups)
+    average = copy.deepcopy(net).requires_grad_(False) if cfg.ema else None  # what snapshots take, if averaged
     # J / (peak^2 pixels) = MSE + lam R / (peak^2 pixels): the price of a bit in units of the loss
     bit_price = cfg.bit_weight * lam / (peak ** 2 * len(recon) * recon[0].size)
     delta_bits = DeltaBits(reference.params, dev, weights=cfg.adapt == "all") if bit_price > 0 else None
@@ -180,13 +187,17 @@ def snapshots(reference: Reference, recon: list[np.ndarray], orig: list[np.ndarr
         opt.zero_grad()
         loss.backward()
         opt.step()
+        if average is not None:
+            with torch.no_grad():
+                for a, p in zip(average.parameters(), net.parameters()):
+                    a.lerp_(p, 1.0 - cfg.ema)
         losses.append(mse.item())
         if progress:
             progress(1)
         elapsed = time.time() - t0
         out_of_time = cfg.seconds is not None and elapsed >= cfg.seconds
         if step % cfg.snapshot_every == 0 or step == cfg.iterations or out_of_time:
-            params = net.to_params()
+            params = (net if average is None else average).to_params()
             yield Snapshot(step, elapsed, params, float(np.mean(losses[-cfg.snapshot_every:])))
             if cfg.adapt == "all" and _coded_size(reference, params) > cfg.size_cap:
                 return
