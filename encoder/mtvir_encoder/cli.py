@@ -54,6 +54,17 @@ def pretrain_main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _decay(text: str) -> float:
+    """A moving average's decay per step, in [0, 1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"a decay per step in [0, 1), not {text!r}")
+    return value
+
+
 def _device(name: str) -> str:
     """cpu, cuda, or auto: cuda when torch sees a GPU."""
     if name == "auto":
@@ -84,7 +95,7 @@ def export_main(argv: list[str] | None = None) -> int:
                    help="most training steps per segment (per family with --adapt auto)")
     p.add_argument("--patience", type=int, default=d.patience,
                    help="snapshots without a lower J before a segment's learning stops (0: never early)")
-    p.add_argument("--ema", type=float, default=d.ema, metavar="DECAY",
+    p.add_argument("--ema", type=_decay, default=d.ema, metavar="DECAY",
                    help="snapshots of a moving average of the learned parameters, this decay per step (0: none)")
     p.add_argument("--sample-pixels", type=int, default=SAMPLE_PIXELS,
                    help="pixels of each segment on which candidates are ranked (the winner then runs on all)")
@@ -128,8 +139,6 @@ def export_main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, help="also write the summary and every candidate's J as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     a = p.parse_args(argv)
-    if not 0.0 <= a.ema < 1.0:
-        p.error("--ema takes a decay per step in [0, 1)")
     import torch
     torch.manual_seed(a.seed)
     cfg = OnlineConfig(iterations=a.iterations, seconds=a.seconds, lr=a.lr, adapt=a.adapt, batch=a.batch,
@@ -177,7 +186,7 @@ def eval_main(argv: list[str] | None = None) -> int:
     p.add_argument("--iterations", type=int, default=d.iterations)
     p.add_argument("--patience", type=int, default=d.patience,
                    help="snapshots without a lower J before a segment's learning stops (0: never early)")
-    p.add_argument("--ema", type=float, default=d.ema, metavar="DECAY",
+    p.add_argument("--ema", type=_decay, default=d.ema, metavar="DECAY",
                    help="snapshots of a moving average of the learned parameters, this decay per step (0: none)")
     p.add_argument("--adapt", choices=["bias_affine", "all", "auto"], default=d.adapt)
     p.add_argument("--lr", type=float, help="the weights' learning rate (default: the family's own)")
@@ -195,8 +204,6 @@ def eval_main(argv: list[str] | None = None) -> int:
                    help="arithmetic of online learning's convolutions: auto (default), fp32, bf16")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     a = p.parse_args(argv)
-    if not 0.0 <= a.ema < 1.0:
-        p.error("--ema takes a decay per step in [0, 1)")
     from .data import carphone
     clips = [Path(carphone()) if str(c) == "carphone" else c for c in a.inputs]
     try:
