@@ -145,14 +145,17 @@ def test_online_learning_lowers_mse(ref, base, clip, precision):
 
 
 def test_snapshots_of_the_moving_average(ref, base, clip):
-    """With ``ema`` d a snapshot holds the parameters' moving average: after one step, (1 - d) of the way from the
-    start to the parameters as trained."""
+    """With ``ema`` d a snapshot holds the parameters' moving average, warmed up: after one step, 9/11 of the way
+    from the start to the parameters as trained (the decay is at most (1 + t) / (10 + t)), and d once t is large."""
+    from mtvir_encoder.online import ema_decay
+    assert ema_decay(0.75, 1) == pytest.approx(2 / 11)
+    assert ema_decay(0.99, 889) < 0.99 and ema_decay(0.99, 890) == 0.99
     cfg = OnlineConfig(iterations=1, snapshot_every=1, batch=8, adapt="bias_affine")
     trained = learn(ref, base.recon.y, clip.y, 8, cfg)[-1].params
     averaged = learn(ref, base.recon.y, clip.y, 8, replace(cfg, ema=0.75))[-1].params
     assert any(not np.allclose(t, r) for t, r in zip(trained.biases, ref.params.biases))
     for a, t, r in zip(averaged.biases, trained.biases, ref.params.biases):
-        np.testing.assert_allclose(a, r + 0.25 * (t - r), atol=1e-6)
+        np.testing.assert_allclose(a, r + 9 / 11 * (t - r), atol=1e-6)
     with pytest.raises(ValueError, match="ema"):
         learn(ref, base.recon.y, clip.y, 8, replace(cfg, ema=1.0))
 
