@@ -96,7 +96,8 @@ def export_main(argv: list[str] | None = None) -> int:
     p.add_argument("--patience", type=int, default=d.patience,
                    help="snapshots without a lower J before a segment's learning stops (0: never early)")
     p.add_argument("--ema", type=_decay, default=d.ema, metavar="DECAY",
-                   help="snapshots of a moving average of the learned parameters, this decay per step (0: none)")
+                   help="snapshots of a moving average of the learned parameters, this decay per step "
+                        "(0: the parameters as trained; default %(default)s)")
     p.add_argument("--sample-pixels", type=int, default=SAMPLE_PIXELS,
                    help="pixels of each segment on which candidates are ranked (the winner then runs on all)")
     p.add_argument("--seconds", type=float, help="training time budget per segment")
@@ -187,7 +188,8 @@ def eval_main(argv: list[str] | None = None) -> int:
     p.add_argument("--patience", type=int, default=d.patience,
                    help="snapshots without a lower J before a segment's learning stops (0: never early)")
     p.add_argument("--ema", type=_decay, default=d.ema, metavar="DECAY",
-                   help="snapshots of a moving average of the learned parameters, this decay per step (0: none)")
+                   help="snapshots of a moving average of the learned parameters, this decay per step "
+                        "(0: the parameters as trained; default %(default)s)")
     p.add_argument("--adapt", choices=["bias_affine", "all", "auto"], default=d.adapt)
     p.add_argument("--lr", type=float, help="the weights' learning rate (default: the family's own)")
     p.add_argument("--affine-lr-factor", type=float, help="the biases' and affine parameters' (default: the family's)")

@@ -46,9 +46,10 @@ class OnlineConfig:
     seed: int = 0
     patience: int = 2  # snapshots without a lower J before a segment's learning stops (0: run every iteration)
     # snapshots of an exponential moving average of the parameters, this decay per step (0: the parameters as
-    # trained): Adam at these rates moves the model by more between snapshots than the snapshots gain. Warmed up
-    # (``ema_decay``), so that early snapshots do not lag the weights by the whole window
-    ema: float = 0.0
+    # trained): Adam at these rates moves the model by more between snapshots than the snapshots gain, so patience
+    # tripped on noise. Warmed up (``ema_decay``): early snapshots do not lag by the whole window. Matched or beat
+    # the weights themselves on carphone and bigbuckbunny, RA and AI, at the same cost (docs/results.md, 2026-12-04)
+    ema: float = 0.99
     size_cap: int = 13824  # bytes of coded model: stop when a snapshot passes it (13.5 KB)
     device: str = "cpu"  # torch device of the training steps ("cuda" on a GPU machine)
     precision: str = "auto"  # the training steps' convolutions: fp32, bf16 (autocast), auto (network.resolve_precision)
