@@ -285,6 +285,10 @@ def test_auto_learns_both_families_and_j_picks(ref, base, clip):
     assert any(n.startswith("bias_affine: step 2 ") for n in names) and any(n.startswith("all: step 2 ") for n in names)
     learned = [c for c in r.candidates if not c.name.startswith("ablation")]
     assert r.steps == 4 and r.chosen.J <= min(c.J for c in learned) * (1 + 1e-9)
+    # the winner, measured on every frame, still reports the sample's figures it was ranked by (for the plots)
+    winner = next(row for row in r.rows() if row["name"] == r.chosen.name)
+    assert not winner["sampled"] and r.chosen.ranked_as.estimated_d is not None and r.chosen.ranked_as.params is None
+    assert winner["sample_J"] == r.chosen.ranked_as.J and np.isfinite(winner["sample_delta_psnr"])
     # each family alone (mtvir-eval's ablations): its own best, measured on every frame; one of them is the choice
     alone = {a: next(c for c in r.candidates if c.name == segment.family_ablation(a)) for a in ("bias_affine", "all")}
     assert all(c.estimated_d is None and c.J >= r.chosen.J * (1 - 1e-9) for c in alone.values())

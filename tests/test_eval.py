@@ -118,5 +118,8 @@ def test_plots_hold_a_group_that_stopped_learning_earlier():
                                               cand("step 1", 1, 85.0, 0.4)]}
     steps = plots._per_step({"frames": 4, "groups": [long, short]})
     assert [steps[s]["J"] for s in (0, 1, 2)] == [185.0, 165.0, 155.0]
+    # a winner measured on every frame counts with the sample's figures it was ranked by, as the others do
+    long["candidates"][-1].update(J=60.0, delta_psnr=0.5, sample_J=70.0, sample_delta_psnr=0.3)
+    assert plots._per_step({"frames": 4, "groups": [long, short]}) == steps
     assert steps[2]["dJ"] == 100 * (155.0 / 200.0 - 1) and steps[2]["bytes"] == 30
     assert abs(steps[2]["gain"] - (0.3 * 3 + 0.4) / 4) < 1e-12

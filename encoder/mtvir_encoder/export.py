@@ -34,7 +34,7 @@ class GroupResult:
     first_frame: int
     frame_count: int
     chosen: str  # the candidate's name; SHARED: this segment joins the previous one's group
-    candidates: list[dict]  # name, step, bytes, J, delta PSNR-Y, sampled
+    candidates: list[dict]  # name, step, bytes, J, delta PSNR-Y, sampled; the winner: also sample_J, sample_delta_psnr
     steps: int = 0  # training steps run on this segment
 
 

@@ -16,12 +16,16 @@ def _per_step(row: dict, family: str | None = None) -> dict[int, dict]:
     """For each training step (of ``family`` only, if given), the coding with the least J summed over groups: J
     (relative to no EL), bytes, gain. Step 0 is the reference alone; "no EL" and the ablations are left out. A group
     whose learning stopped earlier (patience, or a short last segment) counts with its last snapshot's figures at
-    the later steps, so that every step sums the same frames."""
+    the later steps, so that every step sums the same frames. Candidates ranked on the sample and then measured on
+    every frame (the winner) count with their sample figures, as the others do: otherwise the curve would step at
+    the winner by the difference between the sample and the whole segment."""
     no_el = sum(next(c["J"] for c in g["candidates"] if c["name"] == "no EL") for g in row["groups"])
     per_group = []
     for g in row["groups"]:
         best: dict[int, dict] = {}
         for c in g["candidates"]:
+            if "sample_J" in c:
+                c = {**c, "J": c["sample_J"], "delta_psnr": c["sample_delta_psnr"]}
             if c["step"] < 0 or c["name"].startswith("ablation"):
                 continue
             if family is not None and c["step"] > 0 and not c["name"].startswith(f"{family}: "):

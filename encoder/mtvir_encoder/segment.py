@@ -75,16 +75,20 @@ class SegmentResult:
 
     def rows(self) -> list[dict]:
         """Every candidate: name, step, bytes, J, delta PSNR-Y (on the sample when ``sampled``)."""
-        out = []
-        for c in self.candidates:
+        def gain(c: Candidate) -> float:
             if c.estimated_d is None:
                 ref = np.maximum(self.no_el_sse, SSE_FLOOR)
-                gain = float(np.mean(10 * np.log10(ref / np.maximum(c.sse, SSE_FLOOR))))
-            else:  # the sample's PSNR change
-                ref = max(float(np.sum(self.no_el_box_sse)), SSE_FLOOR)
-                gain = float(10 * np.log10(ref / max(float(np.sum(c.sse)), SSE_FLOOR)))
-            out.append({"name": c.name, "step": c.step, "bytes": c.model_bytes, "J": c.J, "seconds": c.seconds,
-                        "delta_psnr": gain, "sampled": c.estimated_d is not None})
+                return float(np.mean(10 * np.log10(ref / np.maximum(c.sse, SSE_FLOOR))))
+            ref = max(float(np.sum(self.no_el_box_sse)), SSE_FLOOR)  # the sample's PSNR change
+            return float(10 * np.log10(ref / max(float(np.sum(c.sse)), SSE_FLOOR)))
+
+        out = []
+        for c in self.candidates:
+            row = {"name": c.name, "step": c.step, "bytes": c.model_bytes, "J": c.J, "seconds": c.seconds,
+                   "delta_psnr": gain(c), "sampled": c.estimated_d is not None}
+            if c.ranked_as is not None:  # so that curves of the sample's figures can stay on the sample
+                row.update(sample_J=c.ranked_as.J, sample_delta_psnr=gain(c.ranked_as))
+            out.append(row)
         return out
 
 
@@ -198,7 +202,8 @@ def code_segment(reference: Reference | Sequence[Reference], recon: list[np.ndar
     release_memory()
 
     def exact(c: Candidate) -> Candidate:
-        return judge(reference, c.name, c.step, c.params, c.coding, c.seconds, c.model_bytes, full=True)
+        return replace(judge(reference, c.name, c.step, c.params, c.coding, c.seconds, c.model_bytes, full=True),
+                       ranked_as=replace(c, params=None))
 
     def best_exact(offered: list[Candidate]) -> Candidate:
         """The lowest J on the sample, then measured on every frame."""

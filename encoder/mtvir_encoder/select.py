@@ -48,6 +48,7 @@ class Candidate:
     coding: Coding | None = None
     seconds: float = 0.0
     estimated_d: float | None = None  # sum of D_i estimated from a sample (None: measured on every frame)
+    ranked_as: "Candidate | None" = None  # measured on every frame after ranking: the sample's figures it had
 
     @property
     def no_el(self) -> bool:
