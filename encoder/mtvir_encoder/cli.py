@@ -3,8 +3,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mtvir_decoder.cli import run_command
+
+if TYPE_CHECKING:  # imported where used: torch is not loaded before the arguments are parsed
+    from .online import OnlineConfig
 
 
 def pretrain_main(argv: list[str] | None = None) -> int:
@@ -65,6 +69,15 @@ def _decay(text: str) -> float:
     return value
 
 
+def _add_snapshot_args(p: argparse.ArgumentParser, d: OnlineConfig) -> None:
+    """What the snapshots are and when learning stops, the same in mtvir-export and mtvir-eval."""
+    p.add_argument("--patience", type=int, default=d.patience,
+                   help="snapshots without a lower J before a segment's learning stops (0: never early)")
+    p.add_argument("--ema", type=_decay, default=d.ema, metavar="DECAY",
+                   help="snapshots of a moving average of the learned parameters, this decay per step "
+                        "(0: the parameters as trained; default %(default)s)")
+
+
 def _device(name: str) -> str:
     """cpu, cuda, or auto: cuda when torch sees a GPU."""
     if name == "auto":
@@ -93,11 +106,7 @@ def export_main(argv: list[str] | None = None) -> int:
     p.add_argument("--group", type=int, help="frames per segment instead (not aligned to intra points)")
     p.add_argument("--iterations", type=int, default=d.iterations,
                    help="most training steps per segment (per family with --adapt auto)")
-    p.add_argument("--patience", type=int, default=d.patience,
-                   help="snapshots without a lower J before a segment's learning stops (0: never early)")
-    p.add_argument("--ema", type=_decay, default=d.ema, metavar="DECAY",
-                   help="snapshots of a moving average of the learned parameters, this decay per step "
-                        "(0: the parameters as trained; default %(default)s)")
+    _add_snapshot_args(p, d)
     p.add_argument("--sample-pixels", type=int, default=SAMPLE_PIXELS,
                    help="pixels of each segment on which candidates are ranked (the winner then runs on all)")
     p.add_argument("--seconds", type=float, help="training time budget per segment")
@@ -185,11 +194,7 @@ def eval_main(argv: list[str] | None = None) -> int:
     p.add_argument("--frames", type=int, help="only the first N frames of each clip")
     p.add_argument("--group", type=int, help="frames per EL group")
     p.add_argument("--iterations", type=int, default=d.iterations)
-    p.add_argument("--patience", type=int, default=d.patience,
-                   help="snapshots without a lower J before a segment's learning stops (0: never early)")
-    p.add_argument("--ema", type=_decay, default=d.ema, metavar="DECAY",
-                   help="snapshots of a moving average of the learned parameters, this decay per step "
-                        "(0: the parameters as trained; default %(default)s)")
+    _add_snapshot_args(p, d)
     p.add_argument("--adapt", choices=["bias_affine", "all", "auto"], default=d.adapt)
     p.add_argument("--lr", type=float, help="the weights' learning rate (default: the family's own)")
     p.add_argument("--affine-lr-factor", type=float, help="the biases' and affine parameters' (default: the family's)")
