@@ -77,9 +77,14 @@ def test_eval_command_line(tmp_path):
     r = subprocess.run([sys.executable, "-c", "import sys; from mtvir_encoder.cli import eval_main; "
                         "sys.exit(eval_main(sys.argv[1:]))", "carphone", "-o", str(tmp_path), "--config", "ai",
                         "--qps", "32,37", "--frames", "2", "--iterations", "2", "--snapshot-every", "1",
-                        "--batch", "4", "-q"], capture_output=True, text=True, timeout=600)
+                        "--batch", "4", "--seconds", "1e-6", "--threads", "1", "-q"],
+                       capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     assert "carphone_pristine AI: BD-rate Y" in r.stdout
+    summary = json.loads((tmp_path / "results.json").read_text())
+    assert summary["settings"]["threads"] == 1 and summary["settings"]["online"]["seconds"] == 1e-6
+    # out of time after its first step: one of the two iterations ran, and was a candidate
+    assert [g["steps"] for p in summary["points"] for g in p["groups"]] == [1, 1]
     assert (tmp_path / "results.md").exists() and (tmp_path / "carphone_pristine_x265_ai.png").exists()
     bad = subprocess.run([sys.executable, "-c", "import sys; from mtvir_encoder.cli import eval_main; "
                           "sys.exit(eval_main(sys.argv[1:]))", str(tmp_path / "missing.mp4"), "-o", str(tmp_path)],

@@ -71,6 +71,8 @@ def _decay(text: str) -> float:
 
 def _add_snapshot_args(p: argparse.ArgumentParser, d: OnlineConfig) -> None:
     """What the snapshots are and when learning stops, the same in mtvir-export and mtvir-eval."""
+    p.add_argument("--seconds", type=float, help="training time budget per segment (learning and its snapshots' "
+                   "judging, wall clock; default: none, --iterations alone)")
     p.add_argument("--patience", type=int, default=d.patience,
                    help="snapshots without a lower J before a segment's learning stops (0: never early)")
     p.add_argument("--ema", type=_decay, default=d.ema, metavar="DECAY",
@@ -109,15 +111,14 @@ def export_main(argv: list[str] | None = None) -> int:
     _add_snapshot_args(p, d)
     p.add_argument("--sample-pixels", type=int, default=SAMPLE_PIXELS,
                    help="pixels of each segment on which candidates are ranked (the winner then runs on all)")
-    p.add_argument("--seconds", type=float, help="training time budget per segment")
     p.add_argument("--workers", type=int, metavar="N",
                    help="code the segments independently (each a closed BL chunk, learned from the reference) on a "
                         "local Ray with N workers; 0: the same, one after another here, without Ray")
     p.add_argument("--ray-address", metavar="ADDR", help="the same on a running Ray cluster (e.g. 10.0.0.5:6379)")
     p.add_argument("--in-band", action="store_true", help="one file: OUT.mp4 whose bitstream carries the EL in SEI "
                    "messages (x265, x264), played by any player, found by mtvir-decode and Enhancer.from_video")
-    p.add_argument("--threads", type=int, help="threads per independent segment (default: the cores shared "
-                   "by the local workers, 1 on a cluster)")
+    p.add_argument("--threads", type=int, help="threads of learning and ONNX Runtime (default: every core; "
+                   "per independent segment with --workers: the cores shared by the local workers, 1 on a cluster)")
     p.add_argument("--lr", type=float, help="Adam learning rate of the weights (default: the family's own, 2e-4 "
                                             "with bias_affine, 1e-3 with all)")
     p.add_argument("--affine-lr-factor", type=float,
@@ -151,6 +152,8 @@ def export_main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     import torch
     torch.manual_seed(a.seed)
+    if a.threads and a.workers is None and a.ray_address is None:
+        torch.set_num_threads(a.threads)
     cfg = OnlineConfig(iterations=a.iterations, seconds=a.seconds, lr=a.lr, adapt=a.adapt, batch=a.batch,
                        patch=a.patch, snapshot_every=a.snapshot_every, seed=a.seed, patience=a.patience, ema=a.ema,
                        device=_device(a.device), rate_weight=a.rate_weight, affine_lr_factor=a.affine_lr_factor,
@@ -206,6 +209,9 @@ def eval_main(argv: list[str] | None = None) -> int:
     p.add_argument("--rate-weight", type=float, default=d.rate_weight,
                    help="the model's bits in the loss (default: 1 with --adapt all, 0 with bias_affine)")
     p.add_argument("--ablations", action="store_true", help="also: reference only, float32, no residue, no RUO")
+    p.add_argument("--threads", type=int, default=0,
+                   help="threads of each point's learning and ONNX Runtime (default: every core); to run "
+                        "evaluations side by side")
     p.add_argument("--device", default="cpu", help="torch device of online learning: cpu, cuda, auto")
     p.add_argument("--precision", choices=PRECISIONS, default=d.precision,
                    help="arithmetic of online learning's convolutions: auto (default), fp32, bf16")
@@ -220,12 +226,15 @@ def eval_main(argv: list[str] | None = None) -> int:
         p.error("--qps takes comma-separated integers")
     import torch
     torch.manual_seed(0)
-    online = OnlineConfig(iterations=a.iterations, patience=a.patience, ema=a.ema, adapt=a.adapt, lr=a.lr,
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    online = OnlineConfig(iterations=a.iterations, seconds=a.seconds, patience=a.patience, ema=a.ema, adapt=a.adapt,
+                          lr=a.lr,
                           snapshot_every=a.snapshot_every, batch=a.batch, device=_device(a.device),
                           rate_weight=a.rate_weight,
                           affine_lr_factor=a.affine_lr_factor, lambda_source=a.lambda_source,
                           lambda_scale=a.lambda_scale, precision=a.precision)
-    cfg = EvalConfig(a.codec, configs, qps, a.frames, a.group, online, a.ablations)
+    cfg = EvalConfig(a.codec, configs, qps, a.frames, a.group, online, a.ablations, a.threads)
     status, summary = run_command("mtvir-eval", lambda: evaluate(clips, a.output, cfg, progress=not a.quiet),
                                   "run it again to resume (finished points are cached)")
     if status:

@@ -40,6 +40,7 @@ class EvalConfig:
     group: int | None = None
     online: OnlineConfig = dataclasses.field(default_factory=OnlineConfig)
     ablations: bool = False
+    threads: int = 0  # of each point's ONNX Runtime (0: every core); not in the cache key: it shapes no figure
 
 
 def _file_digest(path: Path) -> str:
@@ -64,7 +65,7 @@ def run_point(clip: Path, config: str, qp: int, cfg: EvalConfig, reference: Refe
     stem = streams / f"{clip.stem}_{cfg.codec}_{config}_qp{qp}"
     t0 = time.time()
     s = export(clip, stem, cfg.codec, qp, config, cfg.frames, cfg.group, cfg.online, reference, progress=progress,
-               ablations=cfg.ablations)
+               ablations=cfg.ablations, threads=cfg.threads)
     seconds_export = time.time() - t0
     decoded = stem.with_name(stem.name + ".decoded.y4m")
     try:

@@ -133,7 +133,9 @@ def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "
     """Code ``input_path`` as BL + EL: writes OUT.mp4 and OUT.mtvir (both or neither) and returns the summary.
     ``segment``: seconds per segment (cut at the BL's intra points); ``group``: frames per segment instead.
     ``workers`` / ``ray_address``: code the segments independently (``parallel``): on a local Ray with that many
-    workers, on a Ray cluster, or (``workers=0``) one after another here; ``threads`` per segment's task.
+    workers, on a Ray cluster, or (``workers=0``) one after another here; ``threads``: of ONNX Runtime per
+    segment's task there (default: the cores shared by the workers), and of ONNX Runtime here otherwise (default:
+    every core; torch's are the caller's).
     ``in_band``: one file, OUT.mp4, whose bitstream carries the EL (SEI messages: HEVC and H.264)."""
     from mtvir_decoder.cli import progress_bar
 
@@ -158,7 +160,7 @@ def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "
     info = video_io.probe(input_path)
     seg_len = group or segment_length(config, info.fps, segment)
     total = min(info.frames, frames) if info.frames and frames else (info.frames or frames or 0)
-    run = _Run(choices, online, ablations, sample_pixels)
+    run = _Run(choices, online, ablations, sample_pixels, threads or 0)
     bl_tmp = bl.partial_name(bl_path)
     bar = None
     try:  # whatever stops the export (an error, Ctrl-C, SIGTERM), the finally leaves no partial file
@@ -300,8 +302,10 @@ def _parallel(source, bl_tmp, codec, qp, config, fps, seg_len, run: "_Run", bar,
 class _Run:
     """What the export carries from segment to segment: the groups of the EL, the last model, the figures."""
 
-    def __init__(self, choices: list[Reference], online: OnlineConfig, ablations: bool, sample_pixels: int):
+    def __init__(self, choices: list[Reference], online: OnlineConfig, ablations: bool, sample_pixels: int,
+                 threads: int = 0):
         self.choices, self.online, self.ablations, self.sample_pixels = choices, online, ablations, sample_pixels
+        self.threads = threads  # of ONNX Runtime in the serial export (0: every core)
         self.reference: Reference | None = choices[0] if len(choices) == 1 else None  # picked on the first segment
         self.groups: list[list] = []  # [first, count, params, coding] of each group of the EL
         self.previous: Model | None = None  # the last model sent
@@ -333,7 +337,8 @@ class _Run:
         frames = range(self.next_frame, self.next_frame + len(recon))
         r = code_segment(self.reference or self.choices, recon, [orig.pop(i) for i in frames], depth,
                          np.array([bits.get(i, 0) for i in frames], float), np.full(len(recon), self.lam), self.online,
-                         self.previous, self.shareable, self.sample_pixels, self.ablations, progress=bar.update)
+                         self.previous, self.shareable, self.sample_pixels, self.ablations, progress=bar.update,
+                         threads=self.threads)
         bar.update(max(0, self.online.step_budget - r.steps))  # learning stopped early: the bar moves on
         self.add(r)
 
