@@ -120,7 +120,7 @@ def export_main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, help="threads of learning and ONNX Runtime (default: every core; "
                    "per independent segment with --workers: the cores shared by the local workers, 1 on a cluster)")
     p.add_argument("--lr", type=float, help="Adam learning rate of the weights (default: the family's own, 2e-4 "
-                                            "with bias_affine, 1e-3 with all)")
+                                            "with bias_affine, 2e-3 with all)")
     p.add_argument("--affine-lr-factor", type=float,
                    help="biases and affine parameters learn at lr times this (default: 10 with bias_affine, 2 with "
                         "all)")
