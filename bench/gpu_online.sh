@@ -9,7 +9,8 @@
 # machine: tar xzf OUT/points.tar.gz -C runs/gpu && mtvir-eval carphone -o runs/gpu/all --device DEVICE
 # --iterations 100000 --snapshot-every SNAPSHOT_EVERY --patience 0 --seconds SECONDS (every point is then cached).
 # POINTS="ra:27 ai:27": only these points (default: RA and AI at QP 22-37); FRAMES=N: only the first N frames (a
-# quick check of the script). On a machine without the packages installed, put them on PYTHONPATH first (../shared/GPU.md).
+# quick check of the script). On a machine without the packages installed (PyAV, constriction, scikit-video), put
+# them on PYTHONPATH first, e.g. their wheels installed with pip install --target.
 set -u
 out=${1:?OUT folder}
 seconds=${2:-200}

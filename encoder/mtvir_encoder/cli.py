@@ -229,10 +229,8 @@ def eval_main(argv: list[str] | None = None) -> int:
     if a.threads:
         torch.set_num_threads(a.threads)
     online = OnlineConfig(iterations=a.iterations, seconds=a.seconds, patience=a.patience, ema=a.ema, adapt=a.adapt,
-                          lr=a.lr,
-                          snapshot_every=a.snapshot_every, batch=a.batch, device=_device(a.device),
-                          rate_weight=a.rate_weight,
-                          affine_lr_factor=a.affine_lr_factor, lambda_source=a.lambda_source,
+                          lr=a.lr, snapshot_every=a.snapshot_every, batch=a.batch, device=_device(a.device),
+                          rate_weight=a.rate_weight, affine_lr_factor=a.affine_lr_factor, lambda_source=a.lambda_source,
                           lambda_scale=a.lambda_scale, precision=a.precision)
     cfg = EvalConfig(a.codec, configs, qps, a.frames, a.group, online, a.ablations, a.threads)
     status, summary = run_command("mtvir-eval", lambda: evaluate(clips, a.output, cfg, progress=not a.quiet),
