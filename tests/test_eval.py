@@ -38,6 +38,25 @@ def test_bd_rate_on_known_curves():
         bdrate.bd_rate(rate, psnr, rate, psnr + 20)  # no overlap
 
 
+def _row(qp, bl_bits, psnr_bl, el_bits, psnr_el, reference_psnr):
+    return {"clip": "c", "config": "ra", "qp": qp, "bl_bits": bl_bits, "el_bits": el_bits, "psnr_y_bl": psnr_bl,
+            "psnr_y_el": psnr_el, "yuv_psnr_bl": psnr_bl, "yuv_psnr_el": psnr_el,
+            "variants": {"reference": {"el_bits": 552, "psnr_y": reference_psnr}}}
+
+
+def test_bd_tables_separate_the_els_bytes_and_the_online_steps_share():
+    rows = [_row(q, 100000 * 2 ** i, 30 + 3 * i, 800, 30.4 + 3 * i, 30.2 + 3 * i) for i, q in enumerate((37, 32, 27))]
+    bd = evaluate.bd_table(rows)[0]
+    assert bd["bd_rate_y_el_free"] < bd["bd_rate_y"]  # the bytes cost something
+    free = evaluate.bd_table([{**r, "el_bits": 0} for r in rows])[0]
+    assert free["bd_rate_y"] == pytest.approx(free["bd_rate_y_el_free"]) == pytest.approx(bd["bd_rate_y_el_free"])
+    ab = evaluate.ablation_table(rows)[0]
+    assert ab["online step"] == pytest.approx(ab["MTVIR (RUO choice)"] - ab["reference"])
+    assert ab["reference"] < 0 and ab["online step"] < 0  # both gain here: 0.2 dB each, the EL's bytes aside
+    text = evaluate.markdown({"machine": "m", "points": [], "bd_rate": [bd], "ablations": [ab]})
+    assert "bytes left out" in text and "from the online step" in text
+
+
 def test_small_evaluation_end_to_end_and_cache(tmp_path):
     cfg = evaluate.EvalConfig(configs=("ra",), qps=(32, 37), frames=4,
                               online=OnlineConfig(iterations=2, snapshot_every=1, batch=4), ablations=True)

@@ -239,6 +239,8 @@ def eval_main(argv: list[str] | None = None) -> int:
         return status
     for b in summary["bd_rate"]:
         bd = "n/a" if b["bd_rate_y"] is None else f"{b['bd_rate_y']:+.2f} %"
-        print(f"{b['clip']} {b['config'].upper()}: BD-rate Y {bd} (BL+EL vs BL), mean EL {b['el_bytes_mean']:,.0f} B")
+        free = "n/a" if b["bd_rate_y_el_free"] is None else f"{b['bd_rate_y_el_free']:+.2f} %"
+        print(f"{b['clip']} {b['config'].upper()}: BD-rate Y {bd} (BL+EL vs BL), mean EL {b['el_bytes_mean']:,.0f} B; "
+              f"{free} with the EL's bytes left out")
     print(f"tables and plots in {a.output} (results.md)")
     return 0

@@ -164,10 +164,12 @@ def _bd(anchor_rate, anchor_psnr, rate, psnr) -> float | None:
 def bd_table(rows: list[dict]) -> list[dict]:
     table = []
     for (clip, config), rs in _curves(rows).items():
-        bl_rate = [r["bl_bits"] for r in rs]
+        bl_rate, bl_psnr = [r["bl_bits"] for r in rs], [r["psnr_y_bl"] for r in rs]
+        el_psnr = [r["psnr_y_el"] for r in rs]
         table.append({"clip": clip, "config": config, "qps": [r["qp"] for r in rs],
-                      "bd_rate_y": _bd(bl_rate, [r["psnr_y_bl"] for r in rs],
-                                       [r["bl_bits"] + r["el_bits"] for r in rs], [r["psnr_y_el"] for r in rs]),
+                      "bd_rate_y": _bd(bl_rate, bl_psnr, [r["bl_bits"] + r["el_bits"] for r in rs], el_psnr),
+                      # the EL's bytes left out: what its quality alone is worth, the bound of any better coding
+                      "bd_rate_y_el_free": _bd(bl_rate, bl_psnr, bl_rate, el_psnr),
                       "bd_rate_yuv": _bd(bl_rate, [r["yuv_psnr_bl"] for r in rs],
                                          [r["bl_bits"] + r["el_bits"] for r in rs], [r["yuv_psnr_el"] for r in rs]),
                       "el_bytes_mean": float(np.mean([r["el_bits"] / 8 for r in rs])),
@@ -188,6 +190,8 @@ def ablation_table(rows: list[dict]) -> list[dict]:
                 entry[name] = _bd(bl_rate, bl_psnr, [r["bl_bits"] + x["el_bits"] for r, x in zip(rs, v)],
                                   [x["psnr_y"] for x in v])
                 entry["el_bytes"][name] = float(np.mean([x["el_bits"] / 8 for x in v]))
+        if full is not None and entry.get("reference") is not None:  # the online step's share of the BD-rate, in
+            entry["online step"] = full - entry["reference"]  # points (negative: a gain), beside the reference's own
         table.append(entry)
     return table
 
@@ -205,10 +209,11 @@ def markdown(summary: dict) -> str:
                      f"{r['el_bits'] // 8:,} | {r['el_kbps']:.2f} | {r['psnr_y_el']:.3f} | "
                      f"{r['psnr_y_el'] - r['psnr_y_bl']:+.3f} | {r['yuv_psnr_bl']:.3f} / {r['yuv_psnr_el']:.3f} | "
                      f"{', '.join(r['chosen'])} | {r['seconds_export']:.0f} ({r['seconds_learning']:.0f}) |")
-    lines += ["", "| clip | config | BD-rate Y (BL+EL vs BL) | BD-rate YUV 6:1:1 | mean EL bytes |", "|---|---|---|---|---|"]
+    lines += ["", "| clip | config | BD-rate Y (BL+EL vs BL) | BD-rate YUV 6:1:1 | mean EL bytes | BD-rate Y, the EL's "
+              "bytes left out |", "|---|---|---|---|---|---|"]
     for b in summary["bd_rate"]:
         lines.append(f"| {b['clip']} | {b['config'].upper()} | {_fmt(b['bd_rate_y'])} | {_fmt(b['bd_rate_yuv'])} | "
-                     f"{b['el_bytes_mean']:,.0f} |")
+                     f"{b['el_bytes_mean']:,.0f} | {_fmt(b.get('bd_rate_y_el_free'))} |")
     if summary["ablations"]:
         names = ["MTVIR (RUO choice)", *(n for n in VARIANTS if any(n in a for a in summary["ablations"]))]
         lines += ["", "BD-rate Y against the BL alone of each variant (mean EL bytes in brackets):", "",
@@ -216,6 +221,12 @@ def markdown(summary: dict) -> str:
         for a in summary["ablations"]:
             cells = [f"{_fmt(a.get(n))} ({a['el_bytes'].get(n, 0):,.0f} B)" for n in names]
             lines.append(f"| {a['clip']} | {a['config'].upper()} | " + " | ".join(cells) + " |")
+        steps = [a for a in summary["ablations"] if "online step" in a]
+        if steps:
+            lines += ["", "Points of BD-rate Y from the online step (the RUO choice less the reference alone) and "
+                      "from the reference alone: " + "; ".join(f"{a['clip']} {a['config'].upper()} "
+                                                             f"{_fmt(a['online step'], suffix='')} and "
+                                                             f"{_fmt(a['reference'], suffix='')}" for a in steps)]
     if summary.get("plots"):
         lines += [""] + [f"![{Path(p).stem}]({Path(p).name})" for p in summary["plots"]]
     return "\n".join(lines) + "\n"
