@@ -295,6 +295,48 @@ def test_auto_learns_both_families_and_j_picks(ref, base, clip):
     assert min(c.J for c in alone.values()) == pytest.approx(r.chosen.J)
 
 
+def test_a_winner_the_sample_is_sure_of_is_not_run_on_every_frame(ref, base, clip, tmp_path):
+    """--measure sample: where the sample is sure the winner beats "no EL", its estimate stands (the same choice
+    and EL as with every frame measured, the gain within a few hundredths of a dB); a candidate whose gain on the
+    sample is noise is not taken on the sample's word. auto: every frame only on small segments."""
+    bits, lam = np.asarray(base.bits, float), np.full(12, select.lagrangian(37))
+    cfg, px = OnlineConfig(iterations=2, snapshot_every=1, batch=4), 48 * 48 * 16  # boxes, not whole frames
+    full, fast = (segment.code_segment(ref, base.recon.y, clip.y, 8, bits, lam, cfg, sample_pixels=px, measure=how)
+                  for how in ("all", "sample"))
+    assert not full.chosen.no_el and not full.estimated and full.chosen.estimated_d is None
+    assert fast.estimated and fast.chosen.name == full.chosen.name and fast.chosen.estimated_d is not None
+    assert np.sum(fast.sse) == pytest.approx(fast.chosen.estimated_d) and fast.sse.size == 12
+    gain = lambda r: 10 * np.log10(np.sum(r.no_el_sse) / np.sum(r.sse))
+    assert abs(gain(fast) - gain(full)) < max(0.05, 3 * fast.psnr_error), (gain(fast), gain(full), fast.psnr_error)
+    assert full.psnr_error == 0 and 0 < fast.psnr_error < 0.1
+
+    judge = segment._Judge(base.recon.y, clip.y, 8, bits, lam, px, 0, 0)
+    no_el = judge.no_el_box_sse
+
+    def candidate(box_sse):
+        c = select.Candidate("m", 1, 0, box_sse, params=ref.params,
+                             estimated_d=select.estimate_d(judge.sample, box_sse, no_el, judge.no_el.sse))
+        c.J = select.cost(c, bits, lam)
+        return c
+
+    steady = candidate(no_el - 0.5 * no_el.min())  # the same less distortion in every box
+    noisy = candidate(no_el * np.where(np.arange(no_el.size) % 2, 0.3, 1.5))  # 10 % less on average, box by box noise
+    assert noisy.J < judge.no_el.J and steady.J < judge.no_el.J
+    assert judge.sure(steady) and not judge.sure(noisy)
+
+    assert segment.measures_all("auto", 120, 144, 176, 1 << 20) and not segment.measures_all("auto", 150, 1080, 1920,
+                                                                                               1 << 20)
+    assert segment.measures_all("all", 150, 1080, 1920, 1) and not segment.measures_all("sample", 1, 8, 8, 1 << 20)
+    with pytest.raises(ValueError, match="measure"):
+        segment.measures_all("most", 1, 8, 8, 1)
+    s = export.export(data.carphone(), tmp_path / "cp", frames=12, online=replace(cfg, lambda_source="hm"),
+                      reference=ref, progress=False, sample_pixels=px, measure="sample")
+    assert s.frames_estimated == 12 and s.psnr_el_error > 0
+    assert f"+- {s.psnr_el_error:.3f}, estimated on each segment's sample for 12 of 12 frames" in s.report()
+    with pytest.raises(m.MtvirError, match="--measure"):
+        export.export(data.carphone(), tmp_path / "x", online=cfg, reference=ref, progress=False, measure="most")
+
+
 def test_j_prices_a_bit_at_the_bls_own_rd_slope(clip):
     """lambda = -dD/dR of the BL between QP 35 and 39: in random access a bit of BL buys several times more luma
     SSE than HM's lambda says, in all intra less (docs/results.md); flat content has no slope to measure."""

@@ -92,6 +92,7 @@ def export_main(argv: list[str] | None = None) -> int:
     from .export import SAMPLE_PIXELS, SEGMENT_SECONDS, export
     from .network import PRECISIONS
     from .online import OnlineConfig
+    from .segment import MEASURE_ALL_UP_TO, MEASURES
 
     d = OnlineConfig()
     p = argparse.ArgumentParser(prog="mtvir-export", description="Code a video as a standard base layer (OUT.mp4) "
@@ -110,7 +111,12 @@ def export_main(argv: list[str] | None = None) -> int:
                    help="most training steps per segment (per family with --adapt auto)")
     _add_snapshot_args(p, d)
     p.add_argument("--sample-pixels", type=int, default=SAMPLE_PIXELS,
-                   help="pixels of each segment on which candidates are ranked (the winner then runs on all)")
+                   help="pixels of each segment on which candidates are ranked (default %(default)s)")
+    p.add_argument("--measure", choices=MEASURES, default="auto",
+                   help="how each segment's winner is measured: all (run on every frame: exact J and PSNR-Y, at a "
+                        "player's decoding cost), sample (its ranking sample's estimate, kept only where the sample "
+                        "is sure it beats no EL; else every frame), auto (default: all where a segment holds at "
+                        f"most {MEASURE_ALL_UP_TO} samples' pixels, else sample)")
     p.add_argument("--workers", type=int, metavar="N",
                    help="code the segments independently (each a closed BL chunk, learned from the reference) on a "
                         "local Ray with N workers; 0: the same, one after another here, without Ray")
@@ -163,7 +169,7 @@ def export_main(argv: list[str] | None = None) -> int:
         ref = Reference.load(a.reference) if a.reference else None
         return export(a.input, a.output, a.codec, a.qp, a.config, a.frames, a.group, cfg, ref, progress=not a.quiet,
                       segment=a.segment, sample_pixels=a.sample_pixels, workers=a.workers, ray_address=a.ray_address,
-                      threads=a.threads, in_band=a.in_band)
+                      threads=a.threads, in_band=a.in_band, measure=a.measure)
 
     status, summary = run_command("mtvir-export", run)
     if status:

@@ -65,7 +65,7 @@ def run_point(clip: Path, config: str, qp: int, cfg: EvalConfig, reference: Refe
     stem = streams / f"{clip.stem}_{cfg.codec}_{config}_qp{qp}"
     t0 = time.time()
     s = export(clip, stem, cfg.codec, qp, config, cfg.frames, cfg.group, cfg.online, reference, progress=progress,
-               ablations=cfg.ablations, threads=cfg.threads)
+               ablations=cfg.ablations, threads=cfg.threads, measure="all")  # BD-rate: exact figures
     seconds_export = time.time() - t0
     decoded = stem.with_name(stem.name + ".decoded.y4m")
     try:

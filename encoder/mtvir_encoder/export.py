@@ -22,7 +22,7 @@ from mtvir_decoder.metrics import psnr_from_sse
 from . import bl
 from .network import PRECISIONS, resolve_precision
 from .online import OnlineConfig
-from .segment import SHARED, Model, SegmentResult, code_segment
+from .segment import MEASURES, SHARED, Model, SegmentResult, code_segment
 from .select import lagrangian
 
 SEGMENT_SECONDS = 5.0
@@ -63,6 +63,8 @@ class Summary:
     lagrangian: float = 0.0  # J's lambda (luma SSE per bit), before OnlineConfig.lambda_scale
     lagrangian_source: str = ""  # how it was set
     precision: str = ""  # of the learning steps: fp32 or bf16
+    frames_estimated: int = 0  # frames whose EL figures are their segment's sample estimate (``segment.MEASURES``)
+    psnr_el_error: float = 0.0  # one standard error of psnr_el from those estimates, in dB
 
     @property
     def delta_psnr(self) -> float:
@@ -73,7 +75,9 @@ class Summary:
             f"BL  {self.codec} QP {self.qp} {self.config.upper()}: {self.frames} frames {self.width}x{self.height}, "
             f"{self.bl_bytes:,} B payload ({self.bl_kbps:.1f} kbit/s), PSNR-Y {self.psnr_bl:.3f} dB",
             f"EL  {self.el_bytes:,} B ({100 * self.el_bytes / max(1, self.bl_bytes):.2f} % of the BL), "
-            f"PSNR-Y {self.psnr_el:.3f} dB ({self.delta_psnr:+.3f} dB)",
+            f"PSNR-Y {self.psnr_el:.3f} dB ({self.delta_psnr:+.3f} dB" + (
+                f" +- {self.psnr_el_error:.3f}, estimated on each segment's sample for {self.frames_estimated} of "
+                f"{self.frames} frames; --measure all: on every frame)" if self.frames_estimated else ")"),
         ]
         for g in self.groups:
             no_el = next(c for c in g.candidates if c["name"] == "no EL")
@@ -129,14 +133,16 @@ def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "
            online: OnlineConfig | None = None, reference: Reference | None = None, progress: bool = True,
            ablations: bool = False, segment: float = SEGMENT_SECONDS, sample_pixels: int = SAMPLE_PIXELS,
            workers: int | None = None, ray_address: str | None = None, threads: int | None = None,
-           in_band: bool = False) -> Summary:
+           in_band: bool = False, measure: str = "auto") -> Summary:
     """Code ``input_path`` as BL + EL: writes OUT.mp4 and OUT.mtvir (both or neither) and returns the summary.
     ``segment``: seconds per segment (cut at the BL's intra points); ``group``: frames per segment instead.
     ``workers`` / ``ray_address``: code the segments independently (``parallel``): on a local Ray with that many
     workers, on a Ray cluster, or (``workers=0``) one after another here; ``threads``: of ONNX Runtime per
     segment's task there (default: the cores shared by the workers), and of ONNX Runtime here otherwise (default:
     every core; torch's are the caller's).
-    ``in_band``: one file, OUT.mp4, whose bitstream carries the EL (SEI messages: HEVC and H.264)."""
+    ``in_band``: one file, OUT.mp4, whose bitstream carries the EL (SEI messages: HEVC and H.264).
+    ``measure``: how each segment's chosen model is measured (``segment.MEASURES``): on every frame, or on the
+    sample it was ranked on where the sample is sure of it."""
     from mtvir_decoder.cli import progress_bar
 
     online = online or OnlineConfig()
@@ -154,13 +160,15 @@ def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "
     if online.precision not in PRECISIONS:
         raise MtvirError(f"precision {online.precision!r}: {', '.join(PRECISIONS)}")
     online = replace(online, precision=resolve_precision(online.precision, torch.device(online.device)))
+    if measure not in MEASURES:
+        raise MtvirError(f"--measure {measure!r}: {', '.join(MEASURES)}")
     if in_band and codec not in ("x265", "x264"):
         raise MtvirError("--in-band carries the EL in SEI messages: x265 or x264 (AV1 has no carriage yet)")
     choices = [reference] if reference else references.starting_points() or [references.default()]
     info = video_io.probe(input_path)
     seg_len = group or segment_length(config, info.fps, segment)
     total = min(info.frames, frames) if info.frames and frames else (info.frames or frames or 0)
-    run = _Run(choices, online, ablations, sample_pixels, threads or 0)
+    run = _Run(choices, online, ablations, sample_pixels, threads or 0, measure)
     bl_tmp = bl.partial_name(bl_path)
     bar = None
     try:  # whatever stops the export (an error, Ctrl-C, SIGTERM), the finally leaves no partial file
@@ -202,7 +210,8 @@ def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "
     return Summary(str(bl_path), str(el_path or bl_path), codec, qp, config, count, width, height, depth,
                    sum(bits) // 8, bl_path.stat().st_size, sum(bits) / seconds / 1000, el_bytes, psnr(run.bl_sse),
                    psnr(run.el_sse), run.seconds_bl, run.seconds_learning, run.seconds_selection, run.results,
-                   f"{reference.name or '(given)'} {reference.id.hex()}", run.lam, run.lam_source, online.precision)
+                   f"{reference.name or '(given)'} {reference.id.hex()}", run.lam, run.lam_source, online.precision,
+                   run.frames_estimated, float(np.sqrt(np.sum(np.square(run.psnr_errors))) / max(1, count)))
 
 
 def _shape(planes) -> tuple[int, int, int]:
@@ -283,7 +292,7 @@ def _parallel(source, bl_tmp, codec, qp, config, fps, seg_len, run: "_Run", bar,
             run.reference = parallel.pick_reference(stacked, fps, codec, qp, config, run.choices, run.lam,
                                                     run.sample_pixels, run.online.seed)
         return parallel.Task(first, stacked, fps, codec, qp, config, run.reference, run.online, run.lam,
-                             run.sample_pixels, run.ablations, threads)
+                             run.sample_pixels, run.ablations, threads, run.measure)
 
     def take(chunk):
         if joiner.add(chunk.bl) != chunk.result.sse.size:
@@ -303,8 +312,9 @@ class _Run:
     """What the export carries from segment to segment: the groups of the EL, the last model, the figures."""
 
     def __init__(self, choices: list[Reference], online: OnlineConfig, ablations: bool, sample_pixels: int,
-                 threads: int = 0):
+                 threads: int = 0, measure: str = "auto"):
         self.choices, self.online, self.ablations, self.sample_pixels = choices, online, ablations, sample_pixels
+        self.measure = measure
         self.threads = threads  # of ONNX Runtime in the serial export (0: every core)
         self.reference: Reference | None = choices[0] if len(choices) == 1 else None  # picked on the first segment
         self.groups: list[list] = []  # [first, count, params, coding] of each group of the EL
@@ -313,6 +323,8 @@ class _Run:
         self.next_frame = 0
         self.bl_sse: list[float] = []
         self.el_sse: list[float] = []
+        self.frames_estimated = 0
+        self.psnr_errors: list[float] = []  # each segment's standard error of its PSNR-Y in dB, times its frames
         self.results: list[GroupResult] = []
         self.seconds_bl = self.seconds_learning = self.seconds_selection = 0.0
         self.lam: float | None = None  # J's lambda, set on the first frames (``measure_lambda``)
@@ -338,7 +350,7 @@ class _Run:
         r = code_segment(self.reference or self.choices, recon, [orig.pop(i) for i in frames], depth,
                          np.array([bits.get(i, 0) for i in frames], float), np.full(len(recon), self.lam), self.online,
                          self.previous, self.shareable, self.sample_pixels, self.ablations, progress=bar.update,
-                         threads=self.threads)
+                         threads=self.threads, measure=self.measure)
         bar.update(max(0, self.online.step_budget - r.steps))  # learning stopped early: the bar moves on
         self.add(r)
 
@@ -355,6 +367,8 @@ class _Run:
         self.next_frame += count
         self.bl_sse += list(r.no_el_sse)
         self.el_sse += list(r.sse)
+        self.frames_estimated += count if r.estimated else 0
+        self.psnr_errors.append(count * r.psnr_error)
         self.seconds_learning += r.seconds_learning
         self.seconds_selection += r.seconds_selection
         self.results.append(GroupResult(first, count, r.chosen.name, r.rows(), r.steps))

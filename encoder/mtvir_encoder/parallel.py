@@ -44,6 +44,7 @@ class Task:
     sample_pixels: int
     ablations: bool
     threads: int
+    measure: str = "auto"  # how the chosen model is measured (``segment.MEASURES``)
 
 
 @dataclass
@@ -70,7 +71,8 @@ def code_chunk(task: Task) -> Chunk:
         n = len(video)
         result = code_segment(task.reference, base.recon.y, video.y, video.bit_depth, np.asarray(base.bits, float),
                               np.full(n, task.lam), task.online,
-                              sample_pixels=task.sample_pixels, ablations=task.ablations, threads=task.threads)
+                              sample_pixels=task.sample_pixels, ablations=task.ablations, threads=task.threads,
+                              measure=task.measure)
         result.drop_unchosen_params()  # what travels back: figures, and the one model the EL needs
         return Chunk(task.first, data, result, seconds_bl)
     finally:

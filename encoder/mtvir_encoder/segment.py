@@ -7,7 +7,9 @@ snapshot has lowered the segment's best J (learning's or not) for ``OnlineConfig
 Candidates are "no EL", the reference alone, the previous segment's model shared (its group simply grows: no
 bytes), and every snapshot in the codings of ``CODINGS`` around its best (``_ladder``); they are ranked on a
 fixed sample of the segment (``select.Sample``), then the winner is run on every frame, and kept only if its
-exact J still beats "no EL". Every candidate is written, read back and run by the SDK's own Enhancer.
+exact J still beats "no EL" (``measure``: or, where that run would cost more than judging a few candidates, kept on
+the sample's word when the sample is sure of it). Every candidate is written, read back and run by the SDK's own
+Enhancer.
 
 This is the unit of work a parallel driver hands to a worker; it holds nothing of other segments but the model
 it starts from.
@@ -40,6 +42,22 @@ ABLATIONS = {"ablation: float32": Coding(None, None, None, "auto"),
 FAMILY_LABELS = {"bias_affine": "biases and affine", "all": "every weight"}
 
 
+# How the winner is measured: "all" runs it on every frame (exact J and PSNR-Y: what a player's decoding costs,
+# 1.05 s a 1080p frame on 2 cores, most of a 1080p segment's selection); "sample" keeps the sample's estimate when
+# the sample is sure the winner beats "no EL" (``_Judge.sure``), and runs every frame only when it is not; "auto":
+# "all" where the segment holds at most MEASURE_ALL_UP_TO samples' pixels (a QCIF clip), else "sample"
+MEASURES = ("auto", "all", "sample")
+MEASURE_ALL_UP_TO = 4
+# Standard errors of the sample's estimate by which the winner's J must beat "no EL" to be kept unmeasured
+SURE_Z = 4.0
+
+
+def measures_all(measure: str, frames: int, height: int, width: int, sample_pixels: int) -> bool:
+    if measure not in MEASURES:
+        raise ValueError(f"measure must be one of {', '.join(MEASURES)}, not {measure!r}")
+    return measure == "all" or (measure == "auto" and frames * height * width <= MEASURE_ALL_UP_TO * sample_pixels)
+
+
 def family_ablation(adapt: str) -> str:
     return f"ablation: {FAMILY_LABELS[adapt]} alone"
 
@@ -54,13 +72,15 @@ class Model:
 class SegmentResult:
     chosen: Candidate
     candidates: list[Candidate]
-    sse: np.ndarray  # D_i of the chosen candidate on every frame
+    sse: np.ndarray  # D_i of the chosen candidate on every frame (``estimated``: its sample's estimate, spread)
     no_el_sse: np.ndarray
     no_el_box_sse: np.ndarray  # of "no EL" on each box of the sample
     seconds_learning: float
     seconds_selection: float
     steps: int  # training steps run
     reference: Reference  # the one its models are residues against
+    estimated: bool = False  # the chosen model was kept on its sample's estimate, not run on every frame
+    psnr_error: float = 0.0  # then: one standard error of its PSNR-Y gain, in dB
 
     @property
     def model(self) -> Model | None:
@@ -116,6 +136,22 @@ class _Judge:
         self.seconds += time.time() - t
         return c
 
+    def error(self, c: Candidate) -> float:
+        """One standard error of a candidate's estimated D (the boxes taken as a random sample of the segment's:
+        scale sqrt(n) sd of the boxes' changes); inf where it cannot be told, 0 where D is measured."""
+        if c.estimated_d is None:
+            return 0.0
+        change = c.sse - self.no_el_box_sse
+        return float(self.sample.scale * np.sqrt(change.size) * np.std(change, ddof=1)) if change.size > 1 else np.inf
+
+    def sure(self, c: Candidate) -> bool:
+        """Whether the sample says, beyond doubt, that ``c`` beats "no EL": by more than SURE_Z standard errors."""
+        return c.estimated_d is not None and self.no_el.J - c.J > SURE_Z * self.error(c)
+
+    def spread(self, c: Candidate) -> np.ndarray:
+        """D_i per frame of a candidate judged on the sample: "no EL"'s, scaled to the estimated sum."""
+        return self.no_el.sse * (c.estimated_d / max(float(np.sum(self.no_el.sse)), SSE_FLOOR))
+
 
 def _ladder(judge_coding, start: int) -> tuple[list[Candidate], int]:
     """One snapshot's candidates along the ladder of ``CODINGS``, from rung ``start`` (the last snapshot's best)
@@ -160,12 +196,13 @@ def pick_reference(refs: Sequence[Reference], recon: list[np.ndarray], orig: lis
 def code_segment(reference: Reference | Sequence[Reference], recon: list[np.ndarray], orig: list[np.ndarray],
                  bit_depth: int, bits: np.ndarray, lambdas: np.ndarray, online: OnlineConfig,
                  previous: Model | None = None, shareable: bool = False, sample_pixels: int = 1 << 20,
-                 ablations: bool = False, progress=None, threads: int = 0) -> SegmentResult:
+                 ablations: bool = False, progress=None, threads: int = 0, measure: str = "auto") -> SegmentResult:
     """Learn and choose for one segment. ``reference``: one, or several to pick from (``pick_reference``: only
     before the EL's first model); ``previous``: the last model sent (learning starts from it); ``shareable``: it is
     the model of the segment just before, whose group this one may join for free; ``threads``: of ONNX Runtime
-    (0: its default)."""
+    (0: its default); ``measure``: how the winner is measured (``MEASURES``)."""
     lambdas = np.asarray(lambdas, np.float64) * online.lambda_scale
+    every_frame = measures_all(measure, len(recon), *recon[0].shape, sample_pixels)
     judge = _Judge(recon, orig, bit_depth, bits, lambdas, sample_pixels, online.seed, threads)
     no_el = judge.no_el
     t0 = time.time()
@@ -213,10 +250,14 @@ def code_segment(reference: Reference | Sequence[Reference], recon: list[np.ndar
     def kept(best: Candidate) -> Candidate:
         return best if best.no_el or best.J < no_el.J else no_el  # a winner that loses on every frame: "no EL"
 
-    best = best_exact(candidates)
-    candidates[next(i for i, c in enumerate(candidates) if c.name == best.name)] = best  # reported: exact figures
+    best = min(candidates, key=lambda c: (c.J, c.model_bytes))
+    estimated = best.estimated_d is not None and not every_frame and judge.sure(best)
+    if best.estimated_d is not None and not estimated:
+        best = exact(best)
+        candidates[next(i for i, c in enumerate(candidates) if c.name == best.name)] = best  # reported: exact
     chosen = kept(best)
-    sse = chosen.sse
+    sse = judge.spread(chosen) if estimated else chosen.sse
+    psnr_error = 10 / np.log(10) * judge.error(chosen) / max(float(np.sum(sse)), SSE_FLOOR) if estimated else 0.0
     candidates[2:2] = others  # reported, never chosen: the EL holds models against one reference
     if ablations and last is not None:  # measured on every frame, never chosen
         candidates = [exact(c) if c.name == "reference" and c.estimated_d is not None else c for c in candidates]
@@ -227,4 +268,4 @@ def code_segment(reference: Reference | Sequence[Reference], recon: list[np.ndar
             candidates += [replace(kept(best_exact(without + learned_by[f.adapt])), name=family_ablation(f.adapt))
                            for f in families]
     return SegmentResult(chosen, candidates, sse, no_el.sse, judge.no_el_box_sse, seconds_learning, judge.seconds,
-                         steps, reference)
+                         steps, reference, estimated, psnr_error)
