@@ -251,7 +251,7 @@ def code_segment(reference: Reference | Sequence[Reference], recon: list[np.ndar
         return best if best.no_el or best.J < no_el.J else no_el  # a winner that loses on every frame: "no EL"
 
     best = min(candidates, key=lambda c: (c.J, c.model_bytes))
-    estimated = best.estimated_d is not None and not every_frame and judge.sure(best)
+    estimated = not every_frame and judge.sure(best)
     if best.estimated_d is not None and not estimated:
         best = exact(best)
         candidates[next(i for i, c in enumerate(candidates) if c.name == best.name)] = best  # reported: exact
