@@ -333,6 +333,9 @@ def test_a_winner_the_sample_is_sure_of_is_not_run_on_every_frame(ref, base, cli
                       reference=ref, progress=False, sample_pixels=px, measure="sample")
     assert s.frames_estimated == 12 and s.psnr_el_error > 0
     assert f"+- {s.psnr_el_error:.3f}, estimated on each segment's sample for 12 of 12 frames" in s.report()
+    independent = export.export(data.carphone(), tmp_path / "cp0", frames=12, online=replace(cfg, lambda_source="hm"),
+                                reference=ref, progress=False, sample_pixels=px, measure="all", workers=0)
+    assert independent.frames_estimated == 0  # the independent segments' driver carries it too (auto: sample here)
     with pytest.raises(m.MtvirError, match="--measure"):
         export.export(data.carphone(), tmp_path / "x", online=cfg, reference=ref, progress=False, measure="most")
 
