@@ -16,7 +16,8 @@ candidates are ranked on a fixed ``Sample`` of the segment (a pixel budget sprea
 time, a box of each at a seeded place when the frame is larger than its share), still written, read back and run
 by the Enhancer there (``Enhancer.enhance_region``: exactly the whole frame's output on those pixels). The
 segment's D is then estimated from the exact D of "no EL" on every frame plus the sample's change, scaled by the
-pixel ratio. Only the winner is run on every frame; every figure reported or written is the full one.
+pixel ratio. Only the winner is then run on every frame, and its figures are the full ones, unless the export
+keeps the sample's estimate at real sizes (``segment.MEASURES``), where the summary says so.
 """
 from __future__ import annotations
 
