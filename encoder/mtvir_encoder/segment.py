@@ -239,20 +239,21 @@ def code_segment(reference: Reference | Sequence[Reference], recon: list[np.ndar
     release_memory()
 
     def exact(c: Candidate) -> Candidate:
+        """Measured on every frame (as it is, where it was)."""
+        if c.estimated_d is None:
+            return c
         return replace(judge(reference, c.name, c.step, c.params, c.coding, c.seconds, c.model_bytes, full=True),
                        ranked_as=replace(c, params=None))
 
-    def best_exact(offered: list[Candidate]) -> Candidate:
-        """The lowest J on the sample, then measured on every frame."""
-        best = min(offered, key=lambda c: (c.J, c.model_bytes))
-        return exact(best) if best.estimated_d is not None else best
+    def lowest(offered: list[Candidate]) -> Candidate:
+        return min(offered, key=lambda c: (c.J, c.model_bytes))
 
     def kept(best: Candidate) -> Candidate:
         return best if best.no_el or best.J < no_el.J else no_el  # a winner that loses on every frame: "no EL"
 
-    best = min(candidates, key=lambda c: (c.J, c.model_bytes))
+    best = lowest(candidates)
     estimated = not every_frame and judge.sure(best)
-    if best.estimated_d is not None and not estimated:
+    if not estimated:
         best = exact(best)
         candidates[next(i for i, c in enumerate(candidates) if c.name == best.name)] = best  # reported: exact
     chosen = kept(best)
@@ -260,12 +261,12 @@ def code_segment(reference: Reference | Sequence[Reference], recon: list[np.ndar
     psnr_error = 10 / np.log(10) * judge.error(chosen) / max(float(np.sum(sse)), SSE_FLOOR) if estimated else 0.0
     candidates[2:2] = others  # reported, never chosen: the EL holds models against one reference
     if ablations and last is not None:  # measured on every frame, never chosen
-        candidates = [exact(c) if c.name == "reference" and c.estimated_d is not None else c for c in candidates]
+        candidates = [exact(c) if c.name == "reference" else c for c in candidates]
         candidates += [judge(reference, name, last.step, last.params, coding, last.seconds, full=True,
                              model_bytes=4 * reference.arch.param_count if name == "ablation: float32" else None)
                        for name, coding in ABLATIONS.items()]  # float32: folded conv weights + biases, counted
         if len(families) > 1:
-            candidates += [replace(kept(best_exact(without + learned_by[f.adapt])), name=family_ablation(f.adapt))
+            candidates += [replace(kept(exact(lowest(without + learned_by[f.adapt]))), name=family_ablation(f.adapt))
                            for f in families]
     return SegmentResult(chosen, candidates, sse, no_el.sse, judge.no_el_box_sse, seconds_learning, judge.seconds,
                          steps, reference, estimated, psnr_error)
