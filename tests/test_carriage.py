@@ -13,6 +13,7 @@ import pytest
 import mtvir_decoder as m
 from mtvir_decoder import carriage, references, y4m
 from mtvir_decoder.errors import MtvirWarning
+import carriage_fuzz
 from conftest import perturbed
 
 FFMPEG = shutil.which("ffmpeg")
@@ -127,3 +128,33 @@ def test_a_damaged_message_in_the_file_drops_only_its_group(ref, tmp_path):
     assert any(issubclass(w.category, MtvirWarning) and "damaged" in str(w.message) for w in caught)
     with pytest.raises(m.MtvirError, match="carries no EL"):
         m.Enhancer.from_video(tmp_path / "bl.mp4", reference=ref)
+
+
+@pytest.fixture(scope="module")
+def one_file_seed(tmp_path_factory):
+    return carriage_fuzz.make_seed(tmp_path_factory.mktemp("carriage_fuzz"))
+
+
+def test_hostile_one_file_videos_end_in_an_el_or_an_mtvir_error(one_file_seed):
+    """Mutants of a one-file video (bytes changed in and around the MTVIR SEI messages, in the container's header
+    and anywhere, truncations, insertions, deletions) through ``Enhancer.from_video`` and mtvir-decode's whole
+    path: each ends in success or an MtvirError, within 1 s (`python bench/fuzz_carriage.py` is the long mode)."""
+    stats = carriage_fuzz.fuzz(one_file_seed, 300, seed=3, decode_every=5)
+    assert not stats.failures, stats.failures[:3]
+    assert stats.slowest[0] < 1.0, stats.report()
+    assert {"ok", "VideoError", "MtvirError"} <= set(stats.outcomes), stats.report()  # both fates are reached
+
+
+def test_mtvir_decode_on_damaged_one_file_videos_prints_one_line_not_a_traceback(one_file_seed, tmp_path):
+    rng = np.random.default_rng(5)
+    seen = set()
+    for k in range(12):
+        kind, mutant = carriage_fuzz.mutate(one_file_seed.read_bytes(), rng)
+        (tmp_path / "in.mp4").write_bytes(mutant)
+        r = subprocess.run([sys.executable, "-m", "mtvir_decoder.cli", tmp_path / "in.mp4", "-o", tmp_path / "o.y4m",
+                            "-q"], capture_output=True, text=True, timeout=60)
+        assert r.returncode in (0, 2) and "Traceback" not in r.stderr, (kind, r.stderr)
+        assert (tmp_path / "o.y4m").exists() == (r.returncode == 0)  # never a half-written file
+        (tmp_path / "o.y4m").unlink(missing_ok=True)
+        seen.add(r.returncode)
+    assert seen == {0, 2}

@@ -60,8 +60,9 @@ def as_a_player(cmd: list, folder: Path, **kw) -> subprocess.CompletedProcess:
     """Run a C program as a player process often runs: an empty environment (`env -i PATH=/usr/bin:/bin`), started
     from a folder of its own, so the library can rely on nothing of the caller's shell."""
     folder.mkdir(exist_ok=True)
+    kw.setdefault("timeout", 300)
     return subprocess.run([str(c) for c in cmd], cwd=folder, env={"PATH": "/usr/bin:/bin"}, capture_output=True,
-                          text=True, timeout=300, **kw)
+                          text=True, **kw)
 
 
 def write_y4m(path: Path, lumas: list[np.ndarray], depth: int) -> None:
@@ -156,6 +157,7 @@ def test_c_library_with_a_broken_environment_fails_every_call_and_says_why(shipp
     assert (tmp_path / "out.y4m").read_bytes() == (tmp_path / "in.y4m").read_bytes()  # the BL, untouched
 
 
+@needs_cc
 @pytest.mark.skipif(LIBAV is None, reason="libavformat/libavcodec development files are missing (Debian: "
                     "libavformat-dev libavcodec-dev pkg-config)")
 def test_libav_player_reads_the_el_in_band(c_tools, shipped, tmp_path):
@@ -221,6 +223,36 @@ def test_safe_enhancer_falls_back_with_one_warning(shipped, arch):
     assert safe.active and not np.array_equal(safe.enhance(frame(40, 48, 1), 0), frame(40, 48, 1))
 
 
+def _failing_session():
+    """A real ONNX Runtime session that fails when run (a Reshape to 7 values), as a CUDA out-of-memory or a
+    provider failing mid-stream would: ONNX Runtime's own exception, not the SDK's."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+    from mtvir_decoder import graph
+    g = helper.make_graph([helper.make_node("Reshape", ["luma", "shape"], ["y"])], "fails",
+                          [helper.make_tensor_value_info("luma", TensorProto.FLOAT, None)],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                          [helper.make_tensor("shape", TensorProto.INT64, [1], [7])])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", graph.OPSET)])
+    model.ir_version = graph.IR_VERSION
+    return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+
+
+def test_a_runtime_failure_mid_stream_falls_back_to_the_base_layer(shipped):
+    el, luma = two_group_el(shipped, 48, 40, 8, 3), frame(40, 48, 1)
+    enhancer = m.Enhancer(el)
+    enhancer._sessions[0] = _failing_session()
+    with pytest.raises(m.RuntimeProviderError, match="ONNX Runtime failed on a frame"):
+        enhancer.enhance(luma, 0)
+    safe = SafeEnhancer(el, width=48, height=40, bit_depth=8, frame_count=3)
+    safe.enhancer._sessions[0] = _failing_session()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        outs = [safe.enhance(luma, i) for i in range(3)]
+    assert all(o is luma for o in outs) and not safe.active and "ONNX Runtime failed" in safe.reason
+    assert len([w for w in caught if issubclass(w.category, MtvirWarning)]) == 1
+
+
 def test_y4m_round_trip_odd_sizes_and_10_bit(tmp_path):
     for depth, dtype in ((8, np.uint8), (10, np.uint16)):
         lumas = [frame(31, 45, i, dtype, (1 << depth) - 1) for i in range(2)]
@@ -262,3 +294,23 @@ def test_libav_player_equals_mtvir_decode(c_tools, shipped, tmp_path, depth):
     assert len(ours) == len(theirs) == 5
     for a, b in zip(ours, theirs):
         assert all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+@needs_cc
+@pytest.mark.skipif(LIBAV is None, reason="no libavformat/libavcodec development files (pkg-config)")
+def test_libav_player_on_hostile_one_file_videos(c_tools, tmp_path):
+    """Mutants of a one-file video through av_player: each plays (the BL, enhanced where its EL survives) or stops
+    with a message and a non-zero status; never a crash or a hang."""
+    import carriage_fuzz
+    seed = carriage_fuzz.make_seed(tmp_path / "seed")
+    rng = np.random.default_rng(7)
+    statuses = set()
+    for k in range(16):
+        kind, mutant = carriage_fuzz.mutate(seed.read_bytes(), rng)
+        (tmp_path / "in.mp4").write_bytes(mutant)
+        r = as_a_player([c_tools["av_player"], tmp_path / "in.mp4", tmp_path / "out.y4m"], tmp_path / "elsewhere",
+                        timeout=30)
+        assert r.returncode in (0, 1), (kind, r.returncode, r.stderr)  # a negative status: killed by a signal
+        assert r.returncode == 0 or "av_player:" in r.stderr, (kind, r.stderr)
+        statuses.add(r.returncode)
+    assert 0 in statuses

@@ -2,7 +2,8 @@
 from .descriptor import Architecture, Layer, Node, sefcnn
 from .enhance import Enhancer
 from .errors import (FormatError, InputMismatchError, LimitError, MtvirError, ReferenceMismatchError,
-                     ReferenceModelError, RuntimeProviderError, UnknownReferenceError, UnsupportedVersionError)
+                     ReferenceModelError, RuntimeProviderError, UnknownReferenceError, UnreadableFileError,
+                     UnsupportedVersionError)
 from .format import ElFile, Group, read, write
 from .model import Coding, Params
 from .references import Reference
@@ -12,5 +13,6 @@ __version__ = "0.2.0"
 __all__ = [
     "Architecture", "Coding", "ElFile", "Enhancer", "FormatError", "Group", "InputMismatchError", "Layer",
     "LimitError", "MtvirError", "Node", "Params", "Reference", "ReferenceMismatchError", "ReferenceModelError",
-    "RuntimeProviderError", "UnknownReferenceError", "UnsupportedVersionError", "read", "sefcnn", "write",
+    "RuntimeProviderError", "UnknownReferenceError", "UnreadableFileError", "UnsupportedVersionError", "read",
+    "sefcnn", "write",
 ]

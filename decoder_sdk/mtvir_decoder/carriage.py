@@ -189,10 +189,9 @@ def _codec(stream) -> str:
 def embed(src: str | os.PathLike, el: bytes, dst: str | os.PathLike, reference: Reference | None = None) -> int:
     """Copy the video ``src`` to ``dst`` (the container ``dst``'s name says; packets unchanged but for the SEI
     added to the first access unit of each group); returns the messages carried."""
-    from .video import VideoError, _av, _open, reason
-    av = _av()
+    from .video import _open, pyav_errors
     by_frame = dict(split(el, reference))
-    try:
+    with pyav_errors(f"cannot carry the EL in {dst}") as av:
         with _open(av, src) as c:
             pts = sorted(p.pts for p in c.demux(c.streams.video[0]) if p.size and p.pts is not None)
         frame_of = {t: k for k, t in enumerate(pts)}
@@ -211,8 +210,6 @@ def embed(src: str | os.PathLike, el: bytes, dst: str | os.PathLike, reference: 
                     p, carried = q, carried + 1
                 p.stream = o
                 out.mux(p)
-    except av.error.FFmpegError as exc:
-        raise VideoError(f"cannot carry the EL in {dst}: {reason(exc)}") from None
     if carried != len(by_frame):
         raise FormatError(f"{len(by_frame) - carried} group(s) start at frames the video does not have")
     return carried
@@ -231,20 +228,16 @@ def in_band(path: str | os.PathLike, reference: Reference | None = None) -> byte
 
 def extract(path: str | os.PathLike, reference: Reference | None = None) -> tuple[bytes | None, list[str]]:
     """The EL a video carries in band (None if none), and the messages left out and why; nothing is decoded."""
-    from .video import VideoError, _av, _open, reason
-    av = _av()
+    from .video import _open, pyav_errors
     found = []
-    try:
-        with _open(av, path) as c:
-            s = c.streams.video[0]
-            if s.codec_context.name not in CODECS:
-                return None, []
-            codec, length_size = s.codec_context.name, _length_size(s.codec_context.name, s.codec_context.extradata)
-            for p in c.demux(s):
-                if p.size:
-                    for nal in nal_units(bytes(p), length_size):
-                        if _is_sei(codec, nal):
-                            found += messages_in(codec, nal)
-    except av.error.FFmpegError as exc:
-        raise VideoError(f"cannot read {Path(path).name}: {reason(exc)}") from None
+    with pyav_errors(f"cannot read {Path(path).name}") as av, _open(av, path) as c:
+        s = c.streams.video[0]
+        if s.codec_context.name not in CODECS:
+            return None, []
+        codec, length_size = s.codec_context.name, _length_size(s.codec_context.name, s.codec_context.extradata)
+        for p in c.demux(s):
+            if p.size:
+                for nal in nal_units(bytes(p), length_size):
+                    if _is_sei(codec, nal):
+                        found += messages_in(codec, nal)
     return join(found, reference) if found else (None, [])

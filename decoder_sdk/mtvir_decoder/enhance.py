@@ -11,7 +11,7 @@ import numpy as np
 import onnxruntime as ort
 
 from . import format, graph
-from .errors import FormatError, InputMismatchError, MtvirError, RuntimeProviderError
+from .errors import FormatError, InputMismatchError, MtvirError, RuntimeProviderError, UnreadableFileError
 from .references import Reference
 
 CPU = "CPUExecutionProvider"
@@ -70,7 +70,7 @@ class Enhancer:
             try:
                 data = Path(source).read_bytes()
             except OSError as exc:
-                raise MtvirError(f"cannot read EL {source}: {exc.strerror or exc}") from None
+                raise UnreadableFileError(f"cannot read EL {source}: {exc.strerror or exc}") from None
         self.el = format.read(data, reference)
         if precision not in ("fp32", "fp16"):
             raise ValueError(f"precision must be fp32 or fp16, not {precision!r}")
@@ -193,13 +193,23 @@ class Enhancer:
         tile = self.tile if tile is None else max(1, tile)
         spans_y, spans_x = _tiling(*x.shape, tile, self.halo)
         if len(spans_y) == 1 and len(spans_x) == 1:
-            return session.run(None, {"luma": x[None, None]})[0][0, 0]
+            return _run(session, x[None, None])[0, 0]
         out = np.empty_like(x)
         for y0, y1, ry0, ry1 in spans_y:
             for x0, x1, rx0, rx1 in spans_x:
-                y = session.run(None, {"luma": np.ascontiguousarray(x[None, None, ry0:ry1, rx0:rx1])})[0]
+                y = _run(session, np.ascontiguousarray(x[None, None, ry0:ry1, rx0:rx1]))
                 out[y0:y1, x0:x1] = y[0, 0, y0 - ry0:y1 - ry0, x0 - rx0:x1 - rx0]
         return out
+
+
+def _run(session: ort.InferenceSession, x: np.ndarray) -> np.ndarray:
+    """One run of the session, its failures (ONNX Runtime's own exceptions: a CUDA out-of-memory, a provider that
+    fails mid-stream) as a ``RuntimeProviderError``, so that a player's fallback catches every one."""
+    try:
+        return session.run(None, {"luma": x})[0]
+    except Exception as exc:  # onnxruntime's pybind errors share no public base class
+        raise RuntimeProviderError(f"ONNX Runtime failed on a frame ({session.get_providers()[0]}): "
+                                   f"{exc}") from None
 
 
 @lru_cache(maxsize=64)

@@ -5,6 +5,10 @@ class MtvirError(Exception):
     """Base of every error raised by MTVIR."""
 
 
+class UnreadableFileError(MtvirError):
+    """A file given to the SDK cannot be read at all: missing, a folder, no permission."""
+
+
 class FormatError(MtvirError):
     """The bytes are not a valid EL: bad magic, truncated, CRC mismatch, inconsistent fields."""
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -32,6 +33,18 @@ def _av():
     except ImportError:
         raise VideoError("reading video files needs PyAV: pip install 'mtvir[video]'") from None
     return av
+
+
+@contextmanager
+def pyav_errors(what: str):
+    """PyAV's failures on a damaged or unreadable file as one ``VideoError`` saying ``what`` failed: FFmpeg's own
+    errors, and the Python ones PyAV raises on damaged containers (a ``UnicodeDecodeError`` for metadata that is
+    not UTF-8, a ``ValueError`` for a field out of range)."""
+    av = _av()
+    try:
+        yield av
+    except (av.error.FFmpegError, ValueError, OverflowError) as exc:
+        raise VideoError(f"{what}: {reason(exc)}") from None
 
 
 @dataclass
@@ -88,13 +101,12 @@ def _open(av, path):
     path = Path(path)
     if not path.is_file():
         raise VideoError(f"no such video file: {path}")
-    try:
+    with pyav_errors(f"cannot open {path} as a video"):
         container = av.open(str(path))
-    except av.error.FFmpegError as exc:
-        raise VideoError(f"cannot open {path} as a video: {reason(exc)}") from None
-    if not container.streams.video:
+    video = container.streams.video
+    if not video or video[0].codec_context is None:  # a damaged header can leave a stream without a codec
         container.close()
-        raise VideoError(f"{path} has no video stream")
+        raise VideoError(f"{path} has no decodable video stream")
     return container
 
 
@@ -104,14 +116,12 @@ def frames(path: str | os.PathLike, limit: int | None = None) -> Iterator[Planes
     container = _open(av, path)
     with container:
         count = 0
-        try:
+        with pyav_errors(f"cannot decode {path}"):
             for frame in container.decode(container.streams.video[0]):
                 yield planes(frame)
                 count += 1
                 if limit is not None and count >= limit:
                     return
-        except av.error.FFmpegError as exc:
-            raise VideoError(f"cannot decode {path}: {reason(exc)}") from None
         if not count:
             raise VideoError(f"{path} holds no decodable frame")
 
@@ -120,11 +130,8 @@ def packet_bits(path: str | os.PathLike) -> list[int]:
     """The bits of each frame of the first video stream (its packets' sizes in display order), without decoding."""
     av = _av()
     container = _open(av, path)
-    with container:
-        try:
-            packets = [(p.pts, 8 * p.size) for p in container.demux(container.streams.video[0]) if p.size]
-        except av.error.FFmpegError as exc:
-            raise VideoError(f"cannot read {path}: {reason(exc)}") from None
+    with container, pyav_errors(f"cannot read {path}"):
+        packets = [(p.pts, 8 * p.size) for p in container.demux(container.streams.video[0]) if p.size]
     return [b for _, b in sorted(packets)]
 
 

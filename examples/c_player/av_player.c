@@ -67,8 +67,11 @@ int main(int argc, char **argv) {
         return 1;
     }
     AVCodecContext *dec = avcodec_alloc_context3(codec);
-    avcodec_parameters_to_context(dec, fmt->streams[stream]->codecpar);
-    if (avcodec_open2(dec, codec, NULL) < 0) return 1;
+    if (!dec || avcodec_parameters_to_context(dec, fmt->streams[stream]->codecpar) < 0
+        || avcodec_open2(dec, codec, NULL) < 0 || dec->width <= 0 || dec->height <= 0) {
+        fprintf(stderr, "av_player: cannot decode the video stream of %s\n", argv[1]);
+        return 1;
+    }
     int depth = dec->pix_fmt == AV_PIX_FMT_YUV420P10LE ? 10 : 8;
     if (dec->pix_fmt != AV_PIX_FMT_YUV420P && depth != 10) {
         fprintf(stderr, "av_player: %s not handled (yuv420p or yuv420p10le)\n", av_get_pix_fmt_name(dec->pix_fmt));
@@ -97,6 +100,12 @@ int main(int argc, char **argv) {
         }
         av_packet_unref(pkt);
         while (avcodec_receive_frame(dec, frame) == 0) {
+            if (frame->width != dec->width || frame->height != dec->height || frame->format != dec->pix_fmt) {
+                /* a damaged stream that changes size or format mid-way: Y4M cannot follow it */
+                fprintf(stderr, "av_player: frame %d is %dx%d, not the stream's %dx%d: stopped\n", index,
+                        frame->width, frame->height, dec->width, dec->height);
+                return 1;
+            }
             if (!el_path)
                 el = in_band(frame, el, index);
             /* decoded frames may be shared with the decoder's references: enhance a private copy */

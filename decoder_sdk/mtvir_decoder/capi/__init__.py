@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..enhance import Enhancer
-from ..errors import FormatError, InputMismatchError, MtvirError, ReferenceModelError, RuntimeProviderError
+from ..errors import FormatError, InputMismatchError, ReferenceModelError, RuntimeProviderError, UnreadableFileError
 
 HEADER = Path(__file__).with_name("mtvir.h")
 ABI_VERSION = 1
@@ -31,13 +31,12 @@ def declarations() -> str:
 
 
 def error_code(exc: BaseException) -> int:
+    """The code of an exception, by its type alone."""
     for kind, code in ((FormatError, ERR_FORMAT), (ReferenceModelError, ERR_REFERENCE),
                        (InputMismatchError, ERR_MISMATCH), (RuntimeProviderError, ERR_RUNTIME),
-                       (OSError, ERR_IO), (ValueError, ERR_ARGUMENT)):
+                       (UnreadableFileError, ERR_IO), (OSError, ERR_IO), (ValueError, ERR_ARGUMENT)):
         if isinstance(exc, kind):
             return code
-    if isinstance(exc, MtvirError):
-        return ERR_IO if str(exc).startswith("cannot read EL") else ERR_INTERNAL
     return ERR_INTERNAL
 
 
