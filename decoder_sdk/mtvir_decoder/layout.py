@@ -9,8 +9,9 @@ Field types: u8 u16 u32 i8 f32 (little-endian), uvar (unsigned LEB128, at most 5
 bytes (``size``: a constant or an earlier field), or the name of a struct (with ``size``: length-delimited, read
 within exactly that many bytes, absent when the size is 0; bytes a reader does not know are left for later minor
 versions). ``count`` repeats a field: a constant, an
-earlier field, or ``a - b + 1`` of earlier fields. ``min``/``max`` are hard limits, checked while reading, before
-anything is allocated; ``const`` fields must hold exactly that value.
+earlier field, or ``a - b + 1`` of earlier fields. ``min``/``max`` are hard limits (a NaN is outside every range) and
+``enum`` the values allowed, checked while reading, before anything is allocated; ``const`` fields must hold
+exactly that value.
 """
 from __future__ import annotations
 
@@ -39,13 +40,14 @@ STRUCTS: dict[str, list[dict]] = {
         F("magic", "bytes", "ASCII 'MTVR'", size=4, const="MTVR"),
         F("version_major", "u8", "incompatible changes; a decoder refuses a major it does not implement",
           const=VERSION_MAJOR),
-        F("version_minor", "u8", "compatible additions: fields appended to length-delimited structs", max=255),
+        F("version_minor", "u8", "compatible additions: fields appended to length-delimited structs; 0 in files of "
+                                 "this version, any value read (bytes past the known fields skipped)", max=255),
         F("width", "u16", "luma width the EL applies to; 0: any", max=16384),
         F("height", "u16", "luma height the EL applies to; 0: any", max=16384),
         F("bit_depth", "u8", "luma bit depth the EL applies to (8..16); 0: any", max=16),
         F("frame_count", "u32", "frames in the video the EL was made for; 0: any", max=1 << 30),
         F("reference_id", "bytes", "SHA-256[:16] of the reference model; all zero: self-contained", size=16),
-        F("param_count", "u32", "complexity: weights + biases of one model (equals the descriptor's)",
+        F("param_count", "u32", "complexity: weights + biases of one model (equals the descriptor's), at most 2^20",
           max=MAX_PARAMS),
         F("macs_per_pixel", "u32", "complexity: multiply-accumulates per pixel (equals the descriptor's)"),
         F("receptive_radius", "u16", "complexity: halo in pixels a tile needs (equals the descriptor's)"),
@@ -57,7 +59,7 @@ STRUCTS: dict[str, list[dict]] = {
     ],
     "descriptor": [
         F("quant_scale", "u16", "S: W_conv = scale * W_Q / S + shift", min=1, max=1024),
-        F("input_offset", "f32", "the network sees luma/(2^bd - 1) - input_offset"),
+        F("input_offset", "f32", "the network sees luma/(2^bd - 1) - input_offset; NaN refused", min=-1, max=1),
         F("flags", "u8", "bit 0: global residual (out = in + net); other bits reserved, 0", max=1),
         F("layer_count", "u8", "convolution layers", min=1, max=64),
         F("layers", "layer", "in coding order", count="layer_count"),
@@ -67,7 +69,7 @@ STRUCTS: dict[str, list[dict]] = {
     "layer": [
         F("cin", "u8", "input channels", min=1, max=64),
         F("cout", "u8", "output channels", min=1, max=64),
-        F("kernel", "u8", "square kernel size: 1, 3, 5 or 7", min=1, max=7),
+        F("kernel", "u8", "square kernel size", enum=[1, 3, 5, 7]),
     ],
     "node": [
         F("op", "u8", "1 conv(a=src, b=layer, c=relu), 2 add(a, b, c=relu), 3 se(a=src, b=1x1 layer, c=window)",
@@ -91,7 +93,7 @@ STRUCTS: dict[str, list[dict]] = {
         F("mask_size", "u8", "bytes of layer_mask: ceil(layers / 8) for a residue, else 0", max=8),
         F("layer_mask", "bytes", "bit i (LSB first): layer i has a coded residue", size="mask_size"),
         F("histogram_count", "u8", "probability models of the coded stream", max=72),
-        F("histograms", "histogram", "one per coded tensor group", count="histogram_count"),
+        F("histograms", "histogram", "one per tensor group, constant groups included", count="histogram_count"),
         F("raw_count", "uvar", "float32 values that follow (mode-2 parameters)", max=8192),
         F("raw", "f32", "biases, then scales, then shifts, for those in mode 2", count="raw_count"),
         F("lane_count", "u8", "rANS lanes K: 1..min(64, coded symbols); 0 when no symbol is coded", max=64),
@@ -233,6 +235,8 @@ class Reader:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if "min" in f and not value >= f["min"] or "max" in f and not value <= f["max"]:
                 raise LimitError(f"{where} = {value} outside [{f.get('min', '-')}, {f.get('max', '-')}]")
+            if "enum" in f and value not in f["enum"]:
+                raise LimitError(f"{where} = {value}, not one of {f['enum']}")
         return value
 
 
