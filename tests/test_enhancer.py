@@ -10,7 +10,7 @@ import pytest
 
 import mtvir_decoder as m
 from mtvir_decoder.descriptor import ADD, CONV, SE
-from conftest import frame, random_params
+from conftest import frame, perturbed, random_params
 
 
 def numpy_network(arch: m.Architecture, params: m.Params, x: np.ndarray) -> np.ndarray:
@@ -179,3 +179,23 @@ def test_tiled_equals_whole_frame_with_the_trained_reference():
     whole = enh.run_float(x, tile=4096)
     assert np.abs(whole - x).mean() * 255 > 0.2  # the trained filter really corrects
     assert np.abs(enh.run_float(x, tile=48) - whole).max() < 1e-5
+
+
+# --- mismatch detection -----------------------------------------------------------------------------------------
+def test_mismatched_frames_are_refused_clearly():
+    ref = m.references.default()
+    el = m.write(ref.arch, [(0, 3, perturbed(ref.params, 1), m.Coding())], ref, 48, 40, 10, 3)
+    enh = m.Enhancer(el)
+    with pytest.raises(m.InputMismatchError, match="frame is 50x40, the EL applies to 48x40"):
+        enh.enhance(frame(40, 50, 0, np.uint16, 1023), 0)
+    with pytest.raises(m.InputMismatchError, match="uint8 plane for a 10-bit EL"):
+        enh.enhance(frame(40, 48), 0)
+    with pytest.raises(m.InputMismatchError, match="beyond 10 bits"):
+        enh.enhance(np.full((40, 48), 4000, np.uint16), 0)
+    with pytest.raises(m.InputMismatchError, match="frame 3 beyond the EL's 3 frames"):
+        enh.enhance(frame(40, 48, 0, np.uint16, 1023), 3)
+    stranger = m.Reference(ref.arch, perturbed(ref.params, 2), "elsewhere")
+    with pytest.raises(m.UnknownReferenceError, match=stranger.id.hex()):
+        m.Enhancer(m.write(ref.arch, [(0, 1, stranger.params, m.Coding())], stranger))
+    with pytest.raises(m.ReferenceMismatchError):
+        m.Enhancer(el, reference=stranger)

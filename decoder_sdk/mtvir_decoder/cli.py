@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import video, y4m
+from . import files, video, y4m
 from .errors import MtvirError, MtvirWarning
 from .fallback import SafeEnhancer
 from .metrics import psnr
@@ -57,7 +57,7 @@ class _Output:
 
     def __init__(self, path: Path, info: video.StreamInfo):
         self.path = path
-        self.tmp = path.with_name(f".{path.name}.{os.getpid()}.partial{path.suffix}")
+        self.tmp = files.partial_name(path)
         self.info = info
         if path.suffix.lower() in LOSSLESS:
             av = video._av()

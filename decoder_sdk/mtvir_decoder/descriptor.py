@@ -200,10 +200,6 @@ class Architecture:
         out += [struct.pack("<BBBB", n.op, n.a, n.b, n.c) for n in self.nodes]
         return b"".join(out)
 
-    def describe(self) -> str:
-        return (f"{len(self.layers)} convs, {self.weight_count:,} weights + {self.bias_count} biases, "
-                f"{self.macs_per_pixel / 1000:.1f} kMAC/pixel, receptive radius {self.receptive_radius} px")
-
 
 def sefcnn(channels: int = 16, stages: int = 3, convs_per_stage: int = 5, window: int = 9,
            quant_scale: int = 10) -> Architecture:

@@ -140,10 +140,7 @@ class Enhancer:
             if len(self.el.groups) > 1:
                 raise InputMismatchError("this EL has several groups: pass frame_index")
             return 0 if self.el.groups else None
-        for i, g in enumerate(self.el.groups):
-            if frame_index in g.frames:
-                return i
-        return None
+        return self.el.group_index(frame_index)
 
     def enhance(self, luma: np.ndarray, frame_index: int | None = None, bit_depth: int | None = None) -> np.ndarray:
         """The enhanced plane (a new array). ``bit_depth`` of a uint16 plane defaults to the EL's (or 10)."""

@@ -47,11 +47,9 @@ class ElFile:
     version_minor: int = layout.VERSION_MINOR
     version_major: int = layout.VERSION_MAJOR
 
-    def group_for(self, frame_index: int) -> Group | None:
-        for g in self.groups:
-            if frame_index in g.frames:
-                return g
-        return None
+    def group_index(self, frame_index: int) -> int | None:
+        """The index of the group whose model applies to this frame; None when no group holds it."""
+        return next((i for i, g in enumerate(self.groups) if frame_index in g.frames), None)
 
     def check_frame(self, height: int, width: int, bit_depth: int) -> None:
         """Refuse frames the EL was not made for (0 in the EL means any)."""

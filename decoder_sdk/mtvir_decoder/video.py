@@ -57,11 +57,20 @@ class StreamInfo:
 
 
 def depth_of(pix_fmt: str) -> int:
+    """The bit depth this module delivers a stream of ``pix_fmt`` at: 8, or 10 for every deeper format."""
     return 10 if any(t in pix_fmt for t in ("10", "12", "16")) else 8
 
 
+def sample_depth(plane: np.ndarray) -> int:
+    """The bit depth of a plane from this module (``planes``, ``frames``): 8 for uint8, 10 for uint16. The one
+    place that knows it: deeper sources are delivered at 10 bits, and nothing else may guess a depth from a
+    dtype (the EL format itself carries any depth from 8 to 16)."""
+    return 8 if plane.dtype == np.uint8 else 10
+
+
 def planes(frame) -> Planes:
-    """A PyAV frame as 4:2:0 planes: uint8 at 8 bits, uint16 (10-bit values) above."""
+    """A PyAV frame as 4:2:0 planes: uint8 at 8 bits, uint16 holding 10-bit values above (a 12 or 16-bit source is
+    converted to 10 bits)."""
     target = "yuv420p" if depth_of(frame.format.name) == 8 else "yuv420p10le"
     if frame.format.name != target:
         frame = frame.reformat(format=target)

@@ -19,6 +19,7 @@ import numpy as np
 
 from mtvir_decoder import video as video_io
 from mtvir_decoder.metrics import psnr  # noqa: F401 - bl.psnr, as the encoder has always called it
+from mtvir_decoder.files import partial_name
 from mtvir_decoder.video import VideoError
 
 CODECS = {"x265": "libx265", "svtav1": "libsvtav1", "x264": "libx264"}
@@ -60,13 +61,6 @@ class BaseLayer:
     recon: Video
     qps: list[int] = field(default_factory=list)  # per-frame QP (the fixed QP, offset for B frames where known)
 
-    @property
-    def payload_bytes(self) -> int:
-        return sum(self.bits) // 8
-
-    def kbps(self) -> float:
-        return sum(self.bits) * float(self.recon.fps) / len(self.bits) / 1000
-
 
 def read_video(path: str | os.PathLike, frames: int | None = None) -> Video:
     """Every frame (or the first ``frames``) of anything PyAV opens, as 8- or 10-bit 4:2:0 planes."""
@@ -74,7 +68,7 @@ def read_video(path: str | os.PathLike, frames: int | None = None) -> Video:
     y, u, v = [], [], []
     for planes in video_io.frames(path, frames):
         y.append(planes[0]), u.append(planes[1]), v.append(planes[2])
-    return Video(y, u, v, info.fps, 8 if y[0].dtype == np.uint8 else 10)
+    return Video(y, u, v, info.fps, video_io.sample_depth(y[0]))
 
 
 def keyint(config: str, fps: Fraction) -> int:
@@ -221,7 +215,8 @@ def encode(video: Video, path: str | os.PathLike, codec: str = "x265", qp: int =
 
 def _code(video: Video, path, codec, qp, config) -> tuple[Path, list[video_io.Planes]]:
     path = Path(path)
-    tmp = partial_name(path)  # created by the muxer, so it gets the permissions the umask gives
+    # created by the muxer (so it gets the permissions the umask gives), which picks the container by the suffix
+    tmp = partial_name(path if path.suffix else path.with_suffix(".mp4"))
     coder = None
     try:
         coder = Coder(tmp, codec, qp, config, video.fps, video.width, video.height, video.bit_depth)
@@ -262,15 +257,10 @@ def rd_slope(frames: list[video_io.Planes], codec: str, qp: int, config: str, fp
     return (sse_hi - sse_lo) / (rate_lo - rate_hi)
 
 
-def partial_name(path: Path) -> Path:
-    """Where ``path`` is written before its rename: hidden, unique to this process, same folder and suffix."""
-    return path.with_name(f".{path.name}.{os.getpid()}.partial{path.suffix or '.mp4'}")
-
-
 def decode(path: str | os.PathLike) -> tuple[Video, list[int]]:
     """The BL's reconstruction and the bits of each frame (packet sizes in display order)."""
     decoded, bits, fps = video_io.decode_with_bits(path)
-    depth = 8 if decoded[0][0].dtype == np.uint8 else 10
+    depth = video_io.sample_depth(decoded[0][0])
     return Video([p[0] for p in decoded], [p[1] for p in decoded], [p[2] for p in decoded], fps, depth), bits
 
 

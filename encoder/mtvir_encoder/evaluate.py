@@ -20,6 +20,7 @@ import numpy as np
 
 from mtvir_decoder import MtvirError, Reference, references, video
 from mtvir_decoder.cli import decode as sdk_decode
+from mtvir_decoder.files import atomic_path, write_atomic
 
 from .bdrate import bd_rate
 from .export import export
@@ -131,18 +132,18 @@ def evaluate(clips: list[Path], out_dir: Path, cfg: EvalConfig, reference: Refer
             continue
         log(f"[{n}/{len(todo)}] {clip.stem} {config.upper()} QP {qp}: export + decode")
         row = run_point(clip, config, qp, cfg, reference, streams, progress)
-        _write_atomic(cached, json.dumps(row))
+        write_atomic(cached, json.dumps(row))
         rows.append(row)
         log(f"    BL {row['bl_kbps']:.1f} kbit/s {row['psnr_y_bl']:.3f} dB, EL {row['el_bits'] // 8} B "
             f"{row['psnr_y_el'] - row['psnr_y_bl']:+.3f} dB, {row['seconds_export']:.0f} s")
     settings = {**dataclasses.asdict(cfg), "references": [f"{r.name} {r.id.hex()}" for r in refs]}
     summary = {"machine": _machine(), "settings": settings,
                "points": rows, "bd_rate": bd_table(rows), "ablations": ablation_table(rows) if cfg.ablations else []}
-    _write_atomic(out_dir / "results.json", json.dumps(summary, indent=1))
+    write_atomic(out_dir / "results.json", json.dumps(summary, indent=1))
     _write_csv(out_dir / "results.csv", rows)
     from . import plots
     summary["plots"] = [str(p) for p in plots.draw(rows, out_dir)]
-    _write_atomic(out_dir / "results.md", markdown(summary))
+    write_atomic(out_dir / "results.md", markdown(summary))
     return summary
 
 
@@ -237,19 +238,11 @@ def _machine() -> str:
     return f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.python_implementation()} {platform.python_version()}"
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def _write_csv(path: Path, rows: list[dict]) -> None:
     fields = ["clip", "codec", "config", "qp", "frames", "width", "height", "bit_depth", "bl_bits", "el_bits",
               "bl_kbps", "el_kbps", "psnr_y_bl", "psnr_y_el", "yuv_psnr_bl", "yuv_psnr_el", "seconds_bl",
               "seconds_learning", "seconds_selection", "seconds_export"]
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fields, extrasaction="ignore")
         w.writeheader()
         w.writerows(rows)
-    os.replace(tmp, path)

@@ -17,6 +17,7 @@ import torch
 
 from mtvir_decoder import MtvirError, Reference, carriage, references, write
 from mtvir_decoder import video as video_io
+from mtvir_decoder.files import partial_name
 from mtvir_decoder.metrics import psnr_from_sse
 
 from . import bl
@@ -101,7 +102,7 @@ def output_paths(out: str | os.PathLike) -> tuple[Path, Path]:
 
 def _publish(data: bytes, el_path: Path, bl_tmp: Path, bl_path: Path) -> None:
     """Give both outputs their names, or neither: a half pair (a BL without its EL) is never left behind."""
-    el_tmp = el_path.with_name(f".{el_path.name}.{os.getpid()}.partial")
+    el_tmp = partial_name(el_path)
     renamed_bl = done = False
     try:
         el_tmp.write_bytes(data)
@@ -169,7 +170,7 @@ def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "
     seg_len = group or segment_length(config, info.fps, segment)
     total = min(info.frames, frames) if info.frames and frames else (info.frames or frames or 0)
     run = _Run(choices, online, ablations, sample_pixels, threads or 0, measure)
-    bl_tmp = bl.partial_name(bl_path)
+    bl_tmp = partial_name(bl_path)
     bar = None
     try:  # whatever stops the export (an error, Ctrl-C, SIGTERM), the finally leaves no partial file
         bar = progress_bar(None, progress, total=max(1, -(-total // seg_len)) * online.step_budget, unit="step",
@@ -215,7 +216,7 @@ def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "
 
 
 def _shape(planes) -> tuple[int, int, int]:
-    return planes[0].shape[1], planes[0].shape[0], 8 if planes[0].dtype == np.uint8 else 10
+    return planes[0].shape[1], planes[0].shape[0], video_io.sample_depth(planes[0])
 
 
 def _streamed(source, bl_tmp, codec, qp, config, fps, seg_len, run: "_Run", bar) -> tuple[int, int, int]:

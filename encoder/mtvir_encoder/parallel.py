@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from mtvir_decoder import MtvirError, Reference
+from mtvir_decoder.video import sample_depth
 
 from . import bl
 from .online import OnlineConfig
@@ -62,7 +63,7 @@ def code_chunk(task: Task) -> Chunk:
     torch.set_num_threads(task.threads)
     try:
         y, u, v = task.planes
-        video = bl.Video(list(y), list(u), list(v), task.fps, 8 if y.dtype == np.uint8 else 10)
+        video = bl.Video(list(y), list(u), list(v), task.fps, sample_depth(y))
         t0 = time.time()
         with tempfile.TemporaryDirectory() as tmp:
             base = bl.code(video, Path(tmp) / "chunk.mp4", task.codec, task.qp, task.config)
@@ -84,7 +85,7 @@ def pick_reference(planes, fps, codec, qp, config, choices: list[Reference], lam
     """The EL's reference, picked by J on the first segment (its BL coded here once more) before any worker starts
     learning: every worker's model must be a residue against the same one."""
     y, u, v = planes
-    video = bl.Video(list(y), list(u), list(v), fps, 8 if y.dtype == np.uint8 else 10)
+    video = bl.Video(list(y), list(u), list(v), fps, sample_depth(y))
     with tempfile.TemporaryDirectory() as tmp:
         base = bl.code(video, Path(tmp) / "first.mp4", codec, qp, config)
     return _pick(choices, base.recon.y, video.y, video.bit_depth, np.asarray(base.bits, float),

@@ -14,7 +14,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ import numpy as np
 import torch
 
 from mtvir_decoder import MtvirError, Reference, sefcnn
-from mtvir_decoder.references import PACKAGE_DIR
+from mtvir_decoder.files import atomic_path, write_atomic
 
 from . import bl, data
 from .network import Network, resolve_precision, training_layout, training_step_context
@@ -69,9 +68,8 @@ def build_pairs(cfg: PretrainConfig, cache: Path) -> list[tuple[np.ndarray, np.n
     arrays = {"n": np.array(len(pairs))}
     for i, (d, o, q, src) in enumerate(pairs):
         arrays[f"d{i}"], arrays[f"o{i}"], arrays[f"q{i}"], arrays[f"s{i}"] = d, o, np.array(q), np.array(src)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        np.savez(tmp, **arrays)
     return pairs
 
 
@@ -118,8 +116,8 @@ def _lr(cfg: PretrainConfig, step: int) -> float:
 def pretrain(out: Path | None = None, workdir: Path = Path("runs/pretrain"), cfg: PretrainConfig | None = None,
              resume: bool = True, progress: bool = True, export_only: bool = False, cache: Path | None = None,
              minutes: float | None = None) -> Reference | None:
-    """Train (or continue training) the reference model; write it as ``out`` (default: the package's
-    ``default.mtvir``) and return it. With ``minutes``, stop at a checkpoint after that long and return None
+    """Train (or continue training) the reference model; write it as ``out`` (default: ``workdir/reference.mtvir``;
+    the installed references change only when ``out`` names one of them) and return it. With ``minutes``, stop at a checkpoint after that long and return None
     unless training finished (run again to resume)."""
     from mtvir_decoder.cli import progress_bar
 
@@ -127,7 +125,7 @@ def pretrain(out: Path | None = None, workdir: Path = Path("runs/pretrain"), cfg
     if not 1 <= cfg.channels <= 64:
         raise MtvirError(f"{cfg.channels} channels: the EL format allows 1 to 64")
     workdir.mkdir(parents=True, exist_ok=True)
-    out = Path(out) if out else PACKAGE_DIR / "default.mtvir"
+    out = Path(out) if out else Path(workdir) / "reference.mtvir"
     dev, layout = torch.device(cfg.device), training_layout(torch.device(cfg.device))
     torch.manual_seed(cfg.seed)
     net = Network(sefcnn(cfg.channels)).init_identity(cfg.seed).to(dev, memory_format=layout)
@@ -185,8 +183,8 @@ def pretrain(out: Path | None = None, workdir: Path = Path("runs/pretrain"), cfg
         if step % cfg.checkpoint_every == 0 or step == total or out_of_time:
             state = {"net": net.state_dict(), "opt": opt.state_dict(), "step": step, "quantize": net.quantize,
                      "config": asdict(cfg)}
-            torch.save(state, ckpt.with_suffix(".tmp"))
-            os.replace(ckpt.with_suffix(".tmp"), ckpt)
+            with atomic_path(ckpt) as tmp:
+                torch.save(state, tmp)
             with open(workdir / "log.jsonl", "a") as log:
                 log.write(json.dumps({"step": step, "gain_db": gain_db,
                                       "quantize": net.quantize, "elapsed_s": time.time() - t0}) + "\n")
@@ -205,10 +203,3 @@ def _export(net: Network, cfg: PretrainConfig, out: Path) -> Reference:
     reference = Reference(net.arch, net.to_params(), out.stem)
     write_atomic(out, reference.to_bytes())
     return reference
-
-
-def write_atomic(path: Path, payload: bytes) -> None:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(payload)
-    os.replace(tmp, path)

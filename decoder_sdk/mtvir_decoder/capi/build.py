@@ -23,6 +23,7 @@ from pathlib import Path
 
 from . import HEADER, PYTHON_FUNCTIONS, declarations
 from .. import __version__
+from ..files import atomic_path
 
 # run by the interpreter the library will start: its version and where it finds its packages
 FACTS = """import site, sys
@@ -200,8 +201,8 @@ install(ffi)
     with tempfile.TemporaryDirectory() as tmp:
         built = Path(ffi.compile(tmpdir=tmp, target="libmtvir.*", verbose=verbose))
         target = out_dir / built.name
-        shutil.copy2(built, target.with_suffix(".tmp"))
-        target.with_suffix(".tmp").replace(target)
+        with atomic_path(target) as partial:
+            shutil.copy2(built, partial)
     shutil.copy2(HEADER, out_dir / HEADER.name)
     return target
 
