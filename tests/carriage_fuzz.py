@@ -24,18 +24,10 @@ from mtvir_decoder import carriage, references
 FRAMES, WIDTH, HEIGHT = 16, 64, 48
 
 
-def _nudged(p: m.Params, seed: int) -> m.Params:
-    rng = np.random.default_rng(seed)
-    weights = [w.copy() for w in p.weights]
-    for _ in range(50):
-        i = rng.integers(len(weights))
-        weights[i].flat[rng.integers(weights[i].size)] += rng.choice([-1, 1])
-    return m.Params(weights, [b + np.float32(1e-3) for b in p.biases], p.scale.copy(), p.shift.copy())
-
-
 def make_seed(folder: Path) -> Path:
     """``folder/one.mp4``: a 16-frame 64x48 x265 BL carrying a two-group EL in band."""
     import av
+    from conftest import perturbed
     folder.mkdir(parents=True, exist_ok=True)
     bl, one = folder / "bl.mp4", folder / "one.mp4"
     rng = np.random.default_rng(0)
@@ -51,8 +43,8 @@ def make_seed(folder: Path) -> Path:
             out.mux(s.encode(frame))
         out.mux(s.encode(None))
     ref = references.default()
-    el = m.write(ref.arch, [(0, 8, _nudged(ref.params, 1), m.Coding()), (8, 8, _nudged(ref.params, 2), m.Coding())],
-                 ref, WIDTH, HEIGHT, 8, FRAMES)
+    el = m.write(ref.arch, [(0, 8, perturbed(ref.params, 1, 50), m.Coding()),
+                            (8, 8, perturbed(ref.params, 2, 50), m.Coding())], ref, WIDTH, HEIGHT, 8, FRAMES)
     carriage.embed(bl, el, one, ref)
     return one
 

@@ -342,7 +342,7 @@ def test_a_winner_the_sample_is_sure_of_is_not_run_on_every_frame(ref, base, cli
 
 def test_j_prices_a_bit_at_the_bls_own_rd_slope(clip):
     """lambda = -dD/dR of the BL between QP 35 and 39: in random access a bit of BL buys several times more luma
-    SSE than HM's lambda says, in all intra less (docs/results.md); flat content has no slope to measure."""
+    SSE than HM's lambda says, in all intra less (docs/journal/); flat content has no slope to measure."""
     frames = list(zip(clip.y, clip.u, clip.v))
     hm = select.lagrangian(37)
     assert bl.rd_slope(frames, "x265", 37, "ra", clip.fps, 8) > 2 * hm

@@ -83,7 +83,7 @@ PRECISIONS = ("auto", "fp32", "bf16")
 
 def resolve_precision(precision: str, device: torch.device) -> str:
     """fp32 or bf16 for the training steps. auto: bf16 where the CPU computes it natively (AVX512-BF16 or AMX), where
-    online learning ran 1.5x faster to the same J (docs/results.md); float32 elsewhere (emulated bf16 is slow, and
+    online learning ran 1.5x faster to the same J (docs/journal/); float32 elsewhere (emulated bf16 is slow, and
     on a GPU it is not measured)."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
@@ -104,7 +104,7 @@ def training_step_context(device: torch.device, precision: str):
 
 def training_layout(device: torch.device) -> torch.memory_format:
     """channels_last on CPU, where oneDNN's convolutions ran a 16-channel online step 1.35x faster than NCHW
-    (docs/results.md); NCHW elsewhere (not measured)."""
+    (docs/journal/); NCHW elsewhere (not measured)."""
     return torch.channels_last if device.type == "cpu" else torch.contiguous_format
 
 

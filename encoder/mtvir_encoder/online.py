@@ -13,7 +13,7 @@ are estimated as the coder spends them: each group (biases, relative scales, shi
 rounding) takes a two-sided geometric law fitted to it, about n log2(mean |delta| / step) + const bits for n
 numbers, whatever the coding step chosen later (it only shifts the constant). A weight then leaves its
 reference level only where the MSE pays for the bits: every weight adapting, with this term, beat the biases
-alone in J on carphone, and without it lost to them; J's lambda itself is another matter (docs/results.md).
+alone in J on carphone, and without it lost to them; J's lambda itself is another matter (docs/journal/).
 """
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ class OnlineConfig:
     lr: float | None = None  # Adam's rate of W_L; None: the family's own (``FAMILY_RATES``)
     affine_lr_factor: float | None = None  # biases and affine parameters learn at lr times this; None: the family's
     # all | bias_affine | auto (both, J picks): every weight matched or beat the biases and affine parameters alone
-    # in BD-rate at 1.04x the cost per step (docs/results.md, 2026-12-03)
+    # in BD-rate at 1.04x the cost per step (docs/journal/, 2026-12-03)
     adapt: str = "all"
     batch: int = 64
     patch: int = 35
@@ -48,7 +48,7 @@ class OnlineConfig:
     # snapshots of an exponential moving average of the parameters, this decay per step (0: the parameters as
     # trained): Adam at these rates moves the model by more between snapshots than the snapshots gain, so patience
     # tripped on noise. Warmed up (``ema_decay``): early snapshots do not lag by the whole window. Matched or beat
-    # the weights themselves on carphone and bigbuckbunny, RA and AI, at the same cost (docs/results.md, 2026-12-04)
+    # the weights themselves on carphone and bigbuckbunny, RA and AI, at the same cost (docs/journal/, 2026-12-04)
     ema: float = 0.99
     size_cap: int = 13824  # bytes of coded model: stop when a snapshot passes it (13.5 KB)
     device: str = "cpu"  # torch device of the training steps ("cuda" on a GPU machine)
@@ -59,7 +59,7 @@ class OnlineConfig:
     # J's Lagrangian, in selection and in the rate term: "slope", the BL's own RD slope measured on its first frames
     # (``bl.rd_slope``: what a bit of EL is worth on the BD-rate curve; HM's where the content has none), or "hm",
     # HM's mode-decision lambda for the QP, which is 3-8x below that slope in random access and 0.3-0.8x of it in
-    # all intra (docs/results.md); times ``lambda_scale``
+    # all intra (docs/journal/); times ``lambda_scale``
     lambda_source: str = "slope"
     lambda_scale: float = 1.0
 
@@ -87,10 +87,10 @@ class OnlineConfig:
         return [replace(self, adapt="bias_affine"), replace(self, adapt="all")]
 
 
-# Each family's learning rates, measured (docs/results.md): (lr of W_L, factor of the biases and affine parameters).
+# Each family's learning rates, measured (docs/journal/): (lr of W_L, factor of the biases and affine parameters).
 # With every weight, W_L learns at 2e-3 and the biases and affine parameters at 4e-3 (at 1e-2 they switched the
 # filter off within 100 steps at QP 22): under the moving average, twice the earlier 1e-3 / 2e-3 gained on carphone
-# and bigbuckbunny, RA and AI, in the same steps (docs/results.md, 2026-12-04).
+# and bigbuckbunny, RA and AI, in the same steps (docs/journal/, 2026-12-04).
 FAMILY_RATES = {"bias_affine": (2e-4, 10.0), "all": (2e-3, 2.0)}
 
 
@@ -212,7 +212,7 @@ def snapshots(reference: Reference, recon: list[np.ndarray], orig: list[np.ndarr
 def ema_decay(decay: float, step: int) -> float:
     """The moving average's decay at this step: ``decay``, but at most (1 + step) / (10 + step), a window of about
     step / 9 steps until it reaches ``decay``'s (step 890 for 0.99). Without the warm-up the average lagged the
-    weights by its whole window from the start and missed carphone's best early snapshots (docs/results.md)."""
+    weights by its whole window from the start and missed carphone's best early snapshots (docs/journal/)."""
     return min(decay, (1.0 + step) / (10.0 + step))
 
 

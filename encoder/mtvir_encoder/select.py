@@ -9,7 +9,7 @@ QP + 2 on the video's first frames), so that J ranks candidates as the BD-rate o
 HM's mode-decision Lagrangian for the QP (``lagrangian``: 0.57 * 2^((QP - 12) / 3) for SSE of 8-bit samples
 against bits, times 4^(bit_depth - 8) for deeper samples), the trade-off an HEVC encoder applies to its own
 decisions, which prices the EL's bits 3-8x too low in random access and 1.2-4x too high in all intra
-(docs/results.md). Since R_i does not depend on the candidate, it only shifts every J by the same amount.
+(docs/journal/). Since R_i does not depend on the candidate, it only shifts every J by the same amount.
 
 Sampled selection: so that judging a candidate costs the same whatever the segment's length and frame size,
 candidates are ranked on a fixed ``Sample`` of the segment (a pixel budget spread over frames evenly placed in
