@@ -236,14 +236,6 @@ def test_selection_with_a_huge_lambda_picks_no_el(ref, base, clip):
     assert select.choose([no_el, better], bits, np.full(12, 1e12)).name == "no EL"
 
 
-def test_shipped_references_one_per_qp_band():
-    bands = m.references.starting_points()
-    assert [r.name for r in bands] == ["x265-qp22", "x265-qp27", "x265-qp32", "x265-qp37"]
-    installed = m.references.installed()
-    assert len({r.id for r in bands}) == 4 and all(r.id in installed for r in bands)  # decoders find each by id
-    assert m.references.default().id in installed  # ELs made before the bands still decode
-
-
 def test_of_several_references_the_lowest_j_alone_is_picked(ref, base, clip):
     """The EL's one reference is the one whose model alone has the lowest J; the others are reported, never
     chosen, and learning then starts from the one picked."""

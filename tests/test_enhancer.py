@@ -199,3 +199,11 @@ def test_mismatched_frames_are_refused_clearly():
         m.Enhancer(m.write(ref.arch, [(0, 1, stranger.params, m.Coding())], stranger))
     with pytest.raises(m.ReferenceMismatchError):
         m.Enhancer(el, reference=stranger)
+
+
+def test_shipped_references_one_per_qp_band():
+    bands = m.references.starting_points()
+    assert [r.name for r in bands] == ["x265-qp22", "x265-qp27", "x265-qp32", "x265-qp37"]
+    installed = m.references.installed()
+    assert len({r.id for r in bands}) == 4 and all(r.id in installed for r in bands)  # decoders find each by id
+    assert m.references.default().id in installed  # ELs made before the bands still decode

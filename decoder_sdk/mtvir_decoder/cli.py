@@ -1,13 +1,13 @@
 """``mtvir-decode BL [EL] -o OUT``: decode the base layer, enhance every frame's luma with the EL (a .mtvir file, or
-the one the BL carries in band), write the video.
+the one the BL carries in band), write the video. ``mtvir-shader SOURCE -o OUT.glsl``: the EL as an mpv /
+libplacebo user shader.
 
-Needs PyAV (``pip install 'mtvir[video]'``). A missing, damaged or mismatched EL gives one warning and the BL
-frames untouched, as a player would show them.
+Needs PyAV (``pip install 'mtvir[video]'``) for video files. A missing, damaged or mismatched EL gives mtvir-decode
+one warning and the BL frames untouched, as a player would show them; mtvir-shader refuses it and writes nothing.
 """
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import warnings
@@ -53,21 +53,18 @@ OUTPUTS = (".y4m", *LOSSLESS)
 
 
 class _Output:
-    """Y4M (raw) or FFV1 in a container (lossless), written to a temporary file renamed on success."""
+    """Y4M (raw) or FFV1 in a container (lossless), written to ``path`` (decode gives it a temporary name)."""
 
     def __init__(self, path: Path, info: video.StreamInfo):
-        self.path = path
-        self.tmp = files.partial_name(path)
-        self.info = info
-        if path.suffix.lower() in LOSSLESS:
+        if path.suffix.lower() in LOSSLESS:  # the container its name says
             av = video._av()
-            self.container = av.open(str(self.tmp), "w")
+            self.container = av.open(str(path), "w")
             self.stream = self.container.add_stream(LOSSLESS[path.suffix.lower()], rate=info.fps)
             self.stream.width, self.stream.height = info.width, info.height
             self.stream.pix_fmt = "yuv420p" if info.bit_depth == 8 else "yuv420p10le"
             self.writer = None
         else:
-            self.file = open(self.tmp, "wb")
+            self.file = open(path, "wb")
             fps = f"{info.fps.numerator}:{info.fps.denominator}"
             self.writer = y4m.Writer(self.file, y4m.Y4mHeader(info.width, info.height, info.bit_depth, fps))
 
@@ -77,17 +74,14 @@ class _Output:
             return
         self.container.mux(self.stream.encode(video.to_frame(planes)))
 
-    def close(self, ok: bool) -> None:
+    def close(self, complete: bool) -> None:
+        """Flush (when every frame was written) and close."""
         if self.writer is not None:
             self.file.close()
-        else:
-            if ok:
-                self.container.mux(self.stream.encode(None))
-            self.container.close()
-        if ok:
-            os.replace(self.tmp, self.path)
-        else:
-            self.tmp.unlink(missing_ok=True)
+            return
+        if complete:
+            self.container.mux(self.stream.encode(None))
+        self.container.close()
 
 
 def decode(bl: Path, el: Path | None, out: Path, original: Path | None = None, frames: int | None = None,
@@ -108,27 +102,28 @@ def decode(bl: Path, el: Path | None, out: Path, original: Path | None = None, f
     peak = (1 << info.bit_depth) - 1
     sources = video.frames(original, frames) if original else None
     rows = []
-    writer = _Output(out, info)
-    ok = False
-    try:
-        total = min(frames, info.frames) if frames and info.frames else (frames or info.frames or None)
-        for i, planes in enumerate(progress_bar(video.frames(bl, frames), progress, total=total, unit="frame",
-                                                desc="mtvir-decode")):
-            y = enhancer.enhance(planes[0], i)
-            writer.write((y, planes[1], planes[2]))
-            if sources is not None:
-                ref = next(sources, None)
-                if ref is None:
-                    raise MtvirError(f"the original {original} has fewer frames than the BL")
-                if ref[0].shape != y.shape or ref[0].dtype != y.dtype:
-                    raise MtvirError(f"the original's frames ({ref[0].shape[1]}x{ref[0].shape[0]}, {ref[0].dtype}) "
-                                     f"do not match the BL's ({y.shape[1]}x{y.shape[0]}, {y.dtype})")
-                # (frame, PSNR-Y of BL, of BL+EL, PSNR-U and -V: the EL leaves chroma as decoded)
-                rows.append((i, psnr(planes[0], ref[0], peak), psnr(y, ref[0], peak), psnr(planes[1], ref[1], peak),
-                             psnr(planes[2], ref[2], peak)))
-        ok = True
-    finally:
-        writer.close(ok)
+    total = min(frames, info.frames) if frames and info.frames else (frames or info.frames or None)
+    with files.atomic_path(out) as partial:  # renamed to OUT once every frame is written, else removed
+        writer, complete = _Output(partial, info), False
+        try:
+            for i, planes in enumerate(progress_bar(video.frames(bl, frames), progress, total=total, unit="frame",
+                                                    desc="mtvir-decode")):
+                y = enhancer.enhance(planes[0], i)
+                writer.write((y, planes[1], planes[2]))
+                if sources is not None:
+                    ref = next(sources, None)
+                    if ref is None:
+                        raise MtvirError(f"the original {original} has fewer frames than the BL")
+                    if ref[0].shape != y.shape or ref[0].dtype != y.dtype:
+                        raise MtvirError(f"the original's frames ({ref[0].shape[1]}x{ref[0].shape[0]}, "
+                                         f"{ref[0].dtype}) do not match the BL's ({y.shape[1]}x{y.shape[0]}, "
+                                         f"{y.dtype})")
+                    # (frame, PSNR-Y of BL, of BL+EL, PSNR-U and -V: the EL leaves chroma as decoded)
+                    rows.append((i, psnr(planes[0], ref[0], peak), psnr(y, ref[0], peak),
+                                 psnr(planes[1], ref[1], peak), psnr(planes[2], ref[2], peak)))
+            complete = True
+        finally:
+            writer.close(complete)
     result = {"frames": i + 1, "enhanced": enhancer.active, "provider": enhancer.enhancer.provider
               if enhancer.active else None, "output": str(out)}
     if rows:
@@ -168,6 +163,49 @@ def main(argv: list[str] | None = None) -> int:
         return status
     what = f"enhanced ({r['provider']})" if r["enhanced"] else "base layer only"
     print(f"wrote {r['output']}: {r['frames']} frames, {what}")
+    return 0
+
+
+def load_el(source: Path) -> bytes:
+    """The EL bytes of ``source``: a .mtvir file, or a video carrying its EL in band."""
+    try:
+        head = source.open("rb").read(4)
+    except OSError as exc:
+        raise MtvirError(f"cannot read {source}: {exc.strerror or exc}") from None
+    if head == b"MTVR":
+        return source.read_bytes()
+    from .carriage import in_band
+    data = in_band(source)
+    if data is None:
+        raise MtvirError(f"{source.name} is neither an EL (.mtvir) nor a video carrying one in band")
+    return data
+
+
+def shader_main(argv: list[str] | None = None) -> int:
+    from . import format as el_format, shader
+    p = argparse.ArgumentParser(prog="mtvir-shader", description="Write an EL as an mpv / libplacebo user shader "
+                                "(//!HOOK LUMA passes; chroma untouched): mpv --glsl-shaders=OUT.glsl VIDEO.")
+    p.add_argument("source", type=Path, help="the EL (.mtvir), or a video carrying its EL in band")
+    p.add_argument("-o", "--output", type=Path, required=True, help="the shader file to write (.glsl)")
+    p.add_argument("--group", type=int, help="the group whose model the shader runs, 0 first (needed when the EL "
+                   "has several: a shader cannot tell which frame it draws, so each group gets its own shader)")
+    a = p.parse_args(argv)
+
+    def run():
+        built = shader.build(el_format.read(load_el(a.source)), a.group)
+        if not a.output.parent.is_dir():
+            raise MtvirError(f"output folder {a.output.parent} does not exist")
+        files.write_atomic(a.output, built.text)
+        return built
+
+    def show(message, category, *_args, **_kw):
+        print(f"mtvir-shader: warning: {message}", file=sys.stderr)
+
+    warnings.showwarning = show
+    status, built = run_command("mtvir-shader", run)
+    if status:
+        return status
+    print(f"wrote {a.output}: {built.summary()}")
     return 0
 
 

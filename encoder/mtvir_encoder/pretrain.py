@@ -117,8 +117,8 @@ def pretrain(out: Path | None = None, workdir: Path = Path("runs/pretrain"), cfg
              resume: bool = True, progress: bool = True, export_only: bool = False, cache: Path | None = None,
              minutes: float | None = None) -> Reference | None:
     """Train (or continue training) the reference model; write it as ``out`` (default: ``workdir/reference.mtvir``;
-    the installed references change only when ``out`` names one of them) and return it. With ``minutes``, stop at a checkpoint after that long and return None
-    unless training finished (run again to resume)."""
+    the installed references change only when ``out`` names one of them) and return it. With ``minutes``, stop at a
+    checkpoint after that long and return None unless training finished (run again to resume)."""
     from mtvir_decoder.cli import progress_bar
 
     cfg = cfg or PretrainConfig()

@@ -1,0 +1,129 @@
+"""The EL as an mpv / libplacebo user shader: `mtvir-shader`, checked through stock ffmpeg's libplacebo filter on
+Vulkan (lavapipe, a CPU, where no GPU is) against `mtvir-decode` on the same one-file video."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import mtvir_decoder as m
+from mtvir_decoder import carriage, references, shader, y4m
+from conftest import perturbed
+
+FFMPEG = shutil.which("ffmpeg")
+
+
+@lru_cache(maxsize=None)
+def placebo_missing() -> str | None:
+    """Why stock ffmpeg's libplacebo filter cannot run here (None: it runs)."""
+    if FFMPEG is None:
+        return "stock ffmpeg is not installed (Debian: ffmpeg)"
+    r = subprocess.run([FFMPEG, "-v", "error", "-init_hw_device", "vulkan=vk", "-filter_hw_device", "vk", "-f", "lavfi",
+                        "-i", "color=size=16x16", "-frames:v", "1", "-vf",
+                        "format=yuv420p,hwupload,libplacebo=format=yuv420p,hwdownload,format=yuv420p", "-f", "null",
+                        "-"], capture_output=True, text=True, timeout=120)
+    return None if r.returncode == 0 else ("ffmpeg's libplacebo filter found no Vulkan device (Debian: "
+                                           f"mesa-vulkan-drivers): {r.stderr.strip()[-300:]}")
+
+
+def mtvir_shader(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", "import sys; from mtvir_decoder.cli import shader_main; "
+                           "sys.exit(shader_main(sys.argv[1:]))", *map(str, args)], capture_output=True, text=True,
+                          timeout=300)
+
+
+def one_file_video(folder: Path, depth: int) -> tuple[Path, Path, list[np.ndarray]]:
+    """carphone's first 8 frames as an x265 QP 37 BL (8 or 10-bit) carrying a two-group EL in band (frames 0-3:
+    the band reference; 4-7: a model far from it), the BL alone, and the original luma planes."""
+    from mtvir_encoder import bl, data
+    v = bl.read_video(data.carphone(), 8)
+    if depth == 10:
+        v = bl.Video(*([p.astype(np.uint16) << 2 for p in planes] for planes in (v.y, v.u, v.v)), v.fps, 10)
+    bl.encode(v, folder / "bl.mp4", qp=37)
+    ref = references.starting_points()[-1]
+    el = m.write(ref.arch, [(0, 4, ref.params, m.Coding()), (4, 4, perturbed(ref.params, 3, 3000), m.Coding())], ref,
+                 v.width, v.height, depth, len(v))
+    carriage.embed(folder / "bl.mp4", el, folder / "one.mp4", ref)
+    return folder / "one.mp4", folder / "bl.mp4", v.y
+
+
+def psnr(a: np.ndarray, b: np.ndarray, peak: int) -> float:
+    return float(10 * np.log10(peak ** 2 / np.mean((a.astype(np.float64) - b) ** 2)))
+
+
+@pytest.mark.parametrize("depth", [8, 10])
+def test_the_shader_in_ffmpegs_libplacebo_is_mtvir_decode(depth, tmp_path):
+    """Each group's shader, rendered by stock ffmpeg's libplacebo filter, gives mtvir-decode's frames on that group's
+    frames (PSNR-Y within 0.02 dB, at least 99 % of luma samples within 1, chroma the BL's within 1) and not on the
+    other group's: a player that switches shaders at the group's first frame shows what the decoder shows."""
+    if placebo_missing():
+        pytest.skip(placebo_missing())
+    pytest.importorskip("av")
+    from mtvir_decoder.cli import decode
+    video, bl_only, original = one_file_video(tmp_path, depth)
+    decode(video, None, tmp_path / "sdk.y4m", progress=False)
+    decode(bl_only, None, tmp_path / "bl.y4m", progress=False)
+    sdk, base = y4m.read_file(tmp_path / "sdk.y4m")[1], y4m.read_file(tmp_path / "bl.y4m")[1]
+    peak = (1 << depth) - 1
+    for group, frames in ((0, range(0, 4)), (1, range(4, 8))):
+        r = mtvir_shader(video, "--group", group, "-o", tmp_path / f"g{group}.glsl")
+        assert r.returncode == 0 and f"group {group} (frames {frames.start}-{frames.stop - 1})" in r.stdout, r.stderr
+        done = subprocess.run(shader.ffmpeg_args(video, tmp_path / f"g{group}.glsl", tmp_path / f"g{group}.y4m",
+                                                 depth), capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr
+        shown = y4m.read_file(tmp_path / f"g{group}.y4m")[1]
+        assert len(shown) == 8
+        for i, (s, d, b, o) in enumerate(zip(shown, sdk, base, original)):
+            diff = np.abs(s[0].astype(np.int64) - d[0])
+            assert s[0].dtype == d[0].dtype and all(np.abs(s[k].astype(int) - b[k]).max() <= 1 for k in (1, 2))
+            if i in frames:
+                assert np.mean(diff <= 1) >= 0.99, (group, i, np.mean(diff <= 1))
+                assert abs(psnr(s[0], o, peak) - psnr(d[0], o, peak)) <= 0.02, (group, i)
+                assert psnr(d[0], o, peak) > psnr(b[0], o, peak) + 0.02  # the EL does something on these frames
+            else:  # the other group's model: a shader for the wrong frames shows
+                assert np.mean(diff <= 1) < 0.9, (group, i)
+
+
+def test_bad_sources_give_a_clear_error_and_no_shader(tmp_path):
+    ref = references.default()
+    two = m.write(ref.arch, [(0, 2, ref.params, m.Coding()), (2, 2, perturbed(ref.params, 1), m.Coding())], ref,
+                  64, 48, 8, 4)
+    (tmp_path / "two.mtvir").write_bytes(two)
+    damaged = bytearray(two)
+    damaged[60] ^= 0x10
+    (tmp_path / "damaged.mtvir").write_bytes(bytes(damaged))
+    (tmp_path / "empty.mtvir").write_bytes(m.write(ref.arch, [], ref, 64, 48, 8, 4))
+    # a node of 64 channels: its textures (16) and the luma exceed what one libplacebo pass may bind
+    wide = m.Architecture((m.Layer(1, 64, 3), m.Layer(64, 1, 3)), (m.Node(1, 0, 0, 1), m.Node(1, 1, 1, 0)))
+    params = m.Params([np.ones(l.weight_shape, np.int32) for l in wide.layers],
+                      [np.zeros(l.cout, np.float32) for l in wide.layers], np.full(2, 1e-3, np.float32),
+                      np.zeros(2, np.float32))
+    (tmp_path / "wide.mtvir").write_bytes(m.write(wide, [(0, 1, params, m.Coding(weights="absolute"))], None))
+    (tmp_path / "text.mp4").write_bytes(b"not a video")
+    cases = {"two.mtvir": "choose one (--group 0..1)", "damaged.mtvir": "CRC", "empty.mtvir": "holds no model",
+             "wide.mtvir": "at most 16", "text.mp4": "cannot open", "missing.mtvir": "cannot read"}
+    for name, message in cases.items():
+        r = mtvir_shader(tmp_path / name, "-o", tmp_path / "out.glsl")
+        assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, (name, r.stderr)
+    r = mtvir_shader(tmp_path / "two.mtvir", "--group", "2", "-o", tmp_path / "out.glsl")
+    assert r.returncode == 2 and "group 2 does not exist" in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".glsl" or "partial" in p.name) == []
+
+
+def test_one_pass_per_four_channels_luma_only(tmp_path):
+    """The shipped network: a pass per four channels of each node, the box mean in two passes, one output pass;
+    every pass hooks the luma (chroma is never touched) and binds what it reads."""
+    ref = references.default()
+    el = m.read(m.write(ref.arch, [(0, 1, ref.params, m.Coding())], ref))
+    built = shader.build(el)
+    # 18 convs of 16 outputs (4 passes each) + the tail (1), 3 x (4 box rows + 4 box means + 4 gates), 3 adds x 4, out
+    assert built.passes == 18 * 4 + 1 + 3 * 12 + 3 * 4 + 1 == built.text.count("//!HOOK LUMA")
+    assert "//!HOOK CHROMA" not in built.text and built.text.count("vec4 hook()") == built.passes
+    assert built.macs_per_pixel == ref.arch.macs_per_pixel
+    r = mtvir_shader(references.PACKAGE_DIR / "x265-qp37.mtvir", "-o", tmp_path / "s.glsl")
+    assert r.returncode == 0 and (tmp_path / "s.glsl").read_text().startswith("// MTVIR")
