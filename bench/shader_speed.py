@@ -3,7 +3,7 @@
     python bench/shader_speed.py [--size 1280x720] [--frames 5]
 
 Codes a synthetic clip (ffmpeg's testsrc2; the network's cost does not depend on content) with libx265, writes the
-shipped QP 37 reference as a shader (`mtvir-shader`), times ffmpeg rendering 1 and N frames through it (the
+shipped QP 37 reference as a shader (`mtvir-shader`, both precisions), times ffmpeg rendering 1 and N frames through it (the
 difference is the per-frame cost, without the shader's compilation) and the SDK's Enhancer on the same frames, and
 prints frames per second of both and the Vulkan device that ran the shader (lavapipe: the CPU; a GPU where one is).
 """
@@ -55,11 +55,13 @@ def main() -> int:
                         str(n), "-pix_fmt", "yuv420p", "-c:v", "libx265", "-x265-params", "log-level=none:qp=37",
                         str(clip)], check=True)
         from mtvir_decoder import read
-        built = shader.build(read((PACKAGE_DIR / "x265-qp37.mtvir").read_bytes()))
-        glsl.write_text(built.text)
-        one = timed(shader.ffmpeg_args(clip, glsl, tmp / "1.y4m", frames=1, ffmpeg=ffmpeg))
-        many = timed(shader.ffmpeg_args(clip, glsl, tmp / "n.y4m", frames=n, ffmpeg=ffmpeg))
-        per_frame = (many - one) / (n - 1)
+        shaders = {}
+        for precision in shader.PRECISIONS:
+            built = shader.build(read((PACKAGE_DIR / "x265-qp37.mtvir").read_bytes()), precision=precision)
+            glsl.write_text(built.text)
+            one = timed(shader.ffmpeg_args(clip, glsl, tmp / "1.y4m", frames=1, ffmpeg=ffmpeg))
+            many = timed(shader.ffmpeg_args(clip, glsl, tmp / "n.y4m", frames=n, ffmpeg=ffmpeg))
+            shaders[precision] = (built, one, (many - one) / (n - 1))
         enhancer = Enhancer((PACKAGE_DIR / "x265-qp37.mtvir").read_bytes(), providers=["CPUExecutionProvider"])
         lumas = [planes[0] for planes in video.frames(clip, n)]
         enhancer.enhance(lumas[0])  # warm-up
@@ -70,11 +72,12 @@ def main() -> int:
             times.append(time.perf_counter() - t0)
         sdk = float(np.median(times))
         name = device(ffmpeg, clip, glsl)
-    print(f"shader: {built.passes} passes, {built.fetches_per_pixel:,} texel reads and {built.macs_per_pixel:,} MACs "
-          f"per pixel; Vulkan device: {name}")
-    print(f"{a.size}, {n} frames: shader through ffmpeg's libplacebo {per_frame * 1000:,.0f} ms/frame "
-          f"({1 / per_frame:.2f} fps; compiling and the first frame {one:.1f} s); the SDK on the CPU (ONNX Runtime) "
-          f"{sdk * 1000:,.0f} ms/frame ({1 / sdk:.2f} fps); shader / SDK time {per_frame / sdk:.2f}x")
+    print(f"Vulkan device: {name}; {a.size}, {n} frames; the SDK on the CPU (ONNX Runtime): {sdk * 1000:,.0f} ms/frame "
+          f"({1 / sdk:.2f} fps)")
+    for precision, (built, one, per_frame) in shaders.items():
+        print(f"shader {precision}: {built.passes} passes, {built.fetches_per_pixel:,} texel reads and "
+              f"{built.macs_per_pixel:,} MACs per pixel: {per_frame * 1000:,.0f} ms/frame ({1 / per_frame:.2f} fps; "
+              f"compiling and the first frame {one:.1f} s), {per_frame / sdk:.2f}x the SDK's time")
     return 0
 
 

@@ -189,10 +189,14 @@ def shader_main(argv: list[str] | None = None) -> int:
     p.add_argument("-o", "--output", type=Path, required=True, help="the shader file to write (.glsl)")
     p.add_argument("--group", type=int, help="the group whose model the shader runs, 0 first (needed when the EL "
                    "has several: a shader cannot tell which frame it draws, so each group gets its own shader)")
+    p.add_argument("--precision", choices=shader.PRECISIONS, default="fp16",
+                   help="fp16 (default, for live playback): intermediate values as half floats; fp32: to about 22 "
+                        "bits through the renderer's half-float textures, closer to mtvir-decode, at twice the passes "
+                        "and four times the texture reads")
     a = p.parse_args(argv)
 
     def run():
-        built = shader.build(el_format.read(load_el(a.source)), a.group)
+        built = shader.build(el_format.read(load_el(a.source)), a.group, a.precision)
         if not a.output.parent.is_dir():
             raise MtvirError(f"output folder {a.output.parent} does not exist")
         files.write_atomic(a.output, built.text)

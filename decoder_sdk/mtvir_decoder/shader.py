@@ -39,10 +39,12 @@ class Shader:
     macs_per_pixel: int  # multiply-accumulates per pixel of one model, as the shader computes them
     group: int  # the EL's group whose model it runs
     frames: range  # that group's frames
+    precision: str  # fp32: values kept as two half floats; fp16: as one
 
     def summary(self) -> str:
         return (f"group {self.group} (frames {self.frames.start}-{self.frames.stop - 1}): {self.passes} passes, "
-                f"{self.fetches_per_pixel:,} texel reads and {self.macs_per_pixel:,} MACs per pixel")
+                f"{self.fetches_per_pixel:,} texel reads and {self.macs_per_pixel:,} MACs per pixel, "
+                f"{self.precision} values")
 
 
 def _num(v: float) -> str:
@@ -50,104 +52,138 @@ def _num(v: float) -> str:
     return text if any(c in text for c in ".en") else text + ".0"  # "inf"/"nan" never reach here (folded finite)
 
 
-def _vec4(values) -> str:
-    v = list(values) + [0.0] * (4 - len(values))
-    return f"vec4({', '.join(_num(x) for x in v)})"
+PRECISIONS = ("fp16", "fp32")
 
 
-def _mat4(block: np.ndarray) -> str:
-    """A 4x4 (outputs x inputs) block as a GLSL mat4 m, so that m * x applies it (GLSL matrices are column-major)."""
-    full = np.zeros((4, 4), np.float32)
+def _vec(values, n: int) -> str:
+    v = list(values) + [0.0] * (n - len(values))
+    return f"vec{n}({', '.join(_num(x) for x in v)})"
+
+
+def _mat(block: np.ndarray, n: int) -> str:
+    """An (outputs x inputs) block as a GLSL matN m, so that m * x applies it (GLSL matrices are column-major)."""
+    full = np.zeros((n, n), np.float32)
     full[:block.shape[0], :block.shape[1]] = block
-    return f"mat4({', '.join(_num(x) for x in full.T.ravel())})"
-
-
-def _groups_of(channels: int) -> list[range]:
-    return [range(s, min(s + 4, channels)) for s in range(0, channels, 4)]
+    return f"mat{n}({', '.join(_num(x) for x in full.T.ravel())})"
 
 
 class _Builder:
-    def __init__(self, el: ElFile, group: int):
+    """Writes the passes. Each node's channels are stored ``n`` to a texture: 4 (``fp16``: one value per component,
+    as the renderer's half-float textures keep it) or 2 (``fp32``: each value as a half float and the half float of
+    what it left over, read back as their sum: about 22 significant bits through half-float textures)."""
+
+    def __init__(self, el: ElFile, group: int, precision: str):
         self.el, self.arch, self.group = el, el.arch, group
         self.folded = el.groups[group].params.folded(el.arch)
         self.channels = el.arch.channels()  # per node, node 0 included
+        self.split = precision == "fp32"
+        self.n = 2 if self.split else 4
         self.blocks: list[str] = []
         self.fetches = 0
 
+    def groups_of(self, channels: int) -> list[range]:
+        return [range(s, min(s + self.n, channels)) for s in range(0, channels, self.n)]
+
+    def vec(self, values) -> str:
+        return _vec(values, self.n)
+
+    def mat(self, block: np.ndarray) -> str:
+        return _mat(block, self.n)
+
     # --- one pass ---------------------------------------------------------------------------------------------
-    def add_pass(self, desc: str, save: str | None, comps: int, binds: list[str], body) -> None:
-        """A pass binding ``binds`` (HOOKED always), saving ``save`` (None: the luma itself); ``body()`` gives the
-        GLSL statements that leave the result in ``r``."""
+    def add_pass(self, desc: str, save: str | None, channels: int, binds: list[str], body) -> None:
+        """A pass binding ``binds`` (HOOKED always), saving ``channels`` values as ``save`` (None: the luma itself);
+        ``body()`` gives the GLSL statements that leave the result in ``r`` (a vecN)."""
         binds = ["HOOKED"] + [b for b in binds if b != "HOOKED"]
         if len(binds) > MAX_BINDS:
-            raise ShaderError(f"{desc} reads {len(binds)} textures; a libplacebo pass binds at most {MAX_BINDS}: "
-                              "a node of more than 60 channels cannot be expressed")
+            raise ShaderError(f"{desc} reads {len(binds)} textures; a libplacebo pass binds at most {MAX_BINDS}: a "
+                              f"node of more than {(MAX_BINDS - 1) * self.n} channels cannot be expressed"
+                              + (" (with --precision fp16, 60)" if self.split else ""))
         head = ["//!HOOK LUMA", *[f"//!BIND {b}" for b in binds], f"//!DESC MTVIR {desc}"]
         if save:
-            head += [f"//!SAVE {save}", f"//!COMPONENTS {comps}"]
+            head += [f"//!SAVE {save}", f"//!COMPONENTS {4 if self.split else channels}"]
+            if self.split:  # a half float (exact in the texture) and the half float of what it left over
+                store = ["    vec2 whole = unpackHalf2x16(packHalf2x16(r));",
+                         "    vec2 rest = r - whole;",
+                         "    return vec4(whole.x, rest.x, whole.y, rest.y);"]
+            else:
+                store = ["    return r;"]
+        else:
+            store = ["    return r;"]
         code = [
             "vec4 hook() {",
             "    ivec2 ip = ivec2(HOOKED_pos * HOOKED_size);",
             "    ivec2 hi = ivec2(HOOKED_size) - 1;",
-            "    vec4 r = vec4(0.0);",
+            f"    vec{self.n if save else 4} r = vec{self.n if save else 4}(0.0);",
             body(),
-            "    return r;",
+            *store,
             "}",
         ]
         self.blocks.append("\n".join(head + code))
 
     # --- sampling ------------------------------------------------------------------------------------------------
-    def fetch(self, node: int, k: int, dx: int, dy: int, zero_outside: bool = True) -> str:
-        """RGBA of node ``node``'s texture ``k`` at offset (dx, dy); zero outside the plane (the spec's padding)."""
+    def texel(self, name: str, at: str) -> str:
+        """The ``n`` values stored at ``at`` in texture ``name``."""
         self.fetches += 1
+        raw = f"texelFetch({name}_raw, clamp({at}, ivec2(0), hi), 0)"
+        return f"unsplit({raw})" if self.split else raw
+
+    def fetch(self, node: int, k: int, dx: int, dy: int) -> str:
+        """Node ``node``'s values of texture ``k`` at offset (dx, dy); zero outside the plane (the spec's padding)."""
         at = "ip" if dx == dy == 0 else f"ip + ivec2({dx}, {dy})"
         if node == 0:  # the input: u - offset, one channel
-            value = (f"vec4(texelFetch(HOOKED_raw, clamp({at}, ivec2(0), hi), 0).x * HOOKED_mul - "
-                     f"{_num(self.arch.input_offset)}, 0.0, 0.0, 0.0)")
+            self.fetches += 1
+            zeros = ", 0.0" * (self.n - 1)
+            value = (f"vec{self.n}(texelFetch(HOOKED_raw, clamp({at}, ivec2(0), hi), 0).x * HOOKED_mul - "
+                     f"{_num(self.arch.input_offset)}{zeros})")
         else:
-            value = f"texelFetch({self.tex(node, k)}_raw, clamp({at}, ivec2(0), hi), 0)"
-        if not zero_outside or dx == dy == 0:
-            return value
-        return f"(inside({at}, hi) * {value})"
+            value = self.texel(self.tex(node, k), at)
+        return value if dx == dy == 0 else f"(inside({at}, hi) * {value})"
+
+    def fetch_part(self, node: int, part: str, k: int, d: int) -> str:
+        """A box pass's own texture at a vertical offset ``d`` (zero outside the plane)."""
+        at = "ip" if d == 0 else f"ip + ivec2(0, {d})"
+        value = self.texel(self.tex(node, k, part), at)
+        return value if d == 0 else f"(inside({at}, hi) * {value})"
 
     @staticmethod
     def tex(node: int, k: int, part: str = "") -> str:
         return f"N{node}{part}_{k}"
 
     def binds(self, node: int) -> list[str]:
-        return [] if node == 0 else [self.tex(node, k) for k in range(len(_groups_of(self.channels[node])))]
+        return [] if node == 0 else [self.tex(node, k) for k in range(len(self.groups_of(self.channels[node])))]
 
     # --- nodes ---------------------------------------------------------------------------------------------------
     def conv(self, i: int, node) -> None:
         layer = self.arch.layers[node.b]
         kk, src = layer.kernel, node.a
-        for og, outs in enumerate(_groups_of(layer.cout)):
-            def body(og=og, outs=outs):
+        for og, outs in enumerate(self.groups_of(layer.cout)):
+            def body(outs=outs):
                 w, b = self.folded[node.b]
-                lines = [f"        r = {_vec4(b[list(outs)])};"]
-                for ig, ins in enumerate(_groups_of(layer.cin)):
+                lines = [f"        r = {self.vec(b[list(outs)])};"]
+                for ig, ins in enumerate(self.groups_of(layer.cin)):
                     for y in range(kk):
                         for x in range(kk):
                             block = w[list(outs)][:, list(ins), y, x]
                             if np.any(block):
-                                lines.append(f"        r += {_mat4(block)} * "
+                                lines.append(f"        r += {self.mat(block)} * "
                                              f"{self.fetch(src, ig, x - kk // 2, y - kk // 2)};")
                 if node.c:
-                    lines.append("        r = max(r, vec4(0.0));")
+                    lines.append(f"        r = max(r, vec{self.n}(0.0));")
                 return "\n".join(lines)
             self.add_pass(f"node {i} conv {og}", self.tex(i, og), len(outs), self.binds(src), body)
 
     def add(self, i: int, node) -> None:
-        for og, outs in enumerate(_groups_of(self.channels[i])):
+        for og, outs in enumerate(self.groups_of(self.channels[i])):
             def body(og=og):
                 line = f"        r = {self.fetch(node.a, og, 0, 0)} + {self.fetch(node.b, og, 0, 0)};"
-                return line + ("\n        r = max(r, vec4(0.0));" if node.c else "")
-            self.add_pass(f"node {i} add {og}", self.tex(i, og), len(outs), self.binds(node.a) + self.binds(node.b),
-                          body)
+                return line + (f"\n        r = max(r, vec{self.n}(0.0));" if node.c else "")
+            self.add_pass(f"node {i} add {og}", self.tex(i, og), len(outs),
+                          [self.tex(node.a, og), self.tex(node.b, og)], body)
 
     def se(self, i: int, node) -> None:
         src, window = node.a, node.c
-        half, groups = window // 2, _groups_of(self.channels[node.a])
+        half, groups = window // 2, self.groups_of(self.channels[node.a])
         for k, chans in enumerate(groups):  # box sums: rows, then columns (samples outside count as zero)
             def rows(k=k):
                 return "\n".join(f"        r += {self.fetch(src, k, d, 0)};" for d in range(-half, half + 1))
@@ -160,29 +196,26 @@ class _Builder:
         for og, outs in enumerate(groups):
             def gate(og=og, outs=outs):
                 w, b = self.folded[node.b]
-                lines = [f"        vec4 z = {_vec4(b[list(outs)])};"]
+                lines = [f"        vec{self.n} z = {self.vec(b[list(outs)])};"]
                 for ig, ins in enumerate(groups):
-                    lines.append(f"        z += {_mat4(w[list(outs)][:, list(ins), 0, 0])} * "
+                    lines.append(f"        z += {self.mat(w[list(outs)][:, list(ins), 0, 0])} * "
                                  f"{self.fetch_part(i, 'm', ig, 0)};")
-                lines.append(f"        r = {self.fetch(src, og, 0, 0)} / (vec4(1.0) + exp(-z));")
+                lines.append(f"        r = {self.fetch(src, og, 0, 0)} / (vec{self.n}(1.0) + exp(-z));")
                 return "\n".join(lines)
             self.add_pass(f"node {i} squeeze-excitation {og}", self.tex(i, og), len(outs),
                           [self.tex(i, k, "m") for k in range(len(groups))] + [self.tex(src, og)], gate)
-
-    def fetch_part(self, node: int, part: str, k: int, d: int) -> str:
-        """A box pass's own texture at a vertical offset ``d`` (zero outside the plane)."""
-        self.fetches += 1
-        at = "ip" if d == 0 else f"ip + ivec2(0, {d})"
-        value = f"texelFetch({self.tex(node, k, part)}_raw, clamp({at}, ivec2(0), hi), 0)"
-        return value if d == 0 else f"(inside({at}, hi) * {value})"
 
     def output(self) -> None:
         last = len(self.arch.nodes)
 
         def body():
-            u = "texelFetch(HOOKED_raw, ip, 0).x * HOOKED_mul"
-            v = f"{u} + {self.fetch(last, 0, 0, 0)}.x" if self.arch.global_residual else f"{self.fetch(last, 0, 0, 0)}.x"
-            return f"        r = vec4(clamp({v}, 0.0, 1.0), 0.0, 0.0, 1.0);"
+            net = f"{self.fetch(last, 0, 0, 0)}.x"
+            v = f"texelFetch(HOOKED_raw, ip, 0).x * HOOKED_mul + {net}" if self.arch.global_residual else net
+            lines = [f"        float v = clamp({v}, 0.0, 1.0);"]
+            if self.el.bit_depth:  # the spec's last step, to the video's levels: the renderer's half-float luma
+                peak = _num((1 << self.el.bit_depth) - 1)  # then holds each level within a quarter of a level
+                lines.append(f"        v = roundEven(v * {peak}) / {peak};")
+            return "\n".join(lines + ["        r = vec4(v, 0.0, 0.0, 1.0);"])
         self.add_pass("output", None, 1, [self.tex(last, 0)], body)
 
     def build(self) -> Shader:
@@ -192,22 +225,30 @@ class _Builder:
             {CONV: self.conv, ADD: self.add, SE: self.se}[node.op](i, node)
         self.output()
         info, frames = self.el, self.el.groups[self.group].frames
-        shader = Shader("", len(self.blocks), self.fetches, self.arch.macs_per_pixel, self.group, frames)
+        shader = Shader("", len(self.blocks), self.fetches, self.arch.macs_per_pixel, self.group, frames,
+                        "fp32" if self.split else "fp16")
         header = [
             "// MTVIR enhancement layer as an mpv / libplacebo user shader, written by mtvir-shader.",
             f"// For {info.width or 'any'}x{info.height or 'any'} luma, {info.bit_depth or 'any'}-bit video; "
             f"the model of {shader.summary()}.",
-            "// Every pass: inside() is 1 within the plane, 0 outside (the spec's zero padding).",
+            "// Every pass: inside() is 1 within the plane, 0 outside (the spec's zero padding)"
+            + ("; unsplit() reads a value stored as two half floats." if self.split else "."),
         ]
-        helper = "float inside(ivec2 p, ivec2 hi) { return float(all(greaterThanEqual(p, ivec2(0))) && " \
-                 "all(lessThanEqual(p, hi))); }"
-        blocks = [b.replace("vec4 hook() {", helper + "\n\nvec4 hook() {", 1) for b in self.blocks]
+        helpers = "float inside(ivec2 p, ivec2 hi) { return float(all(greaterThanEqual(p, ivec2(0))) && " \
+                  "all(lessThanEqual(p, hi))); }"
+        if self.split:
+            helpers += "\nvec2 unsplit(vec4 t) { return vec2(t.x + t.y, t.z + t.w); }"
+        blocks = [b.replace("vec4 hook() {", helpers + "\n\nvec4 hook() {", 1) for b in self.blocks]
         shader.text = "\n".join(header) + "\n\n" + "\n\n".join(blocks) + "\n"
         return shader
 
 
-def build(el: ElFile, group: int | None = None) -> Shader:
-    """The user shader of one group's model; ``group`` may be left out when the EL has one group."""
+def build(el: ElFile, group: int | None = None, precision: str = "fp16") -> Shader:
+    """The user shader of one group's model; ``group`` may be left out when the EL has one group. ``precision``
+    fp16 keeps every intermediate value as one half float (11 bits), fp32 to about 22 bits through the renderer's
+    half-float textures (two half floats each: twice the passes, four times the texture reads)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
     if not el.groups:
         raise ShaderError("the EL holds no model: nothing to run as a shader")
     if group is None:
@@ -217,7 +258,7 @@ def build(el: ElFile, group: int | None = None) -> Shader:
         group = 0
     if not 0 <= group < len(el.groups):
         raise ShaderError(f"group {group} does not exist: the EL has {len(el.groups)} (0..{len(el.groups) - 1})")
-    return _Builder(el, group).build()
+    return _Builder(el, group, precision).build()
 
 
 def ffmpeg_args(video: str, shader_path: str, output: str, bit_depth: int = 8, frames: int | None = None,
