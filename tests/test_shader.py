@@ -133,3 +133,44 @@ def test_one_pass_per_texture_of_each_node_luma_only(tmp_path):
         assert built.macs_per_pixel == ref.arch.macs_per_pixel and built.precision == precision
     r = mtvir_shader(references.PACKAGE_DIR / "x265-qp37.mtvir", "-o", tmp_path / "s.glsl")
     assert r.returncode == 0 and (tmp_path / "s.glsl").read_text().startswith("// MTVIR") and "fp16" in r.stdout
+
+
+MPV, XVFB = shutil.which("mpv"), shutil.which("xvfb-run")
+# an mpv script: once the first frame is shown (paused), save it as the video output renders it, then quit
+SCREENSHOT_LUA = """
+mp.register_event("playback-restart", function()
+    mp.add_timeout(0.5, function()
+        mp.commandv("screenshot-to-file", mp.get_opt("shot"), "video")
+        mp.command("quit")
+    end)
+end)
+"""
+
+
+@pytest.mark.skipif(MPV is None or XVFB is None, reason="mpv and xvfb-run are not installed (Debian: mpv xvfb xauth)")
+def test_mpv_shows_the_el_through_the_shader(tmp_path):
+    """mpv itself (vo=gpu, software OpenGL under Xvfb) plays the one-file video with the shader: its first frame, as
+    mpv renders it, is mtvir-decode's BL + EL frame, and without the shader the BL's."""
+    pytest.importorskip("av")
+    import av
+    from mtvir_decoder.cli import decode
+    video, bl_only, _ = one_file_video(tmp_path, 8)
+    decode(video, None, tmp_path / "sdk.y4m", progress=False)
+    decode(bl_only, None, tmp_path / "bl.y4m", progress=False)
+    el_frame, bl_frame = (y4m.read_file(tmp_path / name)[1][0][0] for name in ("sdk.y4m", "bl.y4m"))
+    assert mtvir_shader(video, "--group", "0", "-o", tmp_path / "el.glsl").returncode == 0
+    (tmp_path / "shot.lua").write_text(SCREENSHOT_LUA)
+    shown = {}
+    for name, extra in (("plain", []), ("el", [f"--glsl-shaders={tmp_path / 'el.glsl'}"])):
+        r = subprocess.run([XVFB, "-a", MPV, "--no-config", "--vo=gpu", "--gpu-sw", "--gpu-context=x11egl", "--ao=null",
+                            "--pause", f"--script={tmp_path / 'shot.lua'}", f"--script-opts=shot={tmp_path / name}.png",
+                            *extra, str(video)], capture_output=True, text=True, timeout=300,
+                           env={"PATH": "/usr/bin:/bin", "XDG_RUNTIME_DIR": str(tmp_path), "HOME": str(tmp_path)})
+        assert (tmp_path / f"{name}.png").exists(), r.stdout + r.stderr
+        with av.open(str(tmp_path / f"{name}.png")) as c:
+            rgb = next(c.decode(video=0)).to_ndarray(format="rgb24").astype(np.float64)
+        shown[name] = 16 + rgb @ np.array([65.481, 128.553, 24.966]) / 255  # BT.601 luma, limited range
+    near = {name: {ref: float(np.mean(np.abs(y - frame))) for ref, frame in (("el", el_frame), ("bl", bl_frame))}
+            for name, y in shown.items()}
+    assert near["el"]["el"] < 0.5 and near["el"]["el"] < near["el"]["bl"] / 3, near  # the shader shows the EL
+    assert near["plain"]["bl"] < 0.5 and near["plain"]["bl"] < near["plain"]["el"] / 3, near
