@@ -1,8 +1,9 @@
 """The EL as an mpv / libplacebo user shader: another back end of the same folded weights as ``graph``.
 
-A model becomes a chain of ``//!HOOK LUMA`` fragment passes, one per four channels of each node (its output saved
-as an RGBA texture, `N<node>_<k>`), the squeeze-excitation's box mean as a horizontal then a vertical pass, and a
-last pass that adds the global residual and writes the luma back; chroma is never touched. Every sample is read
+A model becomes a chain of ``//!HOOK LUMA`` fragment passes, one per texture of each node (`N<node>_<k>`: four
+channels as half floats, or with ``precision="fp32"`` two, each as a half float and the half float of its
+remainder), the squeeze-excitation's box mean as a horizontal then a vertical pass, and a last pass that adds the
+global residual, rounds to the video's levels and writes the luma back; chroma is never touched. Every sample is read
 with ``texelFetch`` at integer offsets (no filtering) and samples outside the plane count as zero, as the spec's
 convolutions and box means pad: the shader computes the spec's function, its intermediate textures in the
 renderer's float format. The luma comes in normalised by the video's own peak (``HOOKED_mul``), so 8 and 10-bit
@@ -25,6 +26,7 @@ from .errors import MtvirError
 from .format import ElFile
 
 MAX_BINDS = 16  # textures one libplacebo pass may bind (SHADER_MAX_BINDS)
+PRECISIONS = ("fp16", "fp32")
 
 
 class ShaderError(MtvirError):
@@ -50,9 +52,6 @@ class Shader:
 def _num(v: float) -> str:
     text = f"{float(np.float32(v)):.9g}"
     return text if any(c in text for c in ".en") else text + ".0"  # "inf"/"nan" never reach here (folded finite)
-
-
-PRECISIONS = ("fp16", "fp32")
 
 
 def _vec(values, n: int) -> str:
