@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from . import files, video, y4m
-from .errors import MtvirError, MtvirWarning
+from .errors import MtvirError, MtvirWarning, UnreadableFileError
 from .fallback import SafeEnhancer
 from .metrics import psnr
 
@@ -41,6 +41,15 @@ def run_command(prog: str, action, interrupted: str = "nothing written"):
     except KeyboardInterrupt:
         print(f"{prog}: interrupted, {interrupted}", file=sys.stderr)
         return 130, None
+
+
+def warnings_to_stderr(prog: str) -> None:
+    """Every MtvirWarning as one line on stderr, named by the command (no Python source line)."""
+    def show(message, category, *_args, **_kw):
+        print(f"{prog}: warning: {message}", file=sys.stderr)
+
+    warnings.showwarning = show
+    warnings.simplefilter("always", MtvirWarning)
 
 
 def progress_bar(iterable=None, progress: bool = True, **kw):
@@ -152,11 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     a = p.parse_args(argv)
 
-    def show(message, category, *_args, **_kw):
-        print(f"mtvir-decode: warning: {message}", file=sys.stderr)
-
-    warnings.showwarning = show
-    warnings.simplefilter("always", MtvirWarning)
+    warnings_to_stderr("mtvir-decode")
     status, r = run_command("mtvir-decode", lambda: decode(a.bl, a.el, a.output, a.reference, a.frames, not a.quiet,
                                                            ["CPUExecutionProvider"] if a.cpu else None))
     if status:
@@ -169,9 +174,10 @@ def main(argv: list[str] | None = None) -> int:
 def load_el(source: Path) -> bytes:
     """The EL bytes of ``source``: a .mtvir file, or a video carrying its EL in band."""
     try:
-        head = source.open("rb").read(4)
+        with source.open("rb") as f:
+            head = f.read(4)
     except OSError as exc:
-        raise MtvirError(f"cannot read {source}: {exc.strerror or exc}") from None
+        raise UnreadableFileError(f"cannot read {source}: {exc.strerror or exc}") from None
     if head == b"MTVR":
         return source.read_bytes()
     from .carriage import in_band
@@ -202,10 +208,7 @@ def shader_main(argv: list[str] | None = None) -> int:
         files.write_atomic(a.output, built.text)
         return built
 
-    def show(message, category, *_args, **_kw):
-        print(f"mtvir-shader: warning: {message}", file=sys.stderr)
-
-    warnings.showwarning = show
+    warnings_to_stderr("mtvir-shader")
     status, built = run_command("mtvir-shader", run)
     if status:
         return status
