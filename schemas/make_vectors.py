@@ -211,13 +211,28 @@ def no_residual_constant() -> bytes:
     return data
 
 
-def minor_one(arch: m.Architecture, ref: m.Reference) -> bytes:
-    """Version 2.1 with fields this page does not define appended to the descriptor and to the model payload: a
-    2.0 reader skips them, and the descriptor still equals the reference's (its known fields do)."""
+def nested(seed: int = 31) -> bytes:
+    arch = nested_blocks()
+    return m.write(arch, [(0, 2, params(arch, seed), m.Coding())], None, 0, 0, 0, 0)
+
+
+def later_minor(arch: m.Architecture, ref: m.Reference) -> bytes:
+    """Version 2.2 with fields this page does not define appended to the descriptor and to the model payload: a
+    2.1 reader skips them, and the descriptor still equals the reference's (its known fields do)."""
     f = fields_of(m.write(arch, [(0, 2, nudged(ref.params, 6), m.Coding())], ref, 40, 32, 8, 2,
                           inline_descriptor=True))
-    f["version_minor"] = 1
+    f["version_minor"] = 2
     return assemble(f, descriptor_tail=b"\x07\x00\x2a", payload_tails=(b"\x01\x02\x03\x04\x05",))
+
+
+def nested_blocks() -> m.Architecture:
+    """EL 2.1's ops nested: unshuffle by 2 twice (the second of a 8-channel plane, so the channel order counts),
+    convs at scales 2 and 4, shuffles back; run on frames that 4 does not divide (the zero extension counts)."""
+    U, S, C = m.descriptor.UNSHUFFLE, m.descriptor.SHUFFLE, m.descriptor.CONV
+    layers = (m.Layer(4, 2, 3), m.Layer(8, 8, 3), m.Layer(2, 4, 1), m.Layer(4, 4, 3))
+    nodes = (m.Node(U, 0, 2, 0), m.Node(C, 1, 0, 1), m.Node(U, 2, 2, 0), m.Node(C, 3, 1, 1), m.Node(S, 4, 2, 0),
+             m.Node(C, 5, 2, 1), m.Node(C, 6, 3, 0), m.Node(S, 7, 2, 0))
+    return m.Architecture(layers, nodes)
 
 
 def refused_files(arch: m.Architecture, ref: m.Reference, residue: bytes, tie: bytes) -> dict[str, tuple[str, bytes]]:
@@ -232,11 +247,16 @@ def refused_files(arch: m.Architecture, ref: m.Reference, residue: bytes, tie: b
 
     small = m.sefcnn(channels=8, stages=1, convs_per_stage=2, window=5)
     absolute = m.write(small, [(0, 1, params(small, 3), m.Coding())], None, 0, 0, 8, 0)
+    blocks = nested()
     inline = m.write(arch, [(0, 1, nudged(ref.params, 7), m.Coding())], ref, 40, 32, 8, 1, inline_descriptor=True)
     out = {
         "crc": ("CRC-32 of every byte before it", edit(residue, lambda f: None, crc=False)),
         "trailing_minor0": ("minor 0: a length-delimited struct ends exactly at its length",
                             edit(residue, lambda f: None, payload_tails=(b"\0\0",))),
+        "unshuffle_minor0": ("unshuffle and shuffle only from minor 1", edit(blocks, lambda f: f.update(
+            version_minor=0))),
+        "shuffle_scale": ("the output node at scale 1", edit(blocks, lambda f: f["descriptor"]["nodes"][-1].update(
+            op=4))),
         "bit_depth_7": ("bit_depth 8..16 or 0", edit(residue, lambda f: f.update(bit_depth=7))),
         "complexity": ("complexity fields equal the descriptor's",
                        edit(residue, lambda f: f.update(macs_per_pixel=f["macs_per_pixel"] + 1))),
@@ -324,7 +344,9 @@ def main(out: Path = OUT) -> None:
         "v2_geometric_deltas": (geometric_deltas(arch, ref), ref, [(2, 8)]),
         "v2_exact_arithmetic": (exact, None, exact_frames),
         "v2_no_residual_constant": (no_residual_constant(), None, [(0, 8)]),
-        "v2_minor1_trailing": (minor_one(arch, ref), ref, [(1, 8)]),
+        "v2_minor2_trailing": (later_minor(arch, ref), ref, [(1, 8)]),
+        "v2_1_blocks": (nested(), None, [(0, 8, picture(21, 33, 7, 255)), (1, 10, picture(16, 12, 8, 1023)),
+                                         (2, 8, picture(5, 3, 9, 255))]),
     }
     # frames a decoder refuses: (vector, frame index, bit depth, why, input plane)
     refused_frames = {

@@ -11,7 +11,9 @@ settles is one function here (``frequencies``, ``weight_table``, ``delta_value``
 from __future__ import annotations
 
 import hashlib
+import math
 from bisect import bisect_right
+from fractions import Fraction
 import json
 import struct
 import sys
@@ -86,9 +88,12 @@ def parse(data: bytes) -> dict:
     return el
 
 
+KNOWN_MINOR = 1  # minor 1 adds the unshuffle and shuffle ops
+
+
 def end_of_struct(r: Bytes, minor: int) -> None:
-    """Versioning: a later minor version may append fields that this reader skips; minor 0 allows none."""
-    if r.pos != r.end and minor == 0:
+    """Versioning: a later minor version may append fields that this reader skips; minors 0 and 1 allow none."""
+    if r.pos != r.end and minor <= KNOWN_MINOR:
         raise SpecError("a length-delimited struct with trailing bytes")
 
 
@@ -98,6 +103,8 @@ def descriptor(r: Bytes, minor: int) -> dict:
     d["nodes"] = [(r.fixed("B"), r.fixed("B"), r.fixed("B"), r.fixed("B")) for _ in range(r.fixed("B"))]
     end_of_struct(r, minor)
     check_network(d)
+    if minor == 0 and any(op in (4, 5) for op, _, _, _ in d["nodes"]):
+        raise SpecError("unshuffle or shuffle in a minor-0 file")
     d["appended"] = r.data[r.pos:r.end]  # fields of a later minor version: kept, never compared
     return d
 
@@ -111,20 +118,30 @@ def check_network(d: dict) -> None:
         raise SpecError("a descriptor field beyond its limits (or a NaN input offset)")
     if any(not (1 <= ci <= 64 and 1 <= co <= 64 and k in (1, 3, 5, 7)) for ci, co, k in layers):
         raise SpecError("a layer beyond its limits")
-    channels, used = [1], []
+    channels, scales, used = [1], [1], []
     for i, (op, a, b, c) in enumerate(nodes, 1):
         if op == 1 and a < i and b < len(layers) and c in (0, 1) and channels[a] == layers[b][0]:
             channels.append(layers[b][1])
-        elif op == 2 and a < i and b < i and c in (0, 1) and channels[a] == channels[b]:
+        elif op == 2 and a < i and b < i and c in (0, 1) and channels[a] == channels[b] and scales[a] == scales[b]:
             channels.append(channels[a])
         elif op == 3 and a < i and b < len(layers) and c % 2 == 1 and c <= 31 \
                 and layers[b][2] == 1 and layers[b][0] == layers[b][1] == channels[a]:
             channels.append(channels[a])
+        elif op == 4 and a < i and 2 <= b <= 8 and c == 0 and channels[a] * b * b <= 64 and scales[a] * b <= 64:
+            channels.append(channels[a] * b * b)
+            scales.append(scales[a] * b)
+            continue
+        elif op == 5 and a < i and 2 <= b <= 8 and c == 0 and channels[a] % (b * b) == 0 and scales[a] % b == 0:
+            channels.append(channels[a] // (b * b))
+            scales.append(scales[a] // b)
+            continue
         else:
             raise SpecError(f"node {i}: an op, operand or channel count the spec does not allow")
+        scales.append(scales[a])
         used += [b] if op in (1, 3) else []
-    if sorted(used) != list(range(len(layers))) or channels[-1] != 1:
-        raise SpecError("a layer not used exactly once, or an output of more than one channel")
+    if sorted(used) != list(range(len(layers))) or channels[-1] != 1 or scales[-1] != 1:
+        raise SpecError("a layer not used exactly once, or an output of more than one channel or not at scale 1")
+    d["scales"] = scales
 
 
 def descriptor_bytes(d: dict) -> bytes:
@@ -134,13 +151,19 @@ def descriptor_bytes(d: dict) -> bytes:
 
 
 def complexity(d: dict) -> tuple[int, int, int]:
-    weights = sum(ci * co * k * k for ci, co, k in d["layers"])
-    macs = weights + sum(d["layers"][b][1] for op, a, b, c in d["nodes"] if op == 3)
+    """(param_count, macs_per_pixel, receptive_radius): MACs of a node at scale s count 1 / s^2, the exact sum
+    rounded up."""
+    layers, scales = d["layers"], d["scales"]
+    weights = sum(ci * co * k * k for ci, co, k in layers)
+    macs = sum(Fraction(layers[b][0] * layers[b][1] * layers[b][2] ** 2 + (layers[b][1] if op == 3 else 0),
+                        scales[i] ** 2) for i, (op, a, b, c) in enumerate(d["nodes"], 1) if op in (1, 3))
     radius = [0]
-    for op, a, b, c in d["nodes"]:
-        radius.append(radius[a] + d["layers"][b][2] // 2 if op == 1 else
-                      max(radius[a], radius[b]) if op == 2 else radius[a] + c // 2)
-    return weights + sum(co for _, co, _ in d["layers"]), macs, radius[-1]
+    for i, (op, a, b, c) in enumerate(d["nodes"], 1):
+        s = scales[i]
+        radius.append(radius[a] + layers[b][2] // 2 * s if op == 1 else max(radius[a], radius[b]) if op == 2 else
+                      radius[a] + c // 2 * s if op == 3 else radius[a] + (b - 1) * scales[a] if op == 4 else
+                      radius[a])
+    return weights + sum(co for _, co, _ in layers), math.ceil(macs), radius[-1]
 
 
 # --- entropy coding (EL_v2.md, "Integer models", "Entropy coding (rANS)") --------------------------------------
@@ -396,11 +419,31 @@ def check_frame(el: dict, luma: np.ndarray, frame_index: int, bit_depth: int) ->
         raise SpecError("a frame index beyond the header's frame count")
 
 
+def unshuffle(x: np.ndarray, r: int) -> np.ndarray:
+    """[C, H, W] -> [C r^2, H / r, W / r], channel c r^2 + i r + j holding sample (i, j) of each r x r block."""
+    ch, h, w = x.shape
+    return x.reshape(ch, h // r, r, w // r, r).transpose(0, 2, 4, 1, 3).reshape(ch * r * r, h // r, w // r)
+
+
+def shuffle(x: np.ndarray, r: int) -> np.ndarray:
+    ch, h, w = x.shape
+    return x.reshape(ch // (r * r), r, r, h, w).transpose(0, 3, 1, 4, 2).reshape(ch // (r * r), h * r, w * r)
+
+
 def run(d: dict, p: dict, luma: np.ndarray, bit_depth: int) -> np.ndarray:
     peak = np.float32((1 << bit_depth) - 1)
     u = normalise(luma, peak)
-    nodes = [(u - np.float32(d["offset"]))[None]]
+    h, w = u.shape
+    block = max(d["scales"])  # node 0 extended with zeros at the bottom and right to multiples of it
+    centred = np.pad(u - np.float32(d["offset"]), ((0, -h % block), (0, -w % block)))
+    nodes = [centred[None]]
     for op, a, b, c in d["nodes"]:
+        if op == 4:
+            nodes.append(unshuffle(nodes[a], b))
+            continue
+        if op == 5:
+            nodes.append(shuffle(nodes[a], b))
+            continue
         if op == 1:
             y = conv(nodes[a], p["folded"][b], p["bias_of"][b])
             nodes.append(np.maximum(y, 0) if c else y)
@@ -410,7 +453,8 @@ def run(d: dict, p: dict, luma: np.ndarray, bit_depth: int) -> np.ndarray:
         else:
             gate = conv(boxmean(nodes[a], c), p["folded"][b], p["bias_of"][b])
             nodes.append((nodes[a] * (np.float32(1) / (np.float32(1) + np.exp(-gate)))).astype(np.float32))
-    v = u + nodes[-1][0] if d["residual"] else nodes[-1][0]
+    out = nodes[-1][0, :h, :w]
+    v = u + out if d["residual"] else out
     if not np.isfinite(v).all():
         raise SpecError("non-finite output")
     return to_samples(v, peak, luma.dtype)

@@ -99,6 +99,22 @@ def test_trained_model_is_the_coded_model(ref, base, clip):
     assert np.abs(enh.run_float(x) - want).max() < 1e-4
 
 
+def test_light_network_in_torch_is_the_enhancers(base):
+    """The light tier's torch network (pixel_unshuffle, the zero extension of sizes 4 does not divide) computes
+    what the Enhancer's ONNX graph computes."""
+    arch = m.descriptor.light()
+    params = Network(arch).init_identity(3).to_grid().to_params()
+    params.weights[-1] = np.random.default_rng(1).integers(-5, 6, params.weights[-1].shape).astype(np.int32)
+    net = Network(arch).load_params(params).eval()
+    enh = m.Enhancer(m.write(arch, [(0, 1, params, m.Coding())], None))
+    for x in (base.recon.y[5], base.recon.y[5][:141, :171]):
+        x = x.astype(np.float32) / 255
+        with torch.no_grad():
+            want = net(torch.from_numpy(x)[None, None])[0, 0].numpy()
+        assert np.abs(want - x).max() > 0.01
+        assert np.abs(enh.run_float(x) - want).max() < 1e-4
+
+
 def test_frozen_weights_path_is_the_same_function_and_gradients(ref, base):
     """With the weights frozen (the default family) the network is the Enhancer's function and its biases and
     affine parameters get the gradients they get with the weights free (the ReLUs run in place)."""

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import mtvir_decoder as m
-from mtvir_decoder.descriptor import ADD, CONV, SE
+from mtvir_decoder.descriptor import ADD, CONV, SE, SHUFFLE, UNSHUFFLE
 from conftest import frame, perturbed, random_params
 
 
@@ -32,9 +32,21 @@ def numpy_network(arch: m.Architecture, params: m.Params, x: np.ndarray) -> np.n
         h, wd = t.shape[1:]
         return sum(p[:, dy:dy + h, dx:dx + wd] for dy in range(k) for dx in range(k)) / (k * k)
 
-    outs = [x[None].astype(np.float64) - arch.input_offset]
+    h, w, r = *x.shape, arch.block  # extended with zeros (after centring) to multiples of the block
+    outs = [np.pad(x[None].astype(np.float64) - arch.input_offset, ((0, 0), (0, -h % r), (0, -w % r)))]
     for n in arch.nodes:
-        if n.op == CONV:
+        if n.op == UNSHUFFLE:  # channel c r^2 + i r + j <- sample (i, j) of each block of channel c, by loops
+            t, b = outs[n.a], n.b
+            outs.append(np.stack([t[c, i::b, j::b] for c in range(t.shape[0]) for i in range(b) for j in range(b)]))
+        elif n.op == SHUFFLE:
+            t, b = outs[n.a], n.b
+            out = np.zeros((t.shape[0] // b ** 2, t.shape[1] * b, t.shape[2] * b))
+            for c in range(out.shape[0]):
+                for i in range(b):
+                    for j in range(b):
+                        out[c, i::b, j::b] = t[c * b * b + i * b + j]
+            outs.append(out)
+        elif n.op == CONV:
             y = conv(outs[n.a], *folded[n.b])
             outs.append(np.maximum(y, 0) if n.c else y)
         elif n.op == ADD:
@@ -43,7 +55,7 @@ def numpy_network(arch: m.Architecture, params: m.Params, x: np.ndarray) -> np.n
         elif n.op == SE:
             gate = 1 / (1 + np.exp(-conv(box_mean(outs[n.a], n.c), *folded[n.b])))
             outs.append(outs[n.a] * gate)
-    return (x + outs[-1][0]) if arch.global_residual else outs[-1][0]
+    return (x + outs[-1][0, :h, :w]) if arch.global_residual else outs[-1][0, :h, :w]
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +74,39 @@ def test_onnx_runtime_equals_numpy(strong):
     want = numpy_network(ref.arch, ref.params, x)
     assert np.abs(want - x).mean() > 0.02  # a real correction
     assert np.abs(got - want).max() < 1e-4
+
+
+@pytest.fixture(scope="module")
+def light_el():
+    """The light tier's network (unshuffle by 4, 32 channels) and a nested one (an unshuffle of 8 channels),
+    self-contained, with large corrections."""
+    vectors = __import__("conftest")._make_vectors()
+    return [(arch, m.write(arch, [(0, 1, random_params(arch, 5, gain=3.0), m.Coding())], None))
+            for arch in (m.descriptor.light(), vectors.nested_blocks())]
+
+
+@pytest.mark.parametrize("h,w", [(144, 176), (37, 45), (3, 2)])
+def test_unshuffle_networks_equal_numpy_at_any_size(light_el, h, w):
+    for arch, data in light_el:
+        el = m.read(data)
+        assert el.version_minor == 1 and arch.block > 1
+        x = frame(h, w, 3).astype(np.float32) / 255
+        want = numpy_network(arch, el.groups[0].params, x)
+        assert np.abs(want - x).mean() > 0.01
+        assert np.abs(m.Enhancer(data).run_float(x) - want).max() < 1e-4
+
+
+def test_unshuffle_networks_tiled_equal_whole(light_el):
+    luma = frame(203, 251, 4)
+    for arch, data in light_el:
+        enh = m.Enhancer(data)
+        whole = enh.enhance(luma)
+        for tile in (16, 24, 64, 100):
+            enh.tile = tile
+            assert np.abs(enh.enhance(luma).astype(int) - whole).max() <= 1
+        for box in [(0, 40, 0, 50), (101, 180, 61, 251), (50, 51, 201, 202)]:
+            y0, y1, x0, x1 = box
+            assert np.abs(enh.enhance_region(luma, box).astype(int) - whole[y0:y1, x0:x1]).max() <= 1
 
 
 def test_tiled_equals_whole_frame(strong):

@@ -130,8 +130,8 @@ WRONG_READINGS = {
                                                                             * float(p)).astype(t),
                                      "v2_exact_arithmetic"),
     "trailing bytes refused under any minor version": ("end_of_struct", lambda r, minor: ORIGINAL["end_of_struct"](
-        r, 0), "v2_minor1_trailing"),
-    "appended descriptor fields compared": ("same_descriptor", lambda a, b: a == b, "v2_minor1_trailing"),
+        r, 0), "v2_minor2_trailing"),
+    "appended descriptor fields compared": ("same_descriptor", lambda a, b: a == b, "v2_minor2_trailing"),
     "the global-residual flag ignored": ("descriptor", _residual_always, "v2_no_residual_constant"),
     "frames refused only for their size": ("check_frame", lambda *a: None, "enhanced, the spec refuses it"),
 }

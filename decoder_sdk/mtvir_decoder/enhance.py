@@ -79,7 +79,8 @@ class Enhancer:
         if CUDA in self.providers and not cuda_works():
             self.providers = [p for p in self.providers if p != CUDA] or [CPU]
         self.tile = max(16, int(tile))
-        self.halo = self.el.arch.receptive_radius
+        self.block = self.el.arch.block  # tiles start on multiples of it, so they cut the frame's blocks
+        self.halo = -(-self.el.arch.receptive_radius // self.block) * self.block
         self._threads = threads
         self._sessions: dict[int, ort.InferenceSession] = {}
         if self.el.groups:
@@ -167,7 +168,7 @@ class Enhancer:
         y0, y1, x0, x1 = box or (0, luma.shape[0], 0, luma.shape[1])
         if index is None:
             return luma[y0:y1, x0:x1].copy()
-        ry0, rx0 = max(0, y0 - self.halo), max(0, x0 - self.halo)
+        ry0, rx0 = (max(0, v - self.halo) // self.block * self.block for v in (y0, x0))
         region = luma[ry0:min(luma.shape[0], y1 + self.halo), rx0:min(luma.shape[1], x1 + self.halo)]
         peak = float((1 << bit_depth) - 1)
         y = self.run_float(region.astype(np.float32) / np.float32(peak), index)
@@ -185,18 +186,23 @@ class Enhancer:
         """The network on a float32 plane in [0, 1]. A plane of more than (``tile`` + 2 halo)^2 pixels is cut
         into equal tiles, each run with a halo of the receptive radius in a region of one fixed shape (so one
         shape, one cuDNN search) of at most that many pixels; the halo makes the result equal to the whole
-        frame's."""
+        frame's. A plane that the network's block does not divide is extended at the bottom and right with the
+        input offset (zeros after centring, as the spec says) and the output cropped."""
         session = self._session(group)
         tile = self.tile if tile is None else max(1, tile)
-        spans_y, spans_x = _tiling(*x.shape, tile, self.halo)
+        h, w = x.shape
+        if h % self.block or w % self.block:
+            x = np.pad(x, ((0, -h % self.block), (0, -w % self.block)),
+                       constant_values=np.float32(self.el.arch.input_offset))
+        spans_y, spans_x = _tiling(*x.shape, -(-tile // self.block) * self.block, self.halo, self.block)
         if len(spans_y) == 1 and len(spans_x) == 1:
-            return _run(session, x[None, None])[0, 0]
+            return _run(session, x[None, None])[0, 0, :h, :w]
         out = np.empty_like(x)
         for y0, y1, ry0, ry1 in spans_y:
             for x0, x1, rx0, rx1 in spans_x:
                 y = _run(session, np.ascontiguousarray(x[None, None, ry0:ry1, rx0:rx1]))
                 out[y0:y1, x0:x1] = y[0, 0, y0 - ry0:y1 - ry0, x0 - rx0:x1 - rx0]
-        return out
+        return out[:h, :w]
 
 
 def _run(session: ort.InferenceSession, x: np.ndarray) -> np.ndarray:
@@ -210,15 +216,15 @@ def _run(session: ort.InferenceSession, x: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=64)
-def _tiling(h: int, w: int, tile: int, halo: int) -> tuple[list, list]:
+def _tiling(h: int, w: int, tile: int, halo: int, block: int = 1) -> tuple[list, list]:
     """The spans along each dimension of the tiling whose regions, each at most (tile + 2 halo)^2 pixels (the
     memory bound), add up to the fewest pixels: the halos are work done twice. A 1280x720 frame runs whole (cut
     to at most ``tile`` on each side it took two regions of 702x720: 1.10x the work), 1920x1080 in two regions of
-    1022x1080."""
+    1022x1080. With a ``block`` (dividing h, w, tile and halo), tiles are multiples of it."""
     limit = (tile + 2 * halo) ** 2
 
     def region(n: int, count: int) -> int:
-        return n if count == 1 else -(-n // count) + 2 * halo
+        return n if count == 1 else _size(n, count, block) + 2 * halo
 
     def counts(n: int) -> int:  # tiles of at most ``tile`` on this side: always within the bound
         return 1 if n <= tile + 2 * halo else -(-n // tile)
@@ -233,16 +239,21 @@ def _tiling(h: int, w: int, tile: int, halo: int) -> tuple[list, list]:
         cx = 1 if ry * w <= limit else (-(-w // room) if room >= 1 else 0)
         if cx and (cx == 1 or region(w, cx) <= w):
             best = min(best, (cy * cx * ry * region(w, cx), cy * cx, cy, cx))
-    return _spans(h, best[2], halo), _spans(w, best[3], halo)
+    return _spans(h, best[2], halo, block), _spans(w, best[3], halo, block)
 
 
-def _spans(n: int, count: int, halo: int) -> list[tuple[int, int, int, int]]:
+def _size(n: int, count: int, block: int) -> int:
+    """Length of each of ``count`` tiles along ``n``, a multiple of ``block``."""
+    return -(-(-(-n // count)) // block) * block
+
+
+def _spans(n: int, count: int, halo: int, block: int = 1) -> list[tuple[int, int, int, int]]:
     """(start, end, region start, region end) along one dimension: ``count`` equal tiles, regions of one fixed
     length (tile + 2 halo) placed inside the frame; a region edge is either a frame edge or at least ``halo``
     away."""
     if count == 1:
         return [(0, n, 0, n)]
-    size = -(-n // count)
+    size = _size(n, count, block)
     region = size + 2 * halo
     spans = []
     for start in range(0, n, size):

@@ -99,7 +99,7 @@ def write(arch: Architecture, groups: list[tuple[int, int, Params, Coding]], ref
     inline = reference is None if inline_descriptor is None else inline_descriptor or reference is None
     descriptor = arch.to_fields() if inline else None
     fields = {
-        "magic": layout.MAGIC, "version_major": layout.VERSION_MAJOR, "version_minor": layout.VERSION_MINOR,
+        "magic": layout.MAGIC, "version_major": layout.VERSION_MAJOR, "version_minor": arch.minor_version,
         "width": width, "height": height, "bit_depth": bit_depth, "frame_count": frame_count,
         "reference_id": reference.id if reference else NO_REFERENCE,
         "param_count": arch.param_count, "macs_per_pixel": arch.macs_per_pixel,
@@ -152,6 +152,9 @@ def read(data: bytes, reference: Reference | None = None) -> ElFile:
         arch = ref.arch
     else:
         raise FormatError("no descriptor and no reference model to take it from")
+    if arch.minor_version > fields["version_minor"]:
+        raise FormatError(f"the descriptor uses ops of EL {fields['version_major']}.{arch.minor_version}, the file "
+                          f"says {fields['version_major']}.{fields['version_minor']}")
     for name, value in (("param_count", arch.param_count), ("macs_per_pixel", arch.macs_per_pixel),
                         ("receptive_radius", arch.receptive_radius)):
         if fields[name] != value:

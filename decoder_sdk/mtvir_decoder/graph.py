@@ -1,6 +1,7 @@
 """The ONNX graph of a network: standard ops only, built from the descriptor and folded weights.
 
-Input ``luma``: float32 [1, 1, H, W] in [0, 1]; output ``enhanced``: float32, same shape, not yet clipped.
+Input ``luma``: float32 [1, 1, H, W] in [0, 1], H and W multiples of the network's ``block`` (the Enhancer extends
+planes); output ``enhanced``: float32, same shape, not yet clipped.
 With fp16 the body runs in float16; the input offset and the global residual stay float32 for precision.
 """
 from __future__ import annotations
@@ -9,7 +10,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from .descriptor import ADD, CONV, SE, Architecture
+from .descriptor import ADD, CONV, SE, SHUFFLE, UNSHUFFLE, Architecture
 
 OPSET = 17
 IR_VERSION = 8  # ONNX Runtime 1.31 reads IR <= 13; onnx 1.23 would write 14 by default
@@ -39,6 +40,7 @@ def build(arch: Architecture, folded: list[tuple[np.ndarray, np.ndarray]], preci
             return out + "_relu"
         return out
 
+    channels = arch.channels()
     for i, n in enumerate(arch.nodes, start=1):
         out = f"n{i}"
         if n.op == CONV:
@@ -66,6 +68,18 @@ def build(arch: Architecture, folded: list[tuple[np.ndarray, np.ndarray]], preci
                 helper.make_node("Sigmoid", [out + "_fc"], [out + "_gate"]),
                 helper.make_node("Mul", [names[n.a], out + "_gate"], [out]),
             ]
+        elif n.op == UNSHUFFLE:
+            # SpaceToDepth orders channels (i * r + j) * C + c; the descriptor's order is c * r^2 + i * r + j
+            c, r = channels[n.a], n.b
+            if c == 1:
+                nodes.append(helper.make_node("SpaceToDepth", [names[n.a]], [out], blocksize=r))
+            else:
+                perm = [q * c + ch for ch in range(c) for q in range(r * r)]
+                inits.append(numpy_helper.from_array(np.asarray(perm, np.int64), f"perm{i}"))
+                nodes += [helper.make_node("SpaceToDepth", [names[n.a]], [out + "_dcr"], blocksize=r),
+                          helper.make_node("Gather", [out + "_dcr", f"perm{i}"], [out], axis=1)]
+        elif n.op == SHUFFLE:
+            nodes.append(helper.make_node("DepthToSpace", [names[n.a]], [out], blocksize=n.b, mode="CRD"))
         names.append(out)
     last = names[-1]
     if precision == "fp16":

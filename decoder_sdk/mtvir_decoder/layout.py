@@ -21,7 +21,7 @@ import struct
 from .errors import FormatError, LimitError
 
 VERSION_MAJOR = 2
-VERSION_MINOR = 0
+VERSION_MINOR = 1  # the newest minor this reader knows: 1 adds the unshuffle and shuffle ops
 MAGIC = b"MTVR"
 MAX_FILE_SIZE = 16 << 20
 MAX_MODELS = 255
@@ -40,8 +40,8 @@ STRUCTS: dict[str, list[dict]] = {
         F("magic", "bytes", "ASCII 'MTVR'", size=4, const="MTVR"),
         F("version_major", "u8", "incompatible changes; a decoder refuses a major it does not implement",
           const=VERSION_MAJOR),
-        F("version_minor", "u8", "compatible additions: fields appended to length-delimited structs; 0 in files of "
-                                 "this version, any value read (bytes past the known fields skipped)", max=255),
+        F("version_minor", "u8", "additions: 1 when the descriptor uses unshuffle or shuffle, else 0; any value "
+                                 "read (bytes past the known fields of a later minor skipped)", max=255),
         F("width", "u16", "luma width the EL applies to; 0: any", max=16384),
         F("height", "u16", "luma height the EL applies to; 0: any", max=16384),
         F("bit_depth", "u8", "luma bit depth the EL applies to (8..16); 0: any", max=16),
@@ -72,8 +72,8 @@ STRUCTS: dict[str, list[dict]] = {
         F("kernel", "u8", "square kernel size", enum=[1, 3, 5, 7]),
     ],
     "node": [
-        F("op", "u8", "1 conv(a=src, b=layer, c=relu), 2 add(a, b, c=relu), 3 se(a=src, b=1x1 layer, c=window)",
-          min=1, max=3),
+        F("op", "u8", "1 conv(a=src, b=layer, c=relu), 2 add(a, b, c=relu), 3 se(a=src, b=1x1 layer, c=window), "
+                      "4 unshuffle(a=src, b=r, c=0), 5 shuffle(a=src, b=r, c=0); 4 and 5 from minor 1", min=1, max=5),
         F("a", "u8", "operand"),
         F("b", "u8", "operand"),
         F("c", "u8", "operand"),
@@ -124,7 +124,12 @@ def _v1(structs: dict) -> dict:
         F("coded_size", "uvar", "bytes of the range-coded stream (a multiple of 4)", max=MAX_MODEL_PAYLOAD),
         F("coded", "bytes", "constriction RangeEncoder words, little-endian u32", size="coded_size"))}
     return {**structs,
-            "el_file": [{**f, "const": 1} if f["name"] == "version_major" else f for f in structs["el_file"]],
+            "el_file": [{**f, "const": 1} if f["name"] == "version_major" else
+                        {**f, "doc": "compatible additions: fields appended to length-delimited structs; 0 in files "
+                                     "of this version, any value read (bytes past the known fields skipped)"}
+                        if f["name"] == "version_minor" else f for f in structs["el_file"]],
+            "node": [{**f, "max": 3, "doc": f["doc"].split(", 4 ")[0]} if f["name"] == "op" else f
+                     for f in structs["node"]],
             "model_payload": [old.get(f["name"], f) for f in structs["model_payload"] if f["name"] != "lane_count"]}
 
 
@@ -279,7 +284,7 @@ def schema(version: int = VERSION_MAJOR) -> dict:
     """The machine-readable schema of one version: its table plus the constants a reader needs."""
     return {
         "title": "MTVIR enhancement layer (EL) bitstream",
-        "version": f"{version}.{VERSION_MINOR}",
+        "version": f"{version}.{VERSION_MINOR if version == VERSION_MAJOR else 0}",
         "byte_order": "little-endian",
         "root": "el_file",
         "limits": {"max_file_size": MAX_FILE_SIZE, "max_models": MAX_MODELS,

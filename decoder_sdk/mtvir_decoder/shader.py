@@ -250,6 +250,9 @@ def build(el: ElFile, group: int | None = None, precision: str = "fp16") -> Shad
         raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
     if not el.groups:
         raise ShaderError("the EL holds no model: nothing to run as a shader")
+    if el.arch.block > 1:
+        raise ShaderError("this model unshuffles its planes (EL 2.1, the light tier's network): the shader back end "
+                          "does not express that yet; use the full tier (--tier full)")
     if group is None:
         if len(el.groups) > 1:
             raise ShaderError(f"the EL has {len(el.groups)} groups: choose one (--group 0..{len(el.groups) - 1}); "

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mtvir_decoder import Architecture, Params
-from mtvir_decoder.descriptor import ADD, CONV, SE
+from mtvir_decoder.descriptor import ADD, CONV, SE, SHUFFLE, UNSHUFFLE
 
 
 class CQBConv(nn.Module):
@@ -124,7 +124,13 @@ class Network(nn.Module):
             c.quantize = on
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: N x 1 x H x W luma in [0, 1]; returns the enhanced luma (not clipped)."""
+        """x: N x 1 x H x W luma in [0, 1]; returns the enhanced luma (not clipped). A plane that the network's
+        block does not divide is extended at the bottom and right by samples equal to the input offset (zeros
+        after centring), as decoders do, and the output cropped."""
+        h, w, block = x.shape[-2], x.shape[-1], self.arch.block
+        if h % block or w % block:
+            padded = F.pad(x, (0, -w % block, 0, -h % block), value=self.arch.input_offset)
+            return self.forward(padded)[..., :h, :w]
         outs = [x - self.arch.input_offset]
         for n in self.arch.nodes:
             if n.op == CONV:
@@ -136,6 +142,10 @@ class Network(nn.Module):
             elif n.op == SE:
                 src = outs[n.a]
                 outs.append(src * torch.sigmoid(self.convs[n.b](box_mean(src, n.c))))
+            elif n.op == UNSHUFFLE:  # channel c * r^2 + i * r + j: torch's order, the descriptor's
+                outs.append(F.pixel_unshuffle(outs[n.a], n.b))
+            elif n.op == SHUFFLE:
+                outs.append(F.pixel_shuffle(outs[n.a], n.b))
         return x + outs[-1] if self.arch.global_residual else outs[-1]
 
     # --- exchange with the decoder SDK ---------------------------------------------------------------
@@ -170,7 +180,7 @@ class Network(nn.Module):
                 c.weight.normal_(0, float(np.sqrt(2.0 / (l.cin * l.kernel ** 2))), generator=g)
                 c.bias.zero_()
                 c.set_affine(1.0, 0.0)
-            last = self.convs[self.arch.nodes[-1].b]
+            last = self.convs[next(n.b for n in reversed(self.arch.nodes) if n.op == CONV)]  # the tail
             last.weight.zero_()
             last.set_affine(tail_scale, 0.0)
         self.quantize = False
