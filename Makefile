@@ -43,7 +43,7 @@ vectors: $(STAMP)
 	$(BIN)/python schemas/make_vectors.py
 
 schema: $(STAMP)
-	for v in 1 2; do $(BIN)/python -c "import json, sys; from mtvir_decoder import layout; print(json.dumps(layout.schema($$v), indent=1))" > schemas/el_v$$v.schema.json; done
+	for v in 1 2 3; do $(BIN)/python -c "import json, sys; from mtvir_decoder import layout; print(json.dumps(layout.schema($$v), indent=1))" > schemas/el_v$$v.schema.json; done
 
 pretrain: $(STAMP)  ## the four band references; long and resumable (Ctrl-C, run again); a GPU is used when present
 	for q in 22 27 32 37; do $(BIN)/mtvir-pretrain --qps $$q --batch 64 --float-steps 7650 --qat-steps 1350 \

@@ -216,6 +216,14 @@ def nested(seed: int = 31) -> bytes:
     return m.write(arch, [(0, 2, params(arch, seed), m.Coding())], None, 0, 0, 0, 0)
 
 
+def tiered() -> bytes:
+    """EL 3: a light tier (the light network, unshuffle by 4) and a full one (a small sefcnn), two groups each."""
+    light, full = m.descriptor.light(channels=8, convs=3), m.sefcnn(channels=8, stages=1, convs_per_stage=2, window=5)
+    bodies = {name: m.write(arch, [(0, 2, params(arch, seed), m.Coding()), (2, 1, params(arch, seed + 1), m.Coding())],
+                            None, 44, 36, 8, 3) for name, arch, seed in (("light", light, 41), ("full", full, 43))}
+    return m.tiers.write(bodies)
+
+
 def later_minor(arch: m.Architecture, ref: m.Reference) -> bytes:
     """Version 2.2 with fields this page does not define appended to the descriptor and to the model payload: a
     2.1 reader skips them, and the descriptor still equals the reference's (its known fields do)."""
@@ -233,6 +241,30 @@ def nested_blocks() -> m.Architecture:
     nodes = (m.Node(U, 0, 2, 0), m.Node(C, 1, 0, 1), m.Node(U, 2, 2, 0), m.Node(C, 3, 1, 1), m.Node(S, 4, 2, 0),
              m.Node(C, 5, 2, 1), m.Node(C, 6, 3, 0), m.Node(S, 7, 2, 0))
     return m.Architecture(layers, nodes)
+
+
+def refused_tiers(data: bytes) -> dict[str, tuple[str, bytes, str]]:
+    """name: (the rule it breaks, bytes, the tier read). The table's CRC is recomputed unless the CRC is the rule."""
+    table = m.tiers.table(data)
+    head = table.tiers[0].offset - 4
+
+    def table_edit(at: int, value: int) -> bytes:
+        b = bytearray(data)
+        b[at] = value
+        b[head:head + 4] = zlib.crc32(bytes(b[:head])).to_bytes(4, "little")
+        return bytes(b)
+
+    light, full = table.tiers
+    damaged = bytearray(data)
+    damaged[light.offset + light.size // 2] ^= 1
+    row = 16  # first tier row: kind at 16, then param_count u32, macs u32, radius u16, el_size u32 (15 bytes a row)
+    return {
+        "v3_table_crc": ("the tier table's CRC", data[:head] + bytes([data[head] ^ 1]) + data[head + 1:], "light"),
+        "v3_kind_order": ("tier kinds increasing", table_edit(row, 2), "full"),
+        "v3_macs": ("a tier's complexity equals its EL's", table_edit(row + 5, data[row + 5] ^ 1), "light"),
+        "v3_damaged_light": ("a damaged tier is refused (v3_tiers' full tier still decodes)", bytes(damaged),
+                             "light"),
+    }
 
 
 def refused_files(arch: m.Architecture, ref: m.Reference, residue: bytes, tie: bytes) -> dict[str, tuple[str, bytes]]:
@@ -345,6 +377,8 @@ def main(out: Path = OUT) -> None:
         "v2_exact_arithmetic": (exact, None, exact_frames),
         "v2_no_residual_constant": (no_residual_constant(), None, [(0, 8)]),
         "v2_minor2_trailing": (later_minor(arch, ref), ref, [(1, 8)]),
+        "v3_tiers:light": (tiered(), None, [(0, 8), (2, 8)]),
+        "v3_tiers:full": (tiered(), None, [(1, 8), (2, 8)]),
         "v2_1_blocks": (nested(), None, [(0, 8, picture(21, 33, 7, 255)), (1, 10, picture(16, 12, 8, 1023)),
                                          (2, 8, picture(5, 3, 9, 255))]),
     }
@@ -358,12 +392,15 @@ def main(out: Path = OUT) -> None:
     for old in out.glob("*"):
         if old.is_file() and old.name != "reference_vec.mtvir":
             old.unlink()
-    for name, (data, reference, frames) in vectors.items():
-        (out / f"{name}.mtvir").write_bytes(data)
-        el = m.read(data, reference)
-        enh = m.Enhancer(data, reference=reference, providers=["CPUExecutionProvider"])
+    for key, (data, reference, frames) in vectors.items():
+        stem, _, tier = key.partition(":")  # a tiered EL: one entry per tier
+        name = f"{stem}_{tier}" if tier else stem
+        (out / f"{stem}.mtvir").write_bytes(data)
+        el = m.read(data, reference, tier=tier or None)
+        enh = m.Enhancer(data, reference=reference, providers=["CPUExecutionProvider"], tier=tier or "auto")
         h, w = (el.height or 36, el.width or 44)
-        entry = {"file": f"{name}.mtvir", "reference": "reference_vec.mtvir" if reference else None,
+        entry = {"file": f"{stem}.mtvir", "reference": "reference_vec.mtvir" if reference else None,
+                 **({"tier": tier} if tier else {}),
                  "groups": [{"first_frame": g.first_frame, "frame_count": g.frame_count,
                              "params_sha256": hashlib.sha256(g.params.hash_bytes()).hexdigest(),
                              "folded_sha256": hashlib.sha256(b"".join(
@@ -396,6 +433,9 @@ def main(out: Path = OUT) -> None:
         manifest["refused"].append({"file": f"refused_{name}.mtvir", "reference": reference, "rule": rule})
     manifest["refused"].append({"file": "v2_residue.mtvir", "reference": "v2_self_contained.mtvir",
                                 "rule": "the reference an EL names, and no other"})
+    for name, (rule, data, tier) in refused_tiers(tiered()).items():
+        (out / f"refused_{name}.mtvir").write_bytes(data)
+        manifest["refused"].append({"file": f"refused_{name}.mtvir", "reference": None, "tier": tier, "rule": rule})
     (out / "vectors.json").write_text(json.dumps(manifest, indent=1) + "\n")
     print(f"wrote {len(vectors)} vectors and {len(manifest['refused'])} files to refuse to {out}")
 

@@ -344,8 +344,46 @@ def same_descriptor(a: dict, b: dict) -> bool:
     return all(a[k] == b[k] for k in ("S", "offset", "residual", "layers", "nodes"))
 
 
-def decode(data: bytes, reference: bytes | None) -> tuple[dict, list[tuple[int, int, dict]]]:
-    """(descriptor, [(first frame, frame count, parameters)]) of an EL; ``reference``: its reference's file."""
+TIER_KINDS = {1: "light", 2: "full", 3: "heavy"}
+
+
+def tiers(data: bytes) -> dict:
+    """The table of a tiered EL ("Tiered ELs"): frame facts and, per tier name, (complexity, body bytes)."""
+    if len(data) > 1 << 24 or len(data) < 20 or data[:4] != b"MTVR" or data[4] != 3:
+        raise SpecError("not a tiered EL")
+    r = Bytes(data, 6, len(data))
+    facts = (r.fixed("H"), r.fixed("H"), r.fixed("B"), r.fixed("I"))
+    count = r.fixed("B")
+    if facts[0] > 16384 or facts[1] > 16384 or facts[2] > 16 or facts[3] > 1 << 30 or not 1 <= count <= 8:
+        raise SpecError("a tier table field beyond its limit")
+    rows = [(r.fixed("B"), (r.fixed("I"), r.fixed("I"), r.fixed("H")), r.fixed("I")) for _ in range(count)]
+    if zlib.crc32(data[:r.pos]) != r.fixed("I"):
+        raise SpecError("tier table CRC mismatch")
+    kinds = [k for k, _, _ in rows]
+    if any(k not in TIER_KINDS for k in kinds) or kinds != sorted(set(kinds)) \
+            or any(not 1 <= size <= 1 << 24 or c[0] > 1 << 20 for _, c, size in rows) \
+            or r.pos + sum(size for _, _, size in rows) != len(data):
+        raise SpecError("tier kinds out of order, or sizes beyond limits or not adding up to the file")
+    table, pos = {"facts": facts, "tiers": {}}, r.pos
+    for kind, cost, size in rows:
+        table["tiers"][TIER_KINDS[kind]] = (cost, data[pos:pos + size])
+        pos += size
+    return table
+
+
+def decode(data: bytes, reference: bytes | None, tier: str | None = None) -> tuple[dict, list[tuple[int, int, dict]]]:
+    """(descriptor, [(first frame, frame count, parameters)]) of an EL (of a tiered EL: of ``tier``, default its
+    most complex); ``reference``: its reference's file."""
+    if data[4:5] == b"\x03":
+        table = tiers(data)
+        cost, body = table["tiers"][tier or list(table["tiers"])[-1]]
+        if body[4:5] == b"\x03":
+            raise SpecError("a tier's EL of version 3")
+        el, models = decode(body, reference)
+        if (el["width"], el["height"], el["bit_depth"], el["frame_count"]) != table["facts"] \
+                or el["complexity"] != cost:
+            raise SpecError("a tier's EL whose frame facts or complexity differ from the table's")
+        return el, models
     el = parse(data)
     ref, d = None, el["descriptor"]
     if el["reference_id"] != bytes(16):
@@ -468,7 +506,8 @@ def check_vectors(folder: Path) -> list[str]:
         name, tol = entry["file"], entry.get("tolerance", manifest["tolerance"])
         try:
             ref = (folder / entry["reference"]).read_bytes() if entry["reference"] else None
-            el, models = decode((folder / name).read_bytes(), ref)
+            el, models = decode((folder / name).read_bytes(), ref, entry.get("tier"))
+            name += f" ({entry['tier']} tier)" if entry.get("tier") else ""
             got = [(f, n, hashlib.sha256(params_bytes(p)).hexdigest(), hashlib.sha256(folded_bytes(p)).hexdigest())
                    for f, n, p in models]
             want = [(g["first_frame"], g["frame_count"], g["params_sha256"], g["folded_sha256"])
@@ -504,7 +543,7 @@ def check_vectors(folder: Path) -> list[str]:
     for entry in manifest.get("refused", []):
         try:
             ref = (folder / entry["reference"]).read_bytes() if entry["reference"] else None
-            decode((folder / entry["file"]).read_bytes(), ref)
+            decode((folder / entry["file"]).read_bytes(), ref, entry.get("tier"))
             failures.append(f"{entry['file']}: decoded, the spec refuses it ({entry['rule']})")
         except SpecError:
             print(f"ok  {entry['file']}: refused ({entry['rule']})")

@@ -89,8 +89,9 @@ def test_schema_file_is_the_parser_table(version):
     assert committed == json.loads(json.dumps(layout.schema(version)))
 
 
-def _schema_parse(schema: dict, data: bytes) -> dict:
-    """An independent reader driven by the JSON schema alone (no code shared with the SDK's reader)."""
+def _schema_parse(schema: dict, data: bytes, whole: bool = True):
+    """An independent reader driven by the JSON schema alone (no code shared with the SDK's reader); with
+    ``whole`` False, (the root struct, where it ends)."""
     pos = 0
 
     def uvar():
@@ -147,6 +148,8 @@ def _schema_parse(schema: dict, data: bytes) -> dict:
         return out
 
     result = struct_(schema["root"])
+    if not whole:
+        return result, pos
     assert pos == len(data)
     return result
 
@@ -164,7 +167,17 @@ def test_schema_drives_an_independent_parser(arch, reference, el_bytes):
     valid = [p.read_bytes() for p in vectors if not p.name.startswith("refused_")]
     for data in (el_bytes, reference.to_bytes(), *valid):
         schema = json.loads((ROOT / "schemas" / f"el_v{data[4]}.schema.json").read_text())
-        assert _schema_parse(schema, data) == _strip(m.format.parse(data))
+        if data[4] != 3:
+            assert _schema_parse(schema, data) == _strip(m.format.parse(data))
+            continue
+        table, pos = _schema_parse(schema, data, whole=False)  # a tiered EL: the table, then each tier's EL v2
+        assert [t["kind"] for t in table["tiers"]] == [1, 2]
+        for row in table["tiers"]:
+            body = data[pos:pos + row["el_size"]]
+            pos += row["el_size"]
+            v2 = json.loads((ROOT / "schemas" / "el_v2.schema.json").read_text())
+            assert _schema_parse(v2, body) == _strip(m.format.parse(body))
+        assert pos == len(data)
 
 
 # --- damage -----------------------------------------------------------------------------------------------------
@@ -205,7 +218,7 @@ def test_hostile_fields_with_valid_crc(el_bytes, reference):
 
 def test_version_and_magic(el_bytes, reference):
     with pytest.raises(m.UnsupportedVersionError):
-        m.read(_with_crc(el_bytes[:4] + b"\x03" + el_bytes[5:-4]), reference)
+        m.read(_with_crc(el_bytes[:4] + b"\x04" + el_bytes[5:-4]), reference)
     with pytest.raises(m.FormatError):
         m.read(b"XXXX" + el_bytes[4:], reference)
     with pytest.raises(m.FormatError):

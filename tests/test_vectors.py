@@ -16,17 +16,23 @@ CASES = [(VECTORS, e) for e in MANIFEST["vectors"]] + [  # v1: frozen, still dec
     (VECTORS / "v1", e) for e in json.loads((VECTORS / "v1" / "vectors.json").read_text())["vectors"]]
 
 
-@pytest.mark.parametrize("folder, entry", CASES, ids=lambda c: c["file"] if isinstance(c, dict) else c.name)
+def _id(c):
+    return (c["file"] + (f":{c['tier']}" if c.get("tier") else "")) if isinstance(c, dict) else c.name
+
+
+@pytest.mark.parametrize("folder, entry", CASES, ids=_id)
 def test_vector(folder, entry):
     data = (folder / entry["file"]).read_bytes()
     ref = m.Reference.load(folder / entry["reference"]) if entry["reference"] else None
-    el = m.read(data, ref)
+    tier = entry.get("tier")
+    el = m.read(data, ref, tier=tier)
     assert [(g.first_frame, g.frame_count, hashlib.sha256(g.params.hash_bytes()).hexdigest()) for g in el.groups] \
         == [(g["first_frame"], g["frame_count"], g["params_sha256"]) for g in entry["groups"]]
     if "folded_sha256" in entry["groups"][0]:  # v2 vectors: the folded weights too, to the bit
         assert [hashlib.sha256(b"".join(w.astype("<f4").tobytes() for w, _ in g.params.folded(el.arch))).hexdigest()
                 for g in el.groups] == [g["folded_sha256"] for g in entry["groups"]]
-    enh = m.Enhancer(data, reference=ref)
+    enh = m.Enhancer(data, reference=ref, tier=tier or "auto")
+    assert enh.tier == (tier or "full")
     tol = entry.get("tolerance", MANIFEST["tolerance"])
     for f in entry["frames"]:
         x = np.load(folder / f["input"])
@@ -43,10 +49,18 @@ def test_vector(folder, entry):
 
 @pytest.mark.parametrize("entry", MANIFEST["refused"], ids=lambda e: e["file"])
 def test_refused_file(entry):
-    """Each file breaking one rule of the spec is refused with an MtvirError."""
-    ref = m.Reference.load(VECTORS / entry["reference"])
+    """Each file breaking one rule of the spec is refused with an MtvirError (a tiered EL's: that tier)."""
+    ref = m.Reference.load(VECTORS / entry["reference"]) if entry["reference"] else None
     with pytest.raises(m.MtvirError):
-        m.read((VECTORS / entry["file"]).read_bytes(), ref)
+        m.read((VECTORS / entry["file"]).read_bytes(), ref, tier=entry.get("tier"))
+
+
+def test_a_damaged_tier_costs_that_tier_only():
+    data = (VECTORS / "refused_v3_damaged_light.mtvir").read_bytes()
+    assert m.read(data, tier="full").tier == "full"
+    with pytest.warns(m.errors.MtvirWarning, match="light tier is not used"):
+        enh = m.Enhancer(data, fps=1e9)  # auto: nothing is fast enough, the lightest readable tier is taken
+    assert enh.tier == "full" and enh.tiers == ["light", "full"]
 
 
 def test_vectors_regenerate_identically(tmp_path):

@@ -4,7 +4,8 @@ from .enhance import Enhancer
 from .errors import (FormatError, InputMismatchError, LimitError, MtvirError, ReferenceMismatchError,
                      ReferenceModelError, RuntimeProviderError, UnknownReferenceError, UnreadableFileError,
                      UnsupportedVersionError)
-from .format import ElFile, Group, read, write
+from .format import ElFile, Group, write
+from .tiers import read
 from .model import Coding, Params
 from .references import Reference
 

@@ -6,7 +6,9 @@ of the group's first frame (display order), before its first slice. Players that
 message, as the standards require; a copy into another container (``ffmpeg -c copy`` to MKV, MP4, MPEG-TS)
 keeps it, since it is part of the coded pictures. A reader collects the messages, checks each on its own and
 joins the intact ones into one EL (``join``): a missing or damaged message costs only its group's frames, which
-then play as the BL. Joining the messages of an export gives back its .mtvir file byte for byte.
+then play as the BL. Joining the messages of an export gives back its .mtvir file byte for byte. A tiered EL
+(EL 3) travels the same way: each message is a tiered EL holding, of every tier, the group that starts at that
+frame; a damaged tier in a message costs that tier's group only.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import os
 import uuid
 from pathlib import Path
 
-from . import format
+from . import format, tiers
 from .errors import FormatError, MtvirError
 from .references import Reference
 
@@ -25,7 +27,55 @@ CODECS = ("hevc", "h264")  # AV1 would take a metadata OBU (ITU-T T.35): not yet
 
 # --- EL <-> messages -------------------------------------------------------------------------------------------
 def split(el: bytes, reference: Reference | None = None) -> list[tuple[int, bytes]]:
-    """(first frame, message) for each group: the EL's header with that group alone."""
+    """(first frame, message) for each group: the EL's header with that group alone (of a tiered EL: every
+    tier's group starting at that frame)."""
+    if not tiers.is_tiered(el):
+        return _split_single(el, reference)
+    per_tier = {t.name: dict(_split_single(el[t.offset:t.offset + t.size], _given(el[t.offset:t.offset + t.size],
+                                                                                    reference)))
+                for t in tiers.table(el).tiers}
+    firsts = sorted({first for messages in per_tier.values() for first in messages})
+    return [(first, tiers.write({name: messages[first] for name, messages in per_tier.items() if first in messages}))
+            for first in firsts]
+
+
+def join(messages: list[bytes], reference: Reference | None = None) -> tuple[bytes | None, list[str]]:
+    """One EL from the messages that are intact and agree with the first intact one (same video, same reference,
+    groups in order without overlap), and what was left out and why. None when no message is usable. Tiered
+    messages are joined tier by tier."""
+    if not any(tiers.is_tiered(data) for data in messages):
+        return _join_single(messages, reference)
+    by_tier: dict[str, list[bytes]] = {}
+    problems = []
+    for k, data in enumerate(messages):
+        try:
+            table = tiers.table(data)
+        except MtvirError as exc:
+            problems.append(f"message {k}: {exc}")
+            continue
+        for t in table.tiers:
+            by_tier.setdefault(t.name, []).append(data[t.offset:t.offset + t.size])
+    bodies = {}
+    for name, parts in by_tier.items():
+        data, left_out = _join_single(parts, _given(parts[0], reference))
+        problems += [f"{name} tier, {p}" for p in left_out]
+        if data is not None:
+            bodies[name] = data
+    try:
+        return (tiers.write(bodies) if bodies else None), problems
+    except MtvirError as exc:
+        return None, problems + [str(exc)]
+
+
+def _given(body: bytes, reference: Reference | None) -> Reference | None:
+    """``reference`` where this tier's EL names it (a caller gives the reference of one tier, if any)."""
+    try:
+        return reference if reference is not None and format.parse(body)["reference_id"] == reference.id else None
+    except MtvirError:
+        return reference  # the damage is reported where the tier is read
+
+
+def _split_single(el: bytes, reference: Reference | None) -> list[tuple[int, bytes]]:
     f = format.read(el, reference)
     ref = _reference(f, reference)
     return [(g.first_frame, format.write(f.arch, [(g.first_frame, g.frame_count, g.params, g.coding)], ref,
@@ -33,9 +83,7 @@ def split(el: bytes, reference: Reference | None = None) -> list[tuple[int, byte
             for g in f.groups]
 
 
-def join(messages: list[bytes], reference: Reference | None = None) -> tuple[bytes | None, list[str]]:
-    """One EL from the messages that are intact and agree with the first intact one (same video, same reference,
-    groups in order without overlap), and what was left out and why. None when no message is usable."""
+def _join_single(messages: list[bytes], reference: Reference | None) -> tuple[bytes | None, list[str]]:
     kept, problems, first = [], [], None
     for k, data in enumerate(messages):
         try:

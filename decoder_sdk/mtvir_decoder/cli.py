@@ -15,10 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import files, video, y4m
+from . import files, tiers, video, y4m
 from .errors import MtvirError, MtvirWarning, UnreadableFileError
 from .fallback import SafeEnhancer
 from .metrics import psnr
+from .tiers import NAMES as TIER_NAMES
 
 LOSSLESS = {".mkv": "ffv1", ".nut": "ffv1", ".avi": "ffv1"}
 
@@ -94,8 +95,9 @@ class _Output:
 
 
 def decode(bl: Path, el: Path | None, out: Path, original: Path | None = None, frames: int | None = None,
-           progress: bool = True, providers: list[str] | None = None, log=print) -> dict:
-    """Write OUT from BL (+ EL); with ``original``, return and log per-frame PSNR-Y of BL and BL+EL."""
+           progress: bool = True, providers: list[str] | None = None, log=print, tier: str = "auto") -> dict:
+    """Write OUT from BL (+ EL); with ``original``, return and log per-frame PSNR-Y of BL and BL+EL. ``tier``:
+    which tier of a tiered EL (``auto``: the most complex this machine runs at the video's frame rate)."""
     if out.suffix.lower() not in OUTPUTS:
         raise MtvirError(f"cannot write {out.name}: mtvir-decode writes raw video (.y4m) or lossless FFV1 "
                          f"({', '.join(LOSSLESS)}); a lossy re-encode would hide what the EL does")
@@ -103,9 +105,12 @@ def decode(bl: Path, el: Path | None, out: Path, original: Path | None = None, f
     if el is None:  # the EL may travel inside the BL's bitstream
         from .carriage import in_band
         el = in_band(bl)
+    if tier != "auto" and el is not None:
+        _check_tier(el, tier)
     options = {"providers": providers} if providers else {}
     enhancer = SafeEnhancer(el, width=info.width, height=info.height, bit_depth=info.bit_depth,
-                            frame_count=info.frames if frames is None else None, **options)
+                            frame_count=info.frames if frames is None else None, tier=tier,
+                            fps=float(info.fps) if info.fps else None, **options)
     if not out.parent.is_dir():
         raise MtvirError(f"output folder {out.parent} does not exist")
     peak = (1 << info.bit_depth) - 1
@@ -134,7 +139,8 @@ def decode(bl: Path, el: Path | None, out: Path, original: Path | None = None, f
         finally:
             writer.close(complete)
     result = {"frames": i + 1, "enhanced": enhancer.active, "provider": enhancer.enhancer.provider
-              if enhancer.active else None, "output": str(out)}
+              if enhancer.active else None, "tier": enhancer.enhancer.tier if enhancer.active else None,
+              "output": str(out)}
     if rows:
         for i, a, b, *_ in rows:
             log(f"frame {i:5d}  BL {a:7.3f} dB  BL+EL {b:7.3f} dB  {b - a:+.3f}")
@@ -145,6 +151,16 @@ def decode(bl: Path, el: Path | None, out: Path, original: Path | None = None, f
             f"({mean_el - mean_bl:+.3f} dB); YUV-PSNR 6:1:1 BL {yuv_bl:.3f} dB, BL+EL {yuv_el:.3f} dB")
         result.update(psnr_bl=mean_bl, psnr_el=mean_el, yuv_psnr_bl=yuv_bl, yuv_psnr_el=yuv_el, per_frame=rows)
     return result
+
+
+def _check_tier(el: Path | bytes, tier: str) -> None:
+    """A tier asked for by name that the EL lacks is the caller's error, not a reason to play the BL; a damaged
+    EL is left to the player's fallback."""
+    try:
+        table = tiers.table(el if isinstance(el, bytes) else Path(el).read_bytes())
+    except (MtvirError, OSError):
+        return
+    table.get(tier)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -158,15 +174,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reference", type=Path, metavar="ORIGINAL", help="print PSNR-Y of BL and BL+EL against it")
     p.add_argument("--frames", type=int, help="decode only the first N frames")
     p.add_argument("--cpu", action="store_true", help="ONNX Runtime on the CPU even where CUDA works")
+    p.add_argument("--tier", choices=("auto",) + TIER_NAMES, default="auto",
+                   help="which tier of a tiered EL: auto (default: the most complex this machine runs at the video's "
+                        "frame rate, timed on a probe), or light / full / heavy")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     a = p.parse_args(argv)
 
     warnings_to_stderr("mtvir-decode")
     status, r = run_command("mtvir-decode", lambda: decode(a.bl, a.el, a.output, a.reference, a.frames, not a.quiet,
-                                                           ["CPUExecutionProvider"] if a.cpu else None))
+                                                           ["CPUExecutionProvider"] if a.cpu else None,
+                                                           tier=a.tier))
     if status:
         return status
-    what = f"enhanced ({r['provider']})" if r["enhanced"] else "base layer only"
+    what = f"enhanced ({r['tier']} tier, {r['provider']})" if r["enhanced"] else "base layer only"
     print(f"wrote {r['output']}: {r['frames']} frames, {what}")
     return 0
 
@@ -188,7 +208,7 @@ def load_el(source: Path) -> bytes:
 
 
 def shader_main(argv: list[str] | None = None) -> int:
-    from . import format as el_format, shader
+    from . import shader
     p = argparse.ArgumentParser(prog="mtvir-shader", description="Write an EL as an mpv / libplacebo user shader "
                                 "(//!HOOK LUMA passes; chroma untouched): mpv --glsl-shaders=OUT.glsl VIDEO.")
     p.add_argument("source", type=Path, help="the EL (.mtvir), or a video carrying its EL in band")
@@ -199,10 +219,11 @@ def shader_main(argv: list[str] | None = None) -> int:
                    help="fp16 (default, for live playback): intermediate values as half floats; fp32: to about 22 "
                         "bits through the renderer's half-float textures, closer to mtvir-decode, at twice the passes "
                         "and four times the texture reads")
+    p.add_argument("--tier", choices=TIER_NAMES, help="which tier of a tiered EL (default: its most complex)")
     a = p.parse_args(argv)
 
     def run():
-        built = shader.build(el_format.read(load_el(a.source)), a.group, a.precision)
+        built = shader.build(tiers.read(load_el(a.source), tier=a.tier), a.group, a.precision)
         if not a.output.parent.is_dir():
             raise MtvirError(f"output folder {a.output.parent} does not exist")
         files.write_atomic(a.output, built.text)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
+import warnings
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -10,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from . import format, graph
-from .errors import FormatError, InputMismatchError, MtvirError, RuntimeProviderError, UnreadableFileError
+from . import graph, tiers
+from .errors import (FormatError, InputMismatchError, MtvirError, MtvirWarning, RuntimeProviderError,
+                     UnreadableFileError)
 from .references import Reference
 
 CPU = "CPUExecutionProvider"
@@ -55,15 +58,18 @@ def default_providers() -> list[str]:
 class Enhancer:
     """Enhance decoded luma planes with an EL.
 
-    ``Enhancer(path_or_bytes, providers=None, precision="fp32", reference=None, tile=1024)``: frames larger than
-    a tile plus its halo run in tiles (memory stays bounded; the result is the same).
+    ``Enhancer(path_or_bytes, providers=None, precision="fp32", reference=None, tile=1024, tier="auto",
+    fps=None)``: frames larger than a tile plus its halo run in tiles (memory stays bounded; the result is the
+    same). ``tier`` takes one tier of a tiered EL: ``light``, ``full``, ``heavy``, or ``auto``: the most complex
+    tier this machine runs in real time at ``fps`` (default 30) on the EL's frame size, timed once per process,
+    else the lightest; a damaged tier is then passed over with a warning.
     ``enhance(luma, frame_index=None)``: uint8 (8-bit) or uint16 (10-bit..16-bit) H x W in, same out.
     Frames outside every group of the EL pass through untouched.
     """
 
     def __init__(self, source: str | os.PathLike | bytes, providers: list[str] | None = None,
                  precision: str = "fp32", reference: Reference | None = None, tile: int = 1024,
-                 threads: int = 0):
+                 threads: int = 0, tier: str = "auto", fps: float | None = None):
         if isinstance(source, (bytes, bytearray, memoryview)):
             data = bytes(source)
         else:
@@ -71,20 +77,64 @@ class Enhancer:
                 data = Path(source).read_bytes()
             except OSError as exc:
                 raise UnreadableFileError(f"cannot read EL {source}: {exc.strerror or exc}") from None
-        self.el = format.read(data, reference)
         if precision not in ("fp32", "fp16"):
             raise ValueError(f"precision must be fp32 or fp16, not {precision!r}")
+        if tier not in ("auto",) + tiers.NAMES:
+            raise ValueError(f"tier must be auto or one of {', '.join(tiers.NAMES)}, not {tier!r}")
         self.precision = precision
         self.providers = list(providers) if providers is not None else default_providers()
         if CUDA in self.providers and not cuda_works():
             self.providers = [p for p in self.providers if p != CUDA] or [CPU]
         self.tile = max(16, int(tile))
-        self.block = self.el.arch.block  # tiles start on multiples of it, so they cut the frame's blocks
-        self.halo = -(-self.el.arch.receptive_radius // self.block) * self.block
         self._threads = threads
+        self.table = tiers.table(data)
+        if tier != "auto" or len(self.table.tiers) == 1:
+            self._use(tiers.read(data, reference, None if tier == "auto" else tier))
+        else:
+            self._auto(data, reference, 30.0 if fps is None else float(fps))
+
+    def _use(self, el) -> None:
+        self.el = el
+        self.block = el.arch.block  # tiles start on multiples of it, so they cut the frame's blocks
+        self.halo = -(-el.arch.receptive_radius // self.block) * self.block
         self._sessions: dict[int, ort.InferenceSession] = {}
-        if self.el.groups:
+        if el.groups:
             self._session(0)  # ready to run when the constructor returns
+
+    def _auto(self, data: bytes, reference: Reference | None, fps: float) -> None:
+        """The most complex tier that runs one frame in 1 / fps here, else the lightest that can be read."""
+        h, w = self.table.height or 1080, self.table.width or 1920
+        usable = []
+        for t in reversed(self.table.tiers):
+            try:
+                self._use(tiers.read(data, reference, t.name))
+            except MtvirError as exc:  # a damaged tier costs that tier only
+                warnings.warn(f"the {t.name} tier is not used: {exc}", MtvirWarning, stacklevel=3)
+                continue
+            usable.append(self.el)
+            if not self.el.groups or self.frame_seconds(h, w) <= 1.0 / fps:
+                return
+        if not usable:
+            raise FormatError("no tier of this EL can be read")
+        if usable[-1] is not self.el:
+            self._use(usable[-1])
+
+    def frame_seconds(self, height: int, width: int) -> float:
+        """Seconds this machine takes to enhance one frame of this size with group 0's model: timed on at most a
+        512 x 512 plane and scaled by area (the network's work is per pixel), once per process and model."""
+        arch = self.el.arch
+        h, w = min(height, 512), min(width, 512)
+        key = (arch.canonical_bytes(), h, w, tuple(self.providers), self.precision, self._threads)
+        if key not in _SECONDS:
+            x = np.full((h, w), 0.5, np.float32)
+            self.run_float(x)  # warm-up: the first run allocates
+            runs = []
+            for _ in range(2):
+                start = time.perf_counter()
+                self.run_float(x)
+                runs.append(time.perf_counter() - start)
+            _SECONDS[key] = min(runs)
+        return _SECONDS[key] * (height * width) / (h * w)
 
     @classmethod
     def from_video(cls, path: str | os.PathLike, **options) -> "Enhancer":
@@ -102,6 +152,21 @@ class Enhancer:
         if not self._sessions:
             return self.providers[0]
         return next(iter(self._sessions.values())).get_providers()[0]
+
+    @property
+    def tier(self) -> str:
+        """The tier in use: ``light``, ``full`` or ``heavy`` (an EL of version 1 or 2 is its own ``full``)."""
+        return self.el.tier
+
+    @property
+    def tiers(self) -> list[str]:
+        """The tiers the EL carries, lightest first."""
+        return self.table.names
+
+    @property
+    def macs_per_pixel(self) -> int:
+        """Multiply-accumulates per pixel of the tier in use."""
+        return self.el.arch.macs_per_pixel
 
     @property
     def width(self) -> int:
@@ -203,6 +268,9 @@ class Enhancer:
                 y = _run(session, np.ascontiguousarray(x[None, None, ry0:ry1, rx0:rx1]))
                 out[y0:y1, x0:x1] = y[0, 0, y0 - ry0:y1 - ry0, x0 - rx0:x1 - rx0]
         return out[:h, :w]
+
+
+_SECONDS: dict[tuple, float] = {}  # frame_seconds' timings, per process
 
 
 def _run(session: ort.InferenceSession, x: np.ndarray) -> np.ndarray:

@@ -46,6 +46,7 @@ class ElFile:
     size: int = 0  # bytes, when read or written
     version_minor: int = layout.VERSION_MINOR
     version_major: int = layout.VERSION_MAJOR
+    tier: str = "full"  # which tier of a tiered EL (EL 3) this is; an EL 1 or 2 is its own full tier
 
     def group_index(self, frame_index: int) -> int | None:
         """The index of the group whose model applies to this frame; None when no group holds it."""
@@ -126,6 +127,9 @@ def parse(data: bytes) -> dict:
     if data[4] not in layout.TABLES:
         raise UnsupportedVersionError(f"EL version {data[4]}.{data[5]}; this decoder reads versions "
                                       f"{', '.join(f'{v}.x' for v in layout.TABLES)}")
+    if data[4] == layout.TIERED_MAJOR:
+        raise FormatError("a tiered EL (version 3) where one tier's EL (version 1 or 2) belongs: read it with "
+                          "mtvir_decoder.read, which takes one of its tiers")
     if zlib.crc32(data[:-4]) != int.from_bytes(data[-4:], "little"):
         raise FormatError("CRC mismatch: the EL is damaged")
     reader = layout.Reader(data, version=data[4])

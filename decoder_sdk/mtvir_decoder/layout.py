@@ -133,7 +133,36 @@ def _v1(structs: dict) -> dict:
             "model_payload": [old.get(f["name"], f) for f in structs["model_payload"] if f["name"] != "lane_count"]}
 
 
-TABLES = {1: _v1(STRUCTS), VERSION_MAJOR: STRUCTS}
+# EL 3: a table of complexity tiers, each an EL of version 2 of its own, so that a player chooses a tier from
+# the first bytes and reads that tier's bytes alone (tiers.py).
+TIERED_MAJOR = 3
+TIER_KINDS = {1: "light", 2: "full", 3: "heavy"}
+MAX_TIERS = 8
+TIERED = {
+    "tiered_file": [
+        F("magic", "bytes", "ASCII 'MTVR'", size=4, const="MTVR"),
+        F("version_major", "u8", "3: a table of tiers, each tier an EL of version 2", const=TIERED_MAJOR),
+        F("version_minor", "u8", "0; any value read", max=255),
+        F("width", "u16", "luma width every tier applies to; 0: any", max=16384),
+        F("height", "u16", "luma height every tier applies to; 0: any", max=16384),
+        F("bit_depth", "u8", "luma bit depth every tier applies to (8..16); 0: any", max=16),
+        F("frame_count", "u32", "frames in the video; 0: any", max=1 << 30),
+        F("tier_count", "u8", "tiers that follow", min=1, max=MAX_TIERS),
+        F("tiers", "tier", "in increasing kind", count="tier_count"),
+        F("table_crc32", "u32", "CRC-32 (zlib, ISO-HDLC) of every byte before this field"),
+    ],
+    "tier": [
+        F("kind", "u8", "1 light, 2 full, 3 heavy", enum=sorted(TIER_KINDS)),
+        F("param_count", "u32", "the tier's EL's param_count", max=MAX_PARAMS),
+        F("macs_per_pixel", "u32", "the tier's EL's macs_per_pixel"),
+        F("receptive_radius", "u16", "the tier's EL's receptive_radius"),
+        F("el_size", "u32", "bytes of the tier's EL (a whole EL v2 file, its own CRC at its end)", min=1,
+          max=MAX_FILE_SIZE),
+    ],
+}
+ROOTS = {1: "el_file", VERSION_MAJOR: "el_file", TIERED_MAJOR: "tiered_file"}
+
+TABLES = {1: _v1(STRUCTS), VERSION_MAJOR: STRUCTS, TIERED_MAJOR: TIERED}
 
 _FIXED = {"u8": "<B", "u16": "<H", "u32": "<I", "i8": "<b", "f32": "<f"}
 _MIN_SIZE = {"u8": 1, "u16": 2, "u32": 4, "i8": 1, "f32": 4, "uvar": 1, "svar": 1, "bytes": 0}
@@ -260,7 +289,7 @@ def write_uvar(value: int) -> bytes:
 def write(name: str, fields: dict) -> bytes:
     """Serialise a field dict by the table. Sizes and counts are taken as given (callers fill them)."""
     out = bytearray()
-    for f in STRUCTS[name]:
+    for f in (STRUCTS if name in STRUCTS else TIERED)[name]:
         value = fields[f["name"]]
         items = value if "count" in f else [value]
         for item in items:
@@ -286,10 +315,12 @@ def schema(version: int = VERSION_MAJOR) -> dict:
         "title": "MTVIR enhancement layer (EL) bitstream",
         "version": f"{version}.{VERSION_MINOR if version == VERSION_MAJOR else 0}",
         "byte_order": "little-endian",
-        "root": "el_file",
+        "root": ROOTS[version],
         "limits": {"max_file_size": MAX_FILE_SIZE, "max_models": MAX_MODELS,
-                   "max_model_payload": MAX_MODEL_PAYLOAD, "max_alphabet": MAX_ALPHABET},
+                   "max_model_payload": MAX_MODEL_PAYLOAD, "max_alphabet": MAX_ALPHABET, "max_tiers": MAX_TIERS},
         "structs": TABLES[version],
+        **({"then": "each tier's EL, a whole EL of version 2 (el_v2.schema.json), el_size bytes, in table order; "
+                    "the file ends after the last"} if version == TIERED_MAJOR else {}),
     }
 
 

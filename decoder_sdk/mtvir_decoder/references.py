@@ -84,11 +84,13 @@ def find(ref_id: bytes, given: Reference | None = None) -> Reference:
     return Reference.load(path)
 
 
-def starting_points() -> list[Reference]:
+def starting_points(tier: str = "full") -> list[Reference]:
     """The shipped references an encoder starts from, one per QP band (``x265-qpNN.mtvir``: trained on x265 at QP
-    NN, never on carphone or bigbuckbunny); the encoder's rate-utility choice picks one per EL. Empty when none
-    is installed (an encoder then falls back to ``default()``)."""
-    return [Reference.load(p) for p in sorted(PACKAGE_DIR.glob("x265-qp*.mtvir"))]
+    NN, never on carphone or bigbuckbunny; the light tier's ``light-x265-qpNN.mtvir``); the encoder's
+    rate-utility choice picks one per EL. Empty when none is installed (the full tier then falls back to
+    ``default()``)."""
+    prefix = "" if tier == "full" else f"{tier}-"
+    return [Reference.load(p) for p in sorted(PACKAGE_DIR.glob(f"{prefix}x265-qp*.mtvir"))]
 
 
 def default() -> Reference:

@@ -29,6 +29,8 @@ def pretrain_main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--channels", type=int, default=d.channels,
                    help="channels of the network (default %(default)s; the decoder's work grows as their square)")
+    p.add_argument("--tier", choices=["light", "full"], default=d.tier,
+                   help="the network: full (today's, 40 kMAC/px) or light (1,728 MAC/px; --channels ignored)")
     p.add_argument("--qps", default=",".join(map(str, d.qps)),
                    help="QPs of the training pairs: one QP band per reference (default %(default)s)")
     p.add_argument("--device", default="auto", help="torch device for the steps: auto (cuda when present), cpu, cuda")
@@ -46,8 +48,8 @@ def pretrain_main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(a.threads)
     device = _device(a.device)
     cfg = PretrainConfig(float_steps=a.float_steps, qat_steps=a.qat_steps, batch=a.batch, patch=a.patch, lr=a.lr,
-                         seed=a.seed, channels=a.channels, qps=tuple(int(q) for q in a.qps.split(",")), device=device,
-                         precision=a.precision)
+                         seed=a.seed, channels=a.channels, tier=a.tier, qps=tuple(int(q) for q in a.qps.split(",")),
+                         device=device, precision=a.precision)
     status, ref = run_command("mtvir-pretrain", lambda: pretrain(a.output, a.workdir, cfg, resume=not a.no_resume,
                                                                  export_only=a.export_only, cache=a.cache,
                                                                  minutes=a.minutes),
@@ -161,6 +163,9 @@ def export_main(argv: list[str] | None = None) -> int:
                    help="code the segments independently (each a closed BL chunk, learned from the reference) on a "
                         "local Ray with N workers; 0: the same, one after another here, without Ray")
     p.add_argument("--ray-address", metavar="ADDR", help="the same on a running Ray cluster (e.g. 10.0.0.5:6379)")
+    p.add_argument("--tiers", default="full", help="complexity tiers to send, comma-separated: full (default: "
+                   "today's network, 40 kMAC/px, an EL of version 2 as before), light (1,728 MAC/px, which a laptop "
+                   "CPU plays live), or light,full (a tiered EL: players take the tier they run in real time)")
     p.add_argument("--in-band", action="store_true", help="one file: OUT.mp4 whose bitstream carries the EL in SEI "
                    "messages (x265, x264), played by any player, found by mtvir-decode and Enhancer.from_video")
     p.add_argument("--threads", type=int, help="threads of learning and ONNX Runtime (default: every core; "
@@ -180,7 +185,8 @@ def export_main(argv: list[str] | None = None) -> int:
         ref = Reference.load(a.reference) if a.reference else None
         return export(a.input, a.output, a.codec, a.qp, a.config, a.frames, a.group, cfg, ref, progress=not a.quiet,
                       segment=a.segment, sample_pixels=a.sample_pixels, workers=a.workers, ray_address=a.ray_address,
-                      threads=a.threads, in_band=a.in_band, measure=a.measure)
+                      threads=a.threads, in_band=a.in_band, measure=a.measure,
+                      tiers=tuple(t.strip() for t in a.tiers.split(",") if t.strip()))
 
     status, summary = run_command("mtvir-export", run)
     if status:

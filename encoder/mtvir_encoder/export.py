@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from mtvir_decoder import MtvirError, Reference, carriage, references, write
+from mtvir_decoder import tiers as tiered
 from mtvir_decoder import video as video_io
 from mtvir_decoder.files import partial_name
 from mtvir_decoder.metrics import psnr_from_sse
@@ -28,6 +29,7 @@ from .select import lagrangian
 
 SEGMENT_SECONDS = 5.0
 SAMPLE_PIXELS = 1 << 20
+TIER_ORDER = ("light", "full")  # the tiers an export can send (shipped references exist for these)
 
 
 @dataclass
@@ -66,6 +68,7 @@ class Summary:
     precision: str = ""  # of the learning steps: fp32 or bf16
     frames_estimated: int = 0  # frames whose EL figures are their segment's sample estimate (``segment.MEASURES``)
     psnr_el_error: float = 0.0  # one standard error of psnr_el from those estimates, in dB
+    tiers: list[dict] = field(default_factory=list)  # per tier sent: name, MAC/px, its EL's bytes, PSNR-Y, reference
 
     @property
     def delta_psnr(self) -> float:
@@ -86,6 +89,9 @@ class Summary:
             lines.append(f"segment frames {g.first_frame}-{g.first_frame + g.frame_count - 1}: chose {g.chosen!r}, "
                          f"J {best['J']:.4g} vs no EL {no_el['J']:.4g} ({100 * (best['J'] / no_el['J'] - 1):+.3f} %), "
                          f"{g.steps} steps")
+        for t in self.tiers if len(self.tiers) > 1 else []:
+            lines.append(f"tier {t['name']:5s} {t['macs_per_pixel']:6,} MAC/px: {t['el_bytes']:,} B, PSNR-Y "
+                         f"{t['psnr_el']:.3f} dB ({t['psnr_el'] - self.psnr_bl:+.3f} dB), reference {t['reference']}")
         lines.append(f"reference {self.reference}")
         lines.append(f"J's lambda {self.lagrangian:.4g}: {self.lagrangian_source}")
         lines.append(f"time: BL {self.seconds_bl:.1f} s, learning {self.seconds_learning:.1f} s "
@@ -134,7 +140,7 @@ def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "
            online: OnlineConfig | None = None, reference: Reference | None = None, progress: bool = True,
            ablations: bool = False, segment: float = SEGMENT_SECONDS, sample_pixels: int = SAMPLE_PIXELS,
            workers: int | None = None, ray_address: str | None = None, threads: int | None = None,
-           in_band: bool = False, measure: str = "auto") -> Summary:
+           in_band: bool = False, measure: str = "auto", tiers: tuple[str, ...] = ("full",)) -> Summary:
     """Code ``input_path`` as BL + EL: writes OUT.mp4 and OUT.mtvir (both or neither) and returns the summary.
     ``segment``: seconds per segment (cut at the BL's intra points); ``group``: frames per segment instead.
     ``workers`` / ``ray_address``: code the segments independently (``parallel``): on a local Ray with that many
@@ -143,7 +149,10 @@ def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "
     every core; torch's are the caller's).
     ``in_band``: one file, OUT.mp4, whose bitstream carries the EL (SEI messages: HEVC and H.264).
     ``measure``: how each segment's chosen model is measured (``segment.MEASURES``): on every frame, or on the
-    sample it was ranked on where the sample is sure of it."""
+    sample it was ranked on where the sample is sure of it.
+    ``tiers``: the complexity tiers to send (``light``, ``full``): each learned from its own band references and
+    chosen by J per segment on its own ("no EL" included); with more than ``full`` the EL is a tiered EL (EL 3),
+    and the summary's main figures are its most complex tier's. ``reference`` is the full tier's."""
     from mtvir_decoder.cli import progress_bar
 
     online = online or OnlineConfig()
@@ -165,19 +174,31 @@ def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "
         raise MtvirError(f"--measure {measure!r}: {', '.join(MEASURES)}")
     if in_band and codec not in ("x265", "x264"):
         raise MtvirError("--in-band carries the EL in SEI messages: x265 or x264 (AV1 has no carriage yet)")
-    choices = [reference] if reference else references.starting_points() or [references.default()]
+    if not tiers or any(t not in TIER_ORDER for t in tiers):
+        raise MtvirError(f"--tiers {','.join(tiers)}: one or more of {', '.join(TIER_ORDER)}")
+    tiers = tuple(sorted(set(tiers), key=TIER_ORDER.index))
+    if tiers != ("full",) and (workers is not None or ray_address is not None):
+        raise MtvirError("--tiers with more than full runs in the serial export (leave out --workers/--ray-address)")
+    runs = {}
+    for name in tiers:
+        choices = ([reference] if reference and name == "full" else references.starting_points(name)
+                   or ([references.default()] if name == "full" else []))
+        if not choices:
+            raise MtvirError(f"no {name} tier references are installed (mtvir-pretrain --tier {name})")
+        runs[name] = _Run(choices, online, ablations, sample_pixels, threads or 0, measure)
+    run = runs[tiers[-1]]  # the most complex tier: the summary's main figures
     info = video_io.probe(input_path)
     seg_len = group or segment_length(config, info.fps, segment)
     total = min(info.frames, frames) if info.frames and frames else (info.frames or frames or 0)
-    run = _Run(choices, online, ablations, sample_pixels, threads or 0, measure)
     bl_tmp = partial_name(bl_path)
     bar = None
     try:  # whatever stops the export (an error, Ctrl-C, SIGTERM), the finally leaves no partial file
-        bar = progress_bar(None, progress, total=max(1, -(-total // seg_len)) * online.step_budget, unit="step",
-                           desc="online learning")
+        bar = progress_bar(None, progress, total=max(1, -(-total // seg_len)) * online.step_budget * len(runs),
+                           unit="step", desc="online learning")
         source = video_io.frames(input_path, frames)
         if workers is None and ray_address is None:
-            width, height, depth = _streamed(source, bl_tmp, codec, qp, config, info.fps, seg_len, run, bar)
+            width, height, depth = _streamed(source, bl_tmp, codec, qp, config, info.fps, seg_len, list(runs.values()),
+                                             bar)
         else:
             width, height, depth = _parallel(source, bl_tmp, codec, qp, config, info.fps, seg_len, run, bar,
                                              workers or 0, ray_address, threads)
@@ -186,8 +207,10 @@ def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "
         bits = video_io.packet_bits(bl_tmp)  # R_i as stored in the file
         if len(bits) != count:
             raise bl.VideoError(f"the BL holds {len(bits)} frames, {count} were coded")
-        reference = run.reference or choices[0]
-        data = write(reference.arch, run.groups, reference, width, height, depth, count)
+        bodies = {name: write(r.reference.arch, r.groups, r.reference, width, height, depth, count)
+                  for name, r in runs.items()}
+        data = bodies["full"] if tiers == ("full",) else tiered.write(bodies)
+        reference = run.reference
         if in_band:
             carried = bl_tmp.with_name(bl_tmp.name + ".sei.mp4")
             try:
@@ -212,16 +235,19 @@ def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "
                    sum(bits) // 8, bl_path.stat().st_size, sum(bits) / seconds / 1000, el_bytes, psnr(run.bl_sse),
                    psnr(run.el_sse), run.seconds_bl, run.seconds_learning, run.seconds_selection, run.results,
                    f"{reference.name or '(given)'} {reference.id.hex()}", run.lam, run.lam_source, online.precision,
-                   run.frames_estimated, float(np.sqrt(np.sum(np.square(run.psnr_errors))) / max(1, count)))
+                   run.frames_estimated, float(np.sqrt(np.sum(np.square(run.psnr_errors))) / max(1, count)),
+                   [{"name": name, "macs_per_pixel": r.reference.arch.macs_per_pixel, "el_bytes": len(bodies[name]),
+                     "psnr_el": psnr(r.el_sse), "reference": f"{r.reference.name} {r.reference.id.hex()}",
+                     "chosen": [g.chosen for g in r.results]} for name, r in runs.items()])
 
 
 def _shape(planes) -> tuple[int, int, int]:
     return planes[0].shape[1], planes[0].shape[0], video_io.sample_depth(planes[0])
 
 
-def _streamed(source, bl_tmp, codec, qp, config, fps, seg_len, run: "_Run", bar) -> tuple[int, int, int]:
+def _streamed(source, bl_tmp, codec, qp, config, fps, seg_len, runs: list["_Run"], bar) -> tuple[int, int, int]:
     """The serial export: one BL stream, coded and decoded back as frames arrive; each segment in turn, warm-started
-    from the last model and free to share it. Returns (width, height, bit depth)."""
+    from the last model and free to share it, for each tier (``runs``). Returns (width, height, bit depth)."""
     coder, shape = None, None
     orig: dict[int, np.ndarray] = {}  # original luma waiting for its reconstruction
     recon: list[np.ndarray] = []  # reconstructions of the segment being filled
@@ -231,9 +257,17 @@ def _streamed(source, bl_tmp, codec, qp, config, fps, seg_len, run: "_Run", bar)
         nonlocal head
         if head is not None:
             t0 = time.time()
-            run.measure_lambda(head, codec, qp, config, fps, shape[2])
-            run.seconds_bl += time.time() - t0
+            runs[0].measure_lambda(head, codec, qp, config, fps, shape[2])
+            for run in runs[1:]:  # one price of a bit: the BL's, whatever the tier
+                run.lam, run.lam_source = runs[0].lam, runs[0].lam_source
+            runs[0].seconds_bl += time.time() - t0
             head = None
+
+    def segment(recon):
+        first = runs[0].next_frame
+        originals = [orig.pop(i) for i in range(first, first + len(recon))]
+        for run in runs:
+            run.segment(recon, originals, coder.bits, shape[2], bar)
 
     try:
         for i, planes in enumerate(source):
@@ -247,17 +281,17 @@ def _streamed(source, bl_tmp, codec, qp, config, fps, seg_len, run: "_Run", bar)
                     measure_lambda()
             t0 = time.time()
             recon += [r[0] for r in coder.push(planes)]
-            run.seconds_bl += time.time() - t0
+            runs[0].seconds_bl += time.time() - t0
             while len(recon) >= seg_len:
                 measure_lambda()
-                run.segment(recon[:seg_len], orig, coder.bits, shape[2], bar)
+                segment(recon[:seg_len])
                 recon = recon[seg_len:]
         t0 = time.time()
         recon += [r[0] for r in coder.finish()]
-        run.seconds_bl += time.time() - t0
+        runs[0].seconds_bl += time.time() - t0
         while recon:
             measure_lambda()
-            run.segment(recon[:seg_len], orig, coder.bits, shape[2], bar)
+            segment(recon[:seg_len])
             recon = recon[seg_len:]
     finally:
         if coder is not None:
@@ -344,11 +378,11 @@ class _Run:
             self.lam_source = ("HM's for the QP" if self.online.lambda_source == "hm" else
                                f"HM's for the QP (no RD slope on the first {len(frames)} frames)")
 
-    def segment(self, recon: list[np.ndarray], orig: dict[int, np.ndarray], bits: dict[int, int], depth: int,
+    def segment(self, recon: list[np.ndarray], orig: list[np.ndarray], bits: dict[int, int], depth: int,
                 bar) -> None:
         """Learn and choose for the next segment, from the last model, and record it."""
         frames = range(self.next_frame, self.next_frame + len(recon))
-        r = code_segment(self.reference or self.choices, recon, [orig.pop(i) for i in frames], depth,
+        r = code_segment(self.reference or self.choices, recon, orig, depth,
                          np.array([bits.get(i, 0) for i in frames], float), np.full(len(recon), self.lam), self.online,
                          self.previous, self.shareable, self.sample_pixels, self.ablations, progress=bar.update,
                          threads=self.threads, measure=self.measure)

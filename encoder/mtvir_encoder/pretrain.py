@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mtvir_decoder import MtvirError, Reference, sefcnn
+from mtvir_decoder import Architecture, MtvirError, Reference, sefcnn
+from mtvir_decoder.descriptor import light
 from mtvir_decoder.files import atomic_path, write_atomic
 
 from . import bl, data
@@ -42,9 +43,19 @@ class PretrainConfig:
     codecs: tuple[str, ...] = ("x265",)
     seed: int = 0
     channels: int = 16  # width of the network (sefcnn): 16 ships; wider: (channels / 16)^2 the MACs per pixel
+    tier: str = "full"  # the network: "full" (sefcnn of ``channels``) or "light" (descriptor.light(), 32 channels)
     checkpoint_every: int = 250
     device: str = "cpu"  # where the steps run ("cuda" on a GPU machine); the data stays on the CPU
     precision: str = "auto"  # the steps' convolutions: fp32, bf16 (autocast; parameters stay fp32), auto (resolved)
+
+
+TIERS = ("light", "full")
+
+
+def architecture(cfg: PretrainConfig) -> Architecture:
+    if cfg.tier not in TIERS:
+        raise MtvirError(f"tier {cfg.tier!r}: one of {', '.join(TIERS)}")
+    return light() if cfg.tier == "light" else sefcnn(cfg.channels)
 
 
 def build_pairs(cfg: PretrainConfig, cache: Path) -> list[tuple[np.ndarray, np.ndarray, int, str]]:
@@ -128,15 +139,15 @@ def pretrain(out: Path | None = None, workdir: Path = Path("runs/pretrain"), cfg
     out = Path(out) if out else Path(workdir) / "reference.mtvir"
     dev, layout = torch.device(cfg.device), training_layout(torch.device(cfg.device))
     torch.manual_seed(cfg.seed)
-    net = Network(sefcnn(cfg.channels)).init_identity(cfg.seed).to(dev, memory_format=layout)
+    net = Network(architecture(cfg)).init_identity(cfg.seed).to(dev, memory_format=layout)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     step, ckpt = 0, workdir / "checkpoint.pt"
     if resume and ckpt.exists():
         state = torch.load(ckpt, weights_only=False, map_location=dev)
-        made_with = state["config"].get("channels", 16)
-        if made_with != cfg.channels:
-            raise MtvirError(f"the checkpoint in {workdir} is a {made_with}-channel network, not {cfg.channels}: "
-                             "start over (--no-resume) or use another --workdir")
+        made_with = (state["config"].get("tier", "full"), state["config"].get("channels", 16))
+        if made_with != (cfg.tier, cfg.channels):
+            raise MtvirError(f"the checkpoint in {workdir} is a {made_with[0]} network of {made_with[1]} channels, not "
+                             f"{cfg.tier} of {cfg.channels}: start over (--no-resume) or use another --workdir")
         if state["config"] != asdict(cfg):
             print("note: the checkpoint was made with other settings; continuing with the new ones")
         if state["quantize"]:
@@ -148,7 +159,7 @@ def pretrain(out: Path | None = None, workdir: Path = Path("runs/pretrain"), cfg
     if export_only:
         return _export(net, cfg, out)
     precision = resolve_precision(cfg.precision, dev)
-    print(f"{cfg.channels} channels, {precision} steps on {dev}; building training pairs (cached after the first "
+    print(f"{cfg.tier} tier ({net.arch.macs_per_pixel:,} MAC/px), {precision} steps on {dev}; building training pairs (cached after the first "
           "run)...", flush=True)
     pairs = build_pairs(cfg, cache or workdir / "cache")
     sampler = PatchSampler(pairs, cfg.patch, cfg.seed + step)

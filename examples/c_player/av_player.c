@@ -2,6 +2,8 @@
  * luma of every frame in place through libmtvir, write the frames as Y4M.
  *
  *   av_player BL.mp4 EL.mtvir OUT.y4m      (- for stdout; 8-bit yuv420p and 10-bit yuv420p10 streams)
+ *   av_player --tier light BL.mp4 ...      the tier of a tiered EL (default auto: the most complex tier that
+ *                                          runs in real time at the stream's frame rate here)
  *   av_player BL.mp4 OUT.y4m               the EL the BL carries in band: libavcodec hands each SEI "user data
  *                                          unregistered" message to the frame as side data; an MTVIR one is a
  *                                          small EL for the group starting at that frame
@@ -21,6 +23,18 @@
 static const uint8_t MTVIR_UUID[16] = {0x4d, 0xe0, 0xb0, 0x74, 0xe2, 0xc2, 0x52, 0x4c,
                                        0xba, 0xb7, 0x97, 0x98, 0xee, 0x27, 0x12, 0x83};
 
+static const char *tier = "auto";
+static double fps = 0;
+
+static void say_tier(mtvir_el *el) {
+    static const char *said = NULL;
+    const char *name = mtvir_tier(el);
+    if (name && (!said || strcmp(said, name))) {
+        fprintf(stderr, "av_player: EL tier %s, %d MAC/px\n", name, mtvir_macs_per_pixel(el));
+        said = name;
+    }
+}
+
 /* An in-band EL message on this frame: it replaces the handle in use (NULL when none is there). */
 static mtvir_el *in_band(const AVFrame *f, mtvir_el *el, int index) {
     for (int k = 0; k < f->nb_side_data; k++) {
@@ -28,10 +42,12 @@ static mtvir_el *in_band(const AVFrame *f, mtvir_el *el, int index) {
         if (sd->type != AV_FRAME_DATA_SEI_UNREGISTERED || sd->size < 16 || memcmp(sd->data, MTVIR_UUID, 16))
             continue;
         mtvir_el *next = NULL;
-        if (mtvir_open_memory(sd->data + 16, sd->size - 16, &next) != MTVIR_OK) {
+        if (mtvir_open_memory_tier(sd->data + 16, sd->size - 16, tier, fps, &next) != MTVIR_OK) {
             fprintf(stderr, "av_player: the EL message at frame %d is not used (%s): its frames play as the BL\n",
                     index, mtvir_last_error());
             next = NULL;
+        } else {
+            say_tier(next);
         }
         mtvir_close(el);
         return next;
@@ -50,8 +66,14 @@ static int write_frame(FILE *out, const AVFrame *f, int sample) {
 }
 
 int main(int argc, char **argv) {
+    if (argc > 2 && !strcmp(argv[1], "--tier")) {
+        tier = argv[2];
+        argv[2] = argv[0];
+        argc -= 2;
+        argv += 2;
+    }
     if (argc != 3 && argc != 4) {
-        fprintf(stderr, "usage: %s BL.mp4 [EL.mtvir] OUT.y4m\n", argv[0]);
+        fprintf(stderr, "usage: %s [--tier auto|light|full|heavy] BL.mp4 [EL.mtvir] OUT.y4m\n", argv[0]);
         return 2;
     }
     const char *el_path = argc == 4 ? argv[2] : NULL, *out_path = argv[argc - 1];
@@ -72,6 +94,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "av_player: cannot decode the video stream of %s\n", argv[1]);
         return 1;
     }
+    fps = av_q2d(fmt->streams[stream]->avg_frame_rate);
     int depth = dec->pix_fmt == AV_PIX_FMT_YUV420P10LE ? 10 : 8;
     if (dec->pix_fmt != AV_PIX_FMT_YUV420P && depth != 10) {
         fprintf(stderr, "av_player: %s not handled (yuv420p or yuv420p10le)\n", av_get_pix_fmt_name(dec->pix_fmt));
@@ -83,9 +106,11 @@ int main(int argc, char **argv) {
 
     mtvir_el *el = NULL;
     int enhanced = 0;
-    if (el_path && mtvir_open_file(el_path, &el) != MTVIR_OK) {
+    if (el_path && mtvir_open_file_tier(el_path, tier, fps, &el) != MTVIR_OK) {
         fprintf(stderr, "av_player: EL not used (%s): the base layer plays alone\n", mtvir_last_error());
         el = NULL;
+    } else if (el) {
+        say_tier(el);
     }
     AVPacket *pkt = av_packet_alloc();
     AVFrame *frame = av_frame_alloc();

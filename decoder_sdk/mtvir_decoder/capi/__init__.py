@@ -20,7 +20,8 @@ ABI_VERSION = 1
 OK, ERR_ARGUMENT, ERR_IO, ERR_FORMAT, ERR_REFERENCE, ERR_MISMATCH, ERR_RUNTIME, ERR_INTERNAL, ERR_ENVIRONMENT = \
     range(0, -9, -1)
 # what the C wrappers call once Python runs (the C side answers mtvir_abi_version and mtvir_version itself)
-PYTHON_FUNCTIONS = ("open_file", "open_memory", "get_info", "provider", "enhance", "last_error", "close")
+PYTHON_FUNCTIONS = ("open_file", "open_memory", "open_file_tier", "open_memory_tier", "tier", "macs_per_pixel",
+                    "get_info", "provider", "enhance", "last_error", "close")
 
 
 def declarations() -> str:
@@ -61,13 +62,15 @@ def install(ffi) -> None:
     def enhancer(el) -> Enhancer:
         return entry(el)[0]
 
-    def register(data, out) -> int:
+    def register(data, out, tier=ffi.NULL, fps=0.0) -> int:
         if out == ffi.NULL:
             raise ValueError("out is NULL")
-        enh = Enhancer(data)
+        name = "auto" if tier == ffi.NULL else ffi.string(tier).decode("ascii", "replace")
+        enh = Enhancer(data, tier=name, fps=fps if fps > 0 else None)
         token = ffi.new("char[1]")  # a unique address that stands for the handle
         with lock:
-            handles[int(ffi.cast("uintptr_t", token))] = (enh, token, ffi.new("char[]", enh.provider.encode()))
+            handles[int(ffi.cast("uintptr_t", token))] = (enh, token, ffi.new("char[]", enh.provider.encode()),
+                                                          ffi.new("char[]", enh.tier.encode()))
         out[0] = ffi.cast("mtvir_el *", token)
         return OK
 
@@ -86,6 +89,39 @@ def install(ffi) -> None:
             if data == ffi.NULL:
                 raise ValueError("data is NULL")
             return register(bytes(ffi.buffer(data, size)), out)
+        except BaseException as exc:  # noqa: BLE001
+            return fail(exc)
+
+    @ffi.def_extern(name="mtvir_py_open_file_tier")
+    def open_file_tier(path, tier, fps, out):
+        try:
+            if path == ffi.NULL:
+                raise ValueError("path is NULL")
+            return register(Path(ffi.string(path).decode("utf-8", "surrogateescape")), out, tier, fps)
+        except BaseException as exc:  # noqa: BLE001
+            return fail(exc)
+
+    @ffi.def_extern(name="mtvir_py_open_memory_tier")
+    def open_memory_tier(data, size, tier, fps, out):
+        try:
+            if data == ffi.NULL:
+                raise ValueError("data is NULL")
+            return register(bytes(ffi.buffer(data, size)), out, tier, fps)
+        except BaseException as exc:  # noqa: BLE001
+            return fail(exc)
+
+    @ffi.def_extern(name="mtvir_py_tier")
+    def tier(el):
+        try:
+            return entry(el)[3]
+        except BaseException as exc:  # noqa: BLE001
+            fail(exc)
+            return ffi.NULL
+
+    @ffi.def_extern(name="mtvir_py_macs_per_pixel")
+    def macs_per_pixel(el):
+        try:
+            return enhancer(el).macs_per_pixel
         except BaseException as exc:  # noqa: BLE001
             return fail(exc)
 

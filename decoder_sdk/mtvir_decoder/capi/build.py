@@ -151,6 +151,12 @@ int mtvir_open_memory(const uint8_t *data, size_t size, mtvir_el **out)
 {{ return started() ? mtvir_py_open_memory(data, size, out) : MTVIR_ERR_ENVIRONMENT; }}
 int mtvir_get_info(mtvir_el *el, mtvir_info *info)
 {{ return started() ? mtvir_py_get_info(el, info) : MTVIR_ERR_ENVIRONMENT; }}
+int mtvir_open_file_tier(const char *path, const char *tier, double fps, mtvir_el **out)
+{{ return started() ? mtvir_py_open_file_tier(path, tier, fps, out) : MTVIR_ERR_ENVIRONMENT; }}
+int mtvir_open_memory_tier(const uint8_t *data, size_t size, const char *tier, double fps, mtvir_el **out)
+{{ return started() ? mtvir_py_open_memory_tier(data, size, tier, fps, out) : MTVIR_ERR_ENVIRONMENT; }}
+const char *mtvir_tier(mtvir_el *el) {{ return started() ? mtvir_py_tier(el) : NULL; }}
+int mtvir_macs_per_pixel(mtvir_el *el) {{ return started() ? mtvir_py_macs_per_pixel(el) : MTVIR_ERR_ENVIRONMENT; }}
 const char *mtvir_provider(mtvir_el *el) {{ return started() ? mtvir_py_provider(el) : NULL; }}
 int mtvir_enhance(mtvir_el *el, void *plane, ptrdiff_t stride, int width, int height, int bit_depth,
                   int frame_index)

@@ -18,7 +18,7 @@ extern "C" {
 #endif
 
 /* cffi-begin: everything up to cffi-end is also the declaration cffi builds the library from */
-#define MTVIR_ABI_VERSION 1
+#define MTVIR_ABI_VERSION 2  /* 2 added the tier functions; every call of 1 is unchanged */
 
 #define MTVIR_OK 0
 #define MTVIR_ERR_ARGUMENT -1  /* a null pointer, a bad size, stride or bit depth, an unknown handle */
@@ -48,6 +48,17 @@ const char *mtvir_version(void);
 /* Open an EL from a file or from memory (the buffer is copied). *out is set only on success. */
 int mtvir_open_file(const char *path, mtvir_el **out);
 int mtvir_open_memory(const uint8_t *data, size_t size, mtvir_el **out);
+
+/* The same, choosing the tier of a tiered EL: tier "auto" (or NULL: the most complex tier this machine runs in
+ * real time at fps frames per second, timed once on a probe; fps <= 0 means 30), "light", "full" or "heavy" (a
+ * tier the EL lacks: MTVIR_ERR_MISMATCH). An EL without tiers is its own "full" tier. */
+int mtvir_open_file_tier(const char *path, const char *tier, double fps, mtvir_el **out);
+int mtvir_open_memory_tier(const uint8_t *data, size_t size, const char *tier, double fps, mtvir_el **out);
+
+/* The tier in use ("light", "full", "heavy"; NULL on failure) and its multiply-accumulates per pixel (negative:
+ * an error code). */
+const char *mtvir_tier(mtvir_el *el);
+int mtvir_macs_per_pixel(mtvir_el *el);
 
 /* What the EL applies to (*info is written only on success), and the ONNX Runtime execution provider in use
  * ("CPUExecutionProvider"...; NULL on failure). */
