@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import tracemalloc
+import warnings
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 import mtvir_decoder as m
-from mtvir_decoder import layout
+from mtvir_decoder import layout, tiers
 
 ROOT = Path(__file__).resolve().parents[1]
 LEAF = {"u8": 1, "u16": 2, "u32": 4, "i8": 1, "f32": 4, "uvar": 0, "svar": 0}
@@ -47,7 +48,7 @@ def field_spans(data: bytes) -> list[Span]:
 
     layout.Reader.read = read
     try:
-        layout.Reader(data, version=data[4]).struct("el_file")
+        layout.Reader(data, version=data[4]).struct(layout.ROOTS[data[4]])
     finally:
         layout.Reader.read = original
     return spans
@@ -57,6 +58,25 @@ def with_crc(body: bytes) -> bytes:
     return body + zlib.crc32(body).to_bytes(4, "little")
 
 
+def fix_tiered(data: bytes) -> bytes:
+    """A tiered EL's CRCs made valid again where its sizes still place them (the table's, each tier's EL's), so
+    that a mutant reaches the checks behind them."""
+    if len(data) < 17 or data[:4] != layout.MAGIC or data[4] != layout.TIERED_MAJOR:
+        return data
+    b, rows = bytearray(data), data[15]
+    head = 16 + 15 * rows
+    if head + 4 > len(b):
+        return data
+    b[head:head + 4] = zlib.crc32(bytes(b[:head])).to_bytes(4, "little")
+    offset = head + 4
+    for r in range(rows):
+        size = int.from_bytes(b[16 + 15 * r + 11:16 + 15 * r + 15], "little")
+        if 4 <= size and offset + size <= len(b):
+            b[offset + size - 4:offset + size] = zlib.crc32(bytes(b[offset:offset + size - 4])).to_bytes(4, "little")
+        offset += size
+    return bytes(b)
+
+
 def seeds() -> list[tuple[str, bytes, m.Reference | None]]:
     """(name, EL bytes, the reference to read it with) for every seed."""
     from conftest import perturbed, random_params
@@ -64,7 +84,7 @@ def seeds() -> list[tuple[str, bytes, m.Reference | None]]:
     vec = ROOT / "schemas" / "vectors"
     vref = m.Reference.load(vec / "reference_vec.mtvir")
     v1ref = m.Reference.load(vec / "v1" / "reference_vec.mtvir")
-    out = [(p.stem, p.read_bytes(), vref) for p in sorted(vec.glob("v2_*.mtvir"))]
+    out = [(p.stem, p.read_bytes(), vref) for p in sorted(vec.glob("v2_*.mtvir")) + sorted(vec.glob("v3_*.mtvir"))]
     out += [(p.stem, p.read_bytes(), v1ref) for p in sorted((vec / "v1").glob("v1_*.mtvir"))]
     out.append(("reference_vec", (vec / "reference_vec.mtvir").read_bytes(), None))
     arch = m.sefcnn()
@@ -79,6 +99,10 @@ def seeds() -> list[tuple[str, bytes, m.Reference | None]]:
             ("inline_descriptor", [(0, 1, online, m.Coding())], {"inline_descriptor": True}),
             ("reference_only", [(0, 5, ref.params, m.Coding())], {})):
         out.append((name, m.write(arch, groups, ref, 48, 40, 8, 9, **kw), ref))
+    light = m.descriptor.light(channels=8, convs=3)  # a tiered EL: a light tier beside the residue's full tier
+    out.append(("tiered", tiers.write({"light": m.write(light, [(0, 4, random_params(light, 13), m.Coding())], None,
+                                                        48, 40, 8, 9),
+                                       "full": dict((n, d) for n, d, _ in out)["residue"]}), ref))
     return out
 
 
@@ -168,9 +192,24 @@ class Stats:
 
 
 def check(data: bytes, reference) -> str:
-    """The outcome's name, or raise what broke the contract (anything not an MtvirError)."""
+    """The outcome's name, or raise what broke the contract (anything not an MtvirError). A tiered EL: each tier
+    it may hold, and the automatic choice."""
+    if tiers.is_tiered(data):
+        outcomes = [_check_one(data, reference, name) for name in tiers.NAMES]
+        try:
+            with warnings.catch_warnings():  # a damaged tier passed over: its warning is expected
+                warnings.simplefilter("ignore", m.errors.MtvirWarning)
+                m.Enhancer(data, reference=reference, providers=["CPUExecutionProvider"], fps=1e9)
+            outcomes.append("auto valid")
+        except m.MtvirError as exc:
+            outcomes.append("auto " + type(exc).__name__)
+        return "tiers: " + ", ".join(outcomes)
+    return _check_one(data, reference, None)
+
+
+def _check_one(data: bytes, reference, tier: str | None) -> str:
     try:
-        el = m.read(data, reference)
+        el = m.read(data, reference, tier=tier)
     except m.MtvirError as exc:
         return type(exc).__name__
     if el.groups:  # a valid mutant must also run
@@ -178,8 +217,8 @@ def check(data: bytes, reference) -> str:
         if h * w <= 1 << 16:
             luma = np.full((h, w), 100, np.uint8 if el.bit_depth in (0, 8) else np.uint16)
             try:
-                m.Enhancer(data, reference=reference, providers=["CPUExecutionProvider"]).enhance(
-                    luma, el.groups[0].first_frame)
+                m.Enhancer(data, reference=reference, providers=["CPUExecutionProvider"], tier=tier or "auto"
+                           ).enhance(luma, el.groups[0].first_frame)
             except m.MtvirError as exc:
                 return "valid, then " + type(exc).__name__
     return "valid"
@@ -199,6 +238,8 @@ def fuzz(cases: int, seed: int = 0, memory: bool = False, seconds: float | None 
             mutator = names[rng.integers(len(names))]
             other = pool[rng.integers(len(pool))][1]
             mutant = MUTATORS[mutator](rng, data, spans, other)
+            if rng.random() < 0.8:  # mostly: past the CRCs of a tiered EL
+                mutant = fix_tiered(mutant)
             if memory:
                 tracemalloc.reset_peak()
             t0 = time.perf_counter()

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import mtvir_decoder as m
 import el_fuzz
-from mtvir_decoder import layout
+from mtvir_decoder import layout, tiers
 
 SEEDS = el_fuzz.seeds()
 SPANS = [el_fuzz.field_spans(data) for _, data, _ in SEEDS]
@@ -20,6 +20,8 @@ def test_mutation_fuzzing_thousands_of_cases():
     assert not stats.failures, stats.failures[:5]
     assert stats.slowest[0] < 1.0, stats.report()
     assert {"FormatError", "LimitError", "valid"} <= set(stats.outcomes)  # the mutators reach deep checks too
+    tiered = [k for k in stats.outcomes if k.startswith("tiers:")]  # tiered ELs: past their table, into tiers
+    assert any("valid" in k.split(", ")[0] or "valid" in k.split(", ")[1] for k in tiered), tiered
     traced = el_fuzz.fuzz(300, seed=2, memory=True)  # apart: tracing allocations slows the Python coder 10x or more
     assert not traced.failures, traced.failures[:5]
     assert traced.peak_bytes < 64 << 20, traced.report()  # far below what the file limits would allow (16 MiB+)
@@ -54,7 +56,8 @@ def test_hypothesis_fields_at_any_value(which, field, value):
 @given(st.binary(max_size=512))
 @settings(max_examples=300, deadline=1000, database=None)
 def test_hypothesis_arbitrary_bytes(blob):
-    for data in (blob, b"MTVR\x02\x00" + blob, el_fuzz.with_crc(b"MTVR\x02\x00" + blob),
+    for data in (blob, b"MTVR\x02\x00" + blob, el_fuzz.with_crc(b"MTVR\x02\x00" + blob), b"MTVR\x03\x00" + blob,
+                 el_fuzz.fix_tiered(b"MTVR\x03\x00" + blob),
                  el_fuzz.with_crc(b"MTVR\x01\x00" + blob)):
         with pytest.raises(m.MtvirError):
             m.read(data)
@@ -66,5 +69,11 @@ def test_crc_detects_every_single_bit_flip_of_every_seed():
             bad = bytearray(data)
             bad[i // 8] ^= 1 << (i % 8)
             assert zlib.crc32(bytes(bad[:-4])) != int.from_bytes(bad[-4:], "little")
-            with pytest.raises(m.MtvirError):
-                m.read(bytes(bad), ref)
+            with pytest.raises(m.MtvirError):  # a tiered EL: the tier holding the flip (a flip in the table: any)
+                m.read(bytes(bad), ref, tier=_tier_at(data, i // 8))
+
+
+def _tier_at(data: bytes, pos: int) -> str | None:
+    if not tiers.is_tiered(data):
+        return None
+    return next((t.name for t in tiers.table(data).tiers if t.offset <= pos < t.offset + t.size), None)
