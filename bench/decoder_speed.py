@@ -1,6 +1,11 @@
 """Decoder speed: ONNX Runtime against torch on the same folded weights, in one run (ratios, not absolutes).
 
-    python bench/decoder_speed.py [--sizes 176x144,1280x720,1920x1080] [--repeat 5] [--no-4k]
+    python bench/decoder_speed.py [--sizes 176x144,1280x720,1920x1080] [--repeat 5] [--no-4k] [--tiers-only]
+
+First, per complexity tier (the shipped light and full QP 37 references): frames per second at 1280x720,
+1920x1080 and 3840x2160 through the SDK's Enhancer (float32) and through an int8 QDQ graph of the same weights
+(ONNX Runtime's quantize_static, per-channel int8 weights, uint8 activations, calibrated on a natural picture),
+each against the numpy float32 matmul of the same run, with how far int8's samples land from float32's.
 
 Prints ms/frame per size for ONNX Runtime (CPU; CUDA fp32/fp16 where a GPU really loads), the same as the SDK ran
 it before 2026-12-02 (the 9x9 mean as AveragePool, tiles of at most 1024 on each side), torch eager (NCHW and
@@ -124,17 +129,92 @@ def peak_memory_4k(data_path: str, ref_path: str) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
+TIER_SIZES = ((1280, 720), (1920, 1080), (3840, 2160))
+
+
+def picture(h: int, w: int) -> np.ndarray:
+    """A natural 8-bit picture of this size (scikit-image's astronaut, tiled): what calibration and timing see."""
+    from skimage import color, data
+    y = (color.rgb2gray(data.astronaut()) * 255).astype(np.uint8)
+    return np.tile(y, (-(-h // y.shape[0]), -(-w // y.shape[1])))[:h, :w]
+
+
+def int8_runner(enh: m.Enhancer, calibration: np.ndarray):
+    """The Enhancer's float32 graph as a QDQ int8 graph (U8S8, per-channel weights), run whole-frame."""
+    import logging
+    import tempfile
+    import onnxruntime as ort
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    logging.getLogger().setLevel(logging.ERROR)  # its advice to pre-process the graph: measured as it is
+
+    class Frames(CalibrationDataReader):
+        def __init__(self):
+            self.items = iter([{"luma": (calibration[y:y + 256, x:x + 256].astype(np.float32) / 255)[None, None]}
+                               for y in (0, 256) for x in (0, 256)])
+
+        def get_next(self):
+            return next(self.items, None)
+
+    model = m.graph.build(enh.el.arch, enh.el.groups[0].params.folded(enh.el.arch))
+    with tempfile.TemporaryDirectory() as d:
+        Path(d, "f.onnx").write_bytes(model.SerializeToString())
+        quantize_static(str(Path(d, "f.onnx")), str(Path(d, "q.onnx")), Frames(), quant_format=QuantFormat.QDQ,
+                        per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+        q = Path(d, "q.onnx").read_bytes()
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.log_severity_level = 3
+    session = ort.InferenceSession(q, opts, providers=["CPUExecutionProvider"])
+    block = enh.el.arch.block
+
+    def run(x: np.ndarray) -> np.ndarray:
+        h, w = x.shape
+        x = np.pad(x, ((0, -h % block), (0, -w % block)), constant_values=np.float32(enh.el.arch.input_offset))
+        return session.run(None, {"luma": x[None, None]})[0][0, 0, :h, :w]
+    return run
+
+
+def tier_table(repeat: int, mm: float) -> None:
+    refs = {"light": m.references.starting_points("light"), "full": m.references.starting_points("full")}
+    print(f"\nper tier (the QP 37 band references), 1 frame = one luma plane; numpy float32 matmul {mm:.1f} GFLOP/s")
+    print(f"{'tier':>6} {'MAC/px':>7} {'size':>10} {'fp32 ms':>8} {'fp32 fps':>9} {'of matmul':>10} {'int8 ms':>8} "
+          f"{'int8 fps':>9} {'int8 vs fp32 (8-bit samples)':>36}")
+    for name, found in refs.items():
+        ref = next((r for r in found if r.name.endswith("qp37")), None)
+        if ref is None:
+            print(f"{name:>6}: no QP 37 reference installed")
+            continue
+        enh = m.Enhancer(m.write(ref.arch, [(0, 1, ref.params, m.Coding())], ref), reference=ref,
+                         providers=["CPUExecutionProvider"], tile=4096)
+        q = int8_runner(enh, picture(512, 512))
+        for w, h in TIER_SIZES:
+            x = picture(h, w).astype(np.float32) / 255
+            f32 = timeit(lambda: enh.run_float(x), repeat)
+            i8 = timeit(lambda: q(x), repeat)
+            a, b = (np.rint(np.clip(v, 0, 1) * 255) for v in (enh.run_float(x), q(x)))
+            diff = np.abs(a - b)
+            gflops = 2 * ref.arch.macs_per_pixel * w * h / (f32 / 1000) / 1e9
+            print(f"{name:>6} {ref.arch.macs_per_pixel:7,} {w:>5}x{h:<4} {f32:8.1f} {1000 / f32:9.1f} "
+                  f"{100 * gflops / mm:9.0f}% {i8:8.1f} {1000 / i8:9.1f}   max {diff.max():.0f}, "
+                  f"{100 * np.mean(diff > 0):5.1f} % differ, {100 * np.mean(diff <= 1):5.1f} % within 1")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", default="176x144,1280x720,1920x1080")
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--no-4k", action="store_true", help="skip the 3840x2160 peak-memory run")
+    p.add_argument("--tiers-only", action="store_true", help="only the per-tier table")
     a = p.parse_args()
     data, ref = model_bytes()
-    import torch
-    print(f"machine: {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), "
-          f"onnxruntime {m.enhance.ort.__version__}, CUDA usable: {m.enhance.cuda_works()}")
+    print(f"machine: {os.cpu_count()} cores, onnxruntime {m.enhance.ort.__version__}, CUDA usable: "
+          f"{m.enhance.cuda_works()}")
     mm = matmul_gflops()
+    tier_table(a.repeat, mm)
+    if a.tiers_only:
+        return
+    import torch
+    print(f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
     macs = ref.arch.macs_per_pixel
     print(f"numpy float32 matmul: {mm:.1f} GFLOP/s; network: {macs / 1000:.1f} kMAC/pixel")
     t = time.perf_counter()

@@ -217,6 +217,7 @@ def eval_main(argv: list[str] | None = None) -> int:
     p.add_argument("--qps", default="22,27,32,37", help="comma-separated QPs")
     _add_learning_args(p, d)
     p.add_argument("--ablations", action="store_true", help="also: reference only, float32, no residue, no RUO")
+    p.add_argument("--tiers", default="full", help="complexity tiers each export sends (light,full: BD-rate per tier)")
     p.add_argument("--threads", type=int, default=0,
                    help="threads of each point's learning and ONNX Runtime (default: every core); to run "
                         "evaluations side by side")
@@ -233,7 +234,8 @@ def eval_main(argv: list[str] | None = None) -> int:
     torch.manual_seed(0)
     if a.threads:
         torch.set_num_threads(a.threads)
-    cfg = EvalConfig(a.codec, configs, qps, a.frames, a.group, _online_config(a), a.ablations, a.threads)
+    cfg = EvalConfig(a.codec, configs, qps, a.frames, a.group, _online_config(a), a.ablations, a.threads,
+                     tuple(t.strip() for t in a.tiers.split(",") if t.strip()))
     status, summary = run_command("mtvir-eval", lambda: evaluate(clips, a.output, cfg, progress=not a.quiet),
                                   "run it again to resume (finished points are cached)")
     if status:

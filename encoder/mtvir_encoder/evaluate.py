@@ -27,7 +27,7 @@ from .export import export
 from .segment import ABLATIONS, FAMILY_LABELS, family_ablation
 from .online import OnlineConfig
 
-CACHE_VERSION = 4  # bump when the EL format or the coder changes what a point measures
+CACHE_VERSION = 5  # bump when the EL format or the coder changes what a point measures
 # the ablations' rows, next to the full method (each learning family alone only where ``--adapt auto`` ran both)
 VARIANTS = ("reference", *ABLATIONS, *map(family_ablation, FAMILY_LABELS))
 
@@ -42,6 +42,7 @@ class EvalConfig:
     online: OnlineConfig = dataclasses.field(default_factory=OnlineConfig)
     ablations: bool = False
     threads: int = 0  # of each point's ONNX Runtime (0: every core); not in the cache key: it shapes no figure
+    tiers: tuple[str, ...] = ("full",)  # the complexity tiers each export sends
 
 
 def _file_digest(path: Path) -> str:
@@ -55,7 +56,8 @@ def _file_digest(path: Path) -> str:
 def point_key(clip: Path, digest: str, config: str, qp: int, cfg: EvalConfig, refs: list[Reference]) -> str:
     facts = {"v": CACHE_VERSION, "clip": digest, "codec": cfg.codec, "config": config, "qp": qp,
              "frames": cfg.frames, "group": cfg.group, "online": dataclasses.asdict(cfg.online),
-             "reference": [r.id.hex() for r in refs], "ablations": cfg.ablations}
+             "reference": [r.id.hex() for r in refs], "ablations": cfg.ablations, "tiers": list(cfg.tiers),
+             "tier_references": [r.id.hex() for t in cfg.tiers if t != "full" for r in references.starting_points(t)]}
     digest = hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:12]
     return f"{clip.stem}_{cfg.codec}_{config}_qp{qp}_{digest}"
 
@@ -66,16 +68,21 @@ def run_point(clip: Path, config: str, qp: int, cfg: EvalConfig, reference: Refe
     stem = streams / f"{clip.stem}_{cfg.codec}_{config}_qp{qp}"
     t0 = time.time()
     s = export(clip, stem, cfg.codec, qp, config, cfg.frames, cfg.group, cfg.online, reference, progress=progress,
-               ablations=cfg.ablations, threads=cfg.threads, measure="all")  # BD-rate: exact figures
+               ablations=cfg.ablations, threads=cfg.threads, measure="all", tiers=cfg.tiers)  # exact figures
     seconds_export = time.time() - t0
     decoded = stem.with_name(stem.name + ".decoded.y4m")
-    try:
-        d = sdk_decode(Path(s.bl_path), Path(s.el_path), decoded, clip, cfg.frames, progress=False,
-                       log=lambda *_: None)
-    finally:
-        decoded.unlink(missing_ok=True)
-    if abs(d["psnr_el"] - s.psnr_el) > 1e-6:
-        raise MtvirError(f"the decoder gets {d['psnr_el']:.6f} dB where the encoder reported {s.psnr_el:.6f} dB")
+    tiers = {}
+    for t in s.tiers:  # each tier decoded as a player that takes it does
+        try:
+            d = sdk_decode(Path(s.bl_path), Path(s.el_path), decoded, clip, cfg.frames, progress=False,
+                           log=lambda *_: None, tier=t["name"])
+        finally:
+            decoded.unlink(missing_ok=True)
+        if abs(d["psnr_el"] - t["psnr_el"]) > 1e-6:
+            raise MtvirError(f"the decoder gets {d['psnr_el']:.6f} dB where the encoder reported {t['psnr_el']:.6f} dB "
+                             f"({t['name']} tier)")
+        tiers[t["name"]] = {"macs_per_pixel": t["macs_per_pixel"], "el_bits_alone": 8 * t["el_bytes"],
+                            "psnr_y_el": d["psnr_el"], "yuv_psnr_el": d["yuv_psnr_el"], "chosen": t["chosen"]}
     seconds = s.frames / float(video.probe(s.bl_path).fps)
     row = {"clip": clip.stem, "codec": cfg.codec, "config": config, "qp": qp, "frames": s.frames,
            "width": s.width, "height": s.height, "bit_depth": s.bit_depth,
@@ -87,7 +94,7 @@ def run_point(clip: Path, config: str, qp: int, cfg: EvalConfig, reference: Refe
            "seconds_selection": s.seconds_selection, "seconds_export": seconds_export,
            "chosen": [g.chosen for g in s.groups], "reference": s.reference, "lagrangian": s.lagrangian,
            "lagrangian_source": s.lagrangian_source,
-           "groups": [dataclasses.asdict(g) for g in s.groups]}
+           "groups": [dataclasses.asdict(g) for g in s.groups], "tiers": tiers}
     row["variants"] = _variants(row)
     return row
 
@@ -114,6 +121,9 @@ def evaluate(clips: list[Path], out_dir: Path, cfg: EvalConfig, reference: Refer
     """Every point (cached), then BD-rates, ablations, ``results.json``, ``results.csv``, ``results.md``, plots.
     ``reference``: the one to start from (default: the export's choice among the shipped ones)."""
     refs = [reference] if reference else references.starting_points() or [references.default()]
+    for t in cfg.tiers:
+        if t != "full" and not references.starting_points(t):
+            raise MtvirError(f"no {t} tier references are installed (mtvir-pretrain --tier {t})")
     out_dir.mkdir(parents=True, exist_ok=True)
     cache, streams = out_dir / "cache", out_dir / "streams"
     cache.mkdir(exist_ok=True), streams.mkdir(exist_ok=True)
@@ -138,7 +148,8 @@ def evaluate(clips: list[Path], out_dir: Path, cfg: EvalConfig, reference: Refer
             f"{row['psnr_y_el'] - row['psnr_y_bl']:+.3f} dB, {row['seconds_export']:.0f} s")
     settings = {**dataclasses.asdict(cfg), "references": [f"{r.name} {r.id.hex()}" for r in refs]}
     summary = {"machine": _machine(), "settings": settings,
-               "points": rows, "bd_rate": bd_table(rows), "ablations": ablation_table(rows) if cfg.ablations else []}
+               "points": rows, "bd_rate": bd_table(rows), "ablations": ablation_table(rows) if cfg.ablations else [],
+               "tiers": tier_table(rows) if len(cfg.tiers) > 1 else []}
     write_atomic(out_dir / "results.json", json.dumps(summary, indent=1))
     _write_csv(out_dir / "results.csv", rows)
     from . import plots
@@ -175,6 +186,24 @@ def bd_table(rows: list[dict]) -> list[dict]:
                                          [r["bl_bits"] + r["el_bits"] for r in rs], [r["yuv_psnr_el"] for r in rs]),
                       "el_bytes_mean": float(np.mean([r["el_bits"] / 8 for r in rs])),
                       "delta_psnr_y": [r["psnr_y_el"] - r["psnr_y_bl"] for r in rs]})
+    return table
+
+
+def tier_table(rows: list[dict]) -> list[dict]:
+    """Per tier: BD-rate Y with every tier's bytes counted (what is sent) and with the tier's own bytes alone (an EL
+    of that tier only), its MACs per pixel and its delta PSNR-Y per QP."""
+    table = []
+    for (clip, config), rs in _curves(rows).items():
+        bl_rate, bl_psnr = [r["bl_bits"] for r in rs], [r["psnr_y_bl"] for r in rs]
+        for name in rs[0]["tiers"]:
+            t = [r["tiers"][name] for r in rs]
+            psnr = [x["psnr_y_el"] for x in t]
+            table.append({"clip": clip, "config": config, "tier": name, "macs_per_pixel": t[0]["macs_per_pixel"],
+                          "bd_rate_y": _bd(bl_rate, bl_psnr, [r["bl_bits"] + r["el_bits"] for r in rs], psnr),
+                          "bd_rate_y_alone": _bd(bl_rate, bl_psnr, [r["bl_bits"] + x["el_bits_alone"]
+                                                                    for r, x in zip(rs, t)], psnr),
+                          "el_bytes_alone": float(np.mean([x["el_bits_alone"] / 8 for x in t])),
+                          "delta_psnr_y": [x["psnr_y_el"] - r["psnr_y_bl"] for r, x in zip(rs, t)]})
     return table
 
 
@@ -215,6 +244,15 @@ def markdown(summary: dict) -> str:
     for b in summary["bd_rate"]:
         lines.append(f"| {b['clip']} | {b['config'].upper()} | {_fmt(b['bd_rate_y'])} | {_fmt(b['bd_rate_yuv'])} | "
                      f"{b['el_bytes_mean']:,.0f} | {_fmt(b.get('bd_rate_y_el_free'))} |")
+    if summary.get("tiers"):
+        lines += ["", "Per complexity tier (a player takes one): BD-rate Y of BL+EL against the BL with every tier's "
+                  "bytes counted (what is sent), and with the tier's own bytes alone (an EL of that tier only):", "",
+                  "| clip | config | tier | MAC/px | BD-rate Y, all tiers sent | BD-rate Y, this tier alone | "
+                  "its mean bytes | delta PSNR-Y per QP |", "|---|---|---|---|---|---|---|---|"]
+        for t in summary["tiers"]:
+            lines.append(f"| {t['clip']} | {t['config'].upper()} | {t['tier']} | {t['macs_per_pixel']:,} | "
+                         f"{_fmt(t['bd_rate_y'])} | {_fmt(t['bd_rate_y_alone'])} | {t['el_bytes_alone']:,.0f} | "
+                         + " / ".join(f"{d:+.3f}" for d in t["delta_psnr_y"]) + " |")
     if summary["ablations"]:
         names = ["MTVIR (RUO choice)", *(n for n in VARIANTS if any(n in a for a in summary["ablations"]))]
         lines += ["", "BD-rate Y against the BL alone of each variant (mean EL bytes in brackets):", "",
