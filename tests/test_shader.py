@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import mtvir_decoder as m
-from mtvir_decoder import carriage, references, shader, y4m
-from conftest import perturbed
+from mtvir_decoder import carriage, references, shader, tiers, y4m
+from conftest import perturbed, random_params
 
 FFMPEG = shutil.which("ffmpeg")
 
@@ -91,6 +91,46 @@ def test_the_shader_in_ffmpegs_libplacebo_is_mtvir_decode(depth, precision, tmp_
                 assert psnr(d[0], o, peak) > psnr(b[0], o, peak) + 0.02  # the EL does something on these frames
             else:  # the other group's model: a shader for the wrong frames shows
                 assert np.mean(diff <= 1) < 0.9, (group, i)
+
+
+def test_the_light_tiers_shader_unshuffles_as_mtvir_decode(tmp_path):
+    """A tiered EL's light tier (`--tier light`): the unshuffle, the convolutions at a quarter of the size each way
+    (//!WIDTH, //!HEIGHT) and the shuffle, through stock ffmpeg's libplacebo, give mtvir-decode's light frames within
+    the spec's tolerance; the full tier's shader is the full network's. An EL for any frame size: refused (the
+    block must divide the frame)."""
+    if placebo_missing():
+        pytest.skip(placebo_missing())
+    pytest.importorskip("av")
+    from mtvir_decoder.cli import decode
+    from mtvir_encoder import bl, data
+    v = bl.read_video(data.carphone(), 3)
+    bl.encode(v, tmp_path / "bl.mp4", qp=37)
+    light, ref = m.descriptor.light(), references.starting_points()[-1]
+    bodies = {"light": m.write(light, [(0, 3, random_params(light, 5), m.Coding())], None, 176, 144, 8, 3),
+              "full": m.write(ref.arch, [(0, 3, ref.params, m.Coding())], ref, 176, 144, 8, 3)}
+    (tmp_path / "el.mtvir").write_bytes(tiers.write(bodies))
+    decode(tmp_path / "bl.mp4", tmp_path / "el.mtvir", tmp_path / "sdk.y4m", progress=False, tier="light")
+    decode(tmp_path / "bl.mp4", None, tmp_path / "bl.y4m", progress=False)
+    r = mtvir_shader(tmp_path / "el.mtvir", "--tier", "light", "-o", tmp_path / "light.glsl")
+    assert r.returncode == 0 and "1,728 MACs per pixel" in r.stdout, r.stderr
+    text = (tmp_path / "light.glsl").read_text()
+    # at a sixteenth of the pixels: the unshuffle (16 channels: 4 textures) and the convolutions (8, 8, 8, 4); then
+    # the shuffle and the output at full size
+    assert text.count("//!WIDTH HOOKED.w 4 /") == 32 and text.count("//!HOOK LUMA") == 34
+    done = subprocess.run(shader.ffmpeg_args(tmp_path / "bl.mp4", tmp_path / "light.glsl", tmp_path / "sh.y4m"),
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    shown, sdk, base = (y4m.read_file(tmp_path / f)[1] for f in ("sh.y4m", "sdk.y4m", "bl.y4m"))
+    for s, d, b in zip(shown, sdk, base):
+        diff = np.abs(s[0].astype(np.int64) - d[0])
+        assert diff.max() <= 1 and np.mean(diff > 0) <= 0.1, np.mean(diff > 0)
+        assert np.mean(d[0] != b[0]) > 0.5  # the light model moves most samples: a wrong shader would show
+    r = mtvir_shader(tmp_path / "el.mtvir", "-o", tmp_path / "full.glsl")  # default: the most complex tier
+    assert r.returncode == 0 and f"{ref.arch.macs_per_pixel:,} MACs" in r.stdout
+    (tmp_path / "any.mtvir").write_bytes(m.write(light, [(0, 3, random_params(light, 5), m.Coding())], None))
+    r = mtvir_shader(tmp_path / "any.mtvir", "-o", tmp_path / "any.glsl")
+    assert r.returncode == 2 and "block must" not in r.stderr and "that 4 divides" in r.stderr
+    assert not (tmp_path / "any.glsl").exists()
 
 
 def test_bad_sources_give_a_clear_error_and_no_shader(tmp_path):

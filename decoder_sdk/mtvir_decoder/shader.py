@@ -7,7 +7,9 @@ global residual, rounds to the video's levels and writes the luma back; chroma i
 with ``texelFetch`` at integer offsets (no filtering) and samples outside the plane count as zero, as the spec's
 convolutions and box means pad: the shader computes the spec's function, its intermediate textures in the
 renderer's float format. The luma comes in normalised by the video's own peak (``HOOKED_mul``), so 8 and 10-bit
-video alike give u = Y / P.
+video alike give u = Y / P. A network that unshuffles (the light tier's) runs its nodes at their scale: their
+passes draw textures 1 / scale of the plane each way (``//!WIDTH``, ``//!HEIGHT``), which needs an EL made for a
+frame size the block divides.
 
 One shader runs one group's model. A shader cannot tell which frame it is drawing: mpv 0.35 and Debian's
 libplacebo 4.208 give shaders no timestamp, and their ``frame`` variable is no frame number (libplacebo 4.208
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .descriptor import ADD, CONV, SE
+from .descriptor import ADD, CONV, SE, SHUFFLE, UNSHUFFLE
 from .errors import MtvirError
 from .format import ElFile
 
@@ -75,6 +77,7 @@ class _Builder:
         self.el, self.arch, self.group = el, el.arch, group
         self.folded = el.groups[group].params.folded(el.arch)
         self.channels = el.arch.channels()  # per node, node 0 included
+        self.scales = el.arch.scales()  # a node at scale s is a texture of (w / s) x (h / s)
         self.split = precision == "fp32"
         self.n = 2 if self.split else 4
         self.blocks: list[str] = []
@@ -90,8 +93,9 @@ class _Builder:
         return _mat(block, self.n)
 
     # --- one pass ---------------------------------------------------------------------------------------------
-    def add_pass(self, desc: str, save: str | None, channels: int, binds: list[str], body) -> None:
-        """A pass binding ``binds`` (HOOKED always), saving ``channels`` values as ``save`` (None: the luma itself);
+    def add_pass(self, desc: str, save: str | None, channels: int, binds: list[str], body, scale: int = 1) -> None:
+        """A pass binding ``binds`` (HOOKED always), saving ``channels`` values as ``save`` (None: the luma itself)
+        at ``scale`` (its texture 1 / scale of the plane each way; ``ip`` its own texel, ``hi`` its last);
         ``body()`` gives the GLSL statements that leave the result in ``r`` (a vecN)."""
         binds = ["HOOKED"] + [b for b in binds if b != "HOOKED"]
         if len(binds) > MAX_BINDS:
@@ -99,6 +103,8 @@ class _Builder:
                               f"node of more than {(MAX_BINDS - 1) * self.n} channels cannot be expressed"
                               + (" (with --precision fp16, 60)" if self.split else ""))
         head = ["//!HOOK LUMA", *[f"//!BIND {b}" for b in binds], f"//!DESC MTVIR {desc}"]
+        if scale > 1:
+            head += [f"//!WIDTH HOOKED.w {scale} /", f"//!HEIGHT HOOKED.h {scale} /"]
         if save:
             head += [f"//!SAVE {save}", f"//!COMPONENTS {4 if self.split else channels}"]
             if self.split:  # a half float (exact in the texture) and the half float of what it left over
@@ -111,8 +117,8 @@ class _Builder:
             store = ["    return r;"]
         code = [
             "vec4 hook() {",
-            "    ivec2 ip = ivec2(HOOKED_pos * HOOKED_size);",
-            "    ivec2 hi = ivec2(HOOKED_size) - 1;",
+            "    ivec2 ip = ivec2(HOOKED_pos * HOOKED_size)" + (f" / {scale};" if scale > 1 else ";"),
+            "    ivec2 hi = ivec2(HOOKED_size)" + (f" / {scale}" if scale > 1 else "") + " - 1;",
             f"    vec{self.n if save else 4} r = vec{self.n if save else 4}(0.0);",
             body(),
             *store,
@@ -121,10 +127,10 @@ class _Builder:
         self.blocks.append("\n".join(head + code))
 
     # --- sampling ------------------------------------------------------------------------------------------------
-    def texel(self, name: str, at: str) -> str:
-        """The ``n`` values stored at ``at`` in texture ``name``."""
+    def texel(self, name: str, at: str, hi: str = "hi") -> str:
+        """The ``n`` values stored at ``at`` in texture ``name`` (``hi``: its last texel)."""
         self.fetches += 1
-        raw = f"texelFetch({name}_raw, clamp({at}, ivec2(0), hi), 0)"
+        raw = f"texelFetch({name}_raw, clamp({at}, ivec2(0), {hi}), 0)"
         return f"unsplit({raw})" if self.split else raw
 
     def fetch(self, node: int, k: int, dx: int, dy: int) -> str:
@@ -170,7 +176,7 @@ class _Builder:
                 if node.c:
                     lines.append(f"        r = max(r, vec{self.n}(0.0));")
                 return "\n".join(lines)
-            self.add_pass(f"node {i} conv {og}", self.tex(i, og), len(outs), self.binds(src), body)
+            self.add_pass(f"node {i} conv {og}", self.tex(i, og), len(outs), self.binds(src), body, self.scales[i])
 
     def add(self, i: int, node) -> None:
         for og, outs in enumerate(self.groups_of(self.channels[i])):
@@ -178,7 +184,7 @@ class _Builder:
                 line = f"        r = {self.fetch(node.a, og, 0, 0)} + {self.fetch(node.b, og, 0, 0)};"
                 return line + (f"\n        r = max(r, vec{self.n}(0.0));" if node.c else "")
             self.add_pass(f"node {i} add {og}", self.tex(i, og), len(outs),
-                          [self.tex(node.a, og), self.tex(node.b, og)], body)
+                          [self.tex(node.a, og), self.tex(node.b, og)], body, self.scales[i])
 
     def se(self, i: int, node) -> None:
         src, window = node.a, node.c
@@ -186,12 +192,14 @@ class _Builder:
         for k, chans in enumerate(groups):  # box sums: rows, then columns (samples outside count as zero)
             def rows(k=k):
                 return "\n".join(f"        r += {self.fetch(src, k, d, 0)};" for d in range(-half, half + 1))
-            self.add_pass(f"node {i} box rows {k}", self.tex(i, k, "h"), len(chans), [self.tex(src, k)], rows)
+            self.add_pass(f"node {i} box rows {k}", self.tex(i, k, "h"), len(chans), [self.tex(src, k)], rows,
+                          self.scales[i])
         for k, chans in enumerate(groups):
             def cols(k=k):
                 lines = [f"        r += {self.fetch_part(i, 'h', k, d)};" for d in range(-half, half + 1)]
                 return "\n".join(lines + [f"        r *= {_num(1.0 / (window * window))};"])
-            self.add_pass(f"node {i} box mean {k}", self.tex(i, k, "m"), len(chans), [self.tex(i, k, "h")], cols)
+            self.add_pass(f"node {i} box mean {k}", self.tex(i, k, "m"), len(chans), [self.tex(i, k, "h")], cols,
+                          self.scales[i])
         for og, outs in enumerate(groups):
             def gate(og=og, outs=outs):
                 w, b = self.folded[node.b]
@@ -202,7 +210,45 @@ class _Builder:
                 lines.append(f"        r = {self.fetch(src, og, 0, 0)} / (vec{self.n}(1.0) + exp(-z));")
                 return "\n".join(lines)
             self.add_pass(f"node {i} squeeze-excitation {og}", self.tex(i, og), len(outs),
-                          [self.tex(i, k, "m") for k in range(len(groups))] + [self.tex(src, og)], gate)
+                          [self.tex(i, k, "m") for k in range(len(groups))] + [self.tex(src, og)], gate,
+                          self.scales[i])
+
+    def source_value(self, node: int, channel: int, at: str, hi: str) -> str:
+        """One channel of ``node`` at texel ``at`` of its own texture (last texel ``hi``)."""
+        if node == 0:
+            self.fetches += 1
+            return (f"(texelFetch(HOOKED_raw, clamp({at}, ivec2(0), {hi}), 0).x * HOOKED_mul - "
+                    f"{_num(self.arch.input_offset)})")
+        return f"{self.texel(self.tex(node, channel // self.n), at, hi)}[{channel % self.n}]"
+
+    def unshuffle(self, i: int, node) -> None:
+        """Output channel c r^2 + y r + x: channel c of the source at (r ip.x + x, r ip.y + y)."""
+        src, r = node.a, node.b
+        src_hi = f"ivec2(HOOKED_size) / {self.scales[src]} - 1" if self.scales[src] > 1 else "ivec2(HOOKED_size) - 1"
+        for og, outs in enumerate(self.groups_of(self.channels[i])):
+            def body(outs=outs):
+                lines = [f"        ivec2 hs = {src_hi};"]
+                for comp, q in enumerate(outs):
+                    c, y, x = q // (r * r), q % (r * r) // r, q % r
+                    lines.append(f"        r[{comp}] = {self.source_value(src, c, f'ip * {r} + ivec2({x}, {y})', 'hs')};")
+                return "\n".join(lines)
+            self.add_pass(f"node {i} unshuffle {og}", self.tex(i, og), len(outs), self.binds(src), body,
+                          self.scales[i])
+
+    def shuffle(self, i: int, node) -> None:
+        """Output channel c at ip: the source's channel c r^2 + (ip.y % r) r + ip.x % r at ip / r."""
+        src, r, cin = node.a, node.b, self.channels[node.a]
+        for og, outs in enumerate(self.groups_of(self.channels[i])):
+            def body(outs=outs):
+                lines = ["        ivec2 at = ip / " + str(r) + ";", f"        int sub = (ip.y % {r}) * {r} + ip.x % {r};",
+                         f"        float v[{cin}];"]
+                for k, chans in enumerate(self.groups_of(cin)):
+                    lines.append(f"        vec{self.n} t{k} = {self.texel(self.tex(src, k), 'at', 'hi / ' + str(r))};")
+                    lines += [f"        v[{ch}] = t{k}[{comp}];" for comp, ch in enumerate(chans)]
+                lines += [f"        r[{comp}] = v[{c * r * r} + sub];" for comp, c in enumerate(outs)]
+                return "\n".join(lines)
+            self.add_pass(f"node {i} shuffle {og}", self.tex(i, og), len(outs), self.binds(src), body,
+                          self.scales[i])
 
     def output(self) -> None:
         last = len(self.arch.nodes)
@@ -221,7 +267,8 @@ class _Builder:
         if self.channels[-1] != 1:
             raise ShaderError("the network's output is not one channel")
         for i, node in enumerate(self.arch.nodes, start=1):
-            {CONV: self.conv, ADD: self.add, SE: self.se}[node.op](i, node)
+            {CONV: self.conv, ADD: self.add, SE: self.se, UNSHUFFLE: self.unshuffle, SHUFFLE: self.shuffle}[node.op](
+                i, node)
         self.output()
         info, frames = self.el, self.el.groups[self.group].frames
         shader = Shader("", len(self.blocks), self.fetches, self.arch.macs_per_pixel, self.group, frames,
@@ -250,9 +297,10 @@ def build(el: ElFile, group: int | None = None, precision: str = "fp16") -> Shad
         raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
     if not el.groups:
         raise ShaderError("the EL holds no model: nothing to run as a shader")
-    if el.arch.block > 1:
-        raise ShaderError("this model unshuffles its planes (EL 2.1, the light tier's network): the shader back end "
-                          "does not express that yet; use the full tier (--tier full)")
+    block = el.arch.block
+    if block > 1 and not (el.width and el.height and el.width % block == 0 and el.height % block == 0):
+        raise ShaderError(f"this model unshuffles by {block} (the light tier's network): its shader needs an EL made "
+                          f"for a frame size that {block} divides, not {el.width or 'any'}x{el.height or 'any'}")
     if group is None:
         if len(el.groups) > 1:
             raise ShaderError(f"the EL has {len(el.groups)} groups: choose one (--group 0..{len(el.groups) - 1}); "
