@@ -175,6 +175,11 @@ def int8_runner(enh: m.Enhancer, calibration: np.ndarray):
 
 
 def tier_table(repeat: int, mm: float) -> None:
+    try:
+        import torch
+        cuda = torch.cuda.is_available()
+    except ImportError:
+        cuda = False
     refs = {"light": m.references.starting_points("light"), "full": m.references.starting_points("full")}
     print(f"\nper tier (the QP 37 band references), 1 frame = one luma plane; numpy float32 matmul {mm:.1f} GFLOP/s")
     print(f"{'tier':>6} {'MAC/px':>7} {'size':>10} {'fp32 ms':>8} {'fp32 fps':>9} {'of matmul':>10} {'int8 ms':>8} "
@@ -197,6 +202,13 @@ def tier_table(repeat: int, mm: float) -> None:
             print(f"{name:>6} {ref.arch.macs_per_pixel:7,} {w:>5}x{h:<4} {f32:8.1f} {1000 / f32:9.1f} "
                   f"{100 * gflops / mm:9.0f}% {i8:8.1f} {1000 / i8:9.1f}   max {diff.max():.0f}, "
                   f"{100 * np.mean(diff > 0):5.1f} % differ, {100 * np.mean(diff <= 1):5.1f} % within 1")
+            if cuda:  # the same weights in torch on the GPU (ONNX Runtime's CUDA provider where it loads is above)
+                cells = []
+                for half in (False, True):
+                    run = torch_runner(ref, "cuda", True, half)
+                    cells.append(timeit(lambda: run(x), 4 * repeat))
+                print(f"{'':>6} {'':>7} {'':>10} torch CUDA fp32 {cells[0]:.2f} ms ({1000 / cells[0]:,.0f} fps), "
+                      f"fp16 channels_last {cells[1]:.2f} ms ({1000 / cells[1]:,.0f} fps)")
 
 
 def main() -> None:
