@@ -24,10 +24,11 @@ from mtvir_decoder import carriage, references
 FRAMES, WIDTH, HEIGHT = 16, 64, 48
 
 
-def make_seed(folder: Path) -> Path:
-    """``folder/one.mp4``: a 16-frame 64x48 x265 BL carrying a two-group EL in band."""
+def make_seed(folder: Path, tiered: bool = False) -> Path:
+    """``folder/one.mp4``: a 16-frame 64x48 x265 BL carrying a two-group EL in band (``tiered``: a tiered EL, a light
+    and a full tier of two groups each, so each message holds both tiers' group)."""
     import av
-    from conftest import perturbed
+    from conftest import perturbed, random_params
     folder.mkdir(parents=True, exist_ok=True)
     bl, one = folder / "bl.mp4", folder / "one.mp4"
     rng = np.random.default_rng(0)
@@ -45,6 +46,11 @@ def make_seed(folder: Path) -> Path:
     ref = references.default()
     el = m.write(ref.arch, [(0, 8, perturbed(ref.params, 1, 50), m.Coding()),
                             (8, 8, perturbed(ref.params, 2, 50), m.Coding())], ref, WIDTH, HEIGHT, 8, FRAMES)
+    if tiered:
+        light = m.descriptor.light(channels=8, convs=3)
+        el = m.tiers.write({"full": el, "light": m.write(light, [(0, 8, random_params(light, 1), m.Coding()),
+                                                                 (8, 8, random_params(light, 2), m.Coding())],
+                                                        None, WIDTH, HEIGHT, 8, FRAMES)})
     carriage.embed(bl, el, one, ref)
     return one
 

@@ -155,6 +155,17 @@ def test_hostile_one_file_videos_end_in_an_el_or_an_mtvir_error(one_file_seed):
     assert {"ok", "VideoError", "MtvirError"} <= set(stats.outcomes), stats.report()  # both fates are reached
 
 
+def test_hostile_one_file_videos_carrying_a_tiered_el(tmp_path_factory):
+    """The same with a tiered EL in band (each message both tiers' group): the intact video gives both tiers back,
+    and every mutant ends in success or an MtvirError."""
+    seed = carriage_fuzz.make_seed(tmp_path_factory.mktemp("tiered_seed"), tiered=True)
+    enh = m.Enhancer.from_video(seed, tier="light")
+    assert enh.tiers == ["light", "full"] and [g.first_frame for g in enh.el.groups] == [0, 8]
+    stats = carriage_fuzz.fuzz(seed, 150, seed=4, decode_every=5)
+    assert not stats.failures, stats.failures[:3]
+    assert {"ok", "MtvirError"} <= set(stats.outcomes), stats.report()
+
+
 def test_mtvir_decode_on_damaged_one_file_videos_prints_one_line_not_a_traceback(one_file_seed, tmp_path):
     rng = np.random.default_rng(5)
     seen = set()
