@@ -106,6 +106,20 @@ def _binary32_fold(a, t, w, S):
         return (np.float32(a) * (w.astype(np.float32) / np.float32(S)) + np.float32(t)).astype(np.float32)
 
 
+def _unshuffle_as_space_to_depth(x, r):
+    """ONNX SpaceToDepth's channel order, (i r + j) C + c, not the spec's c r^2 + i r + j."""
+    ch, h, w = x.shape
+    return x.reshape(ch, h // r, r, w // r, r).transpose(2, 4, 0, 1, 3).reshape(ch * r * r, h // r, w // r)
+
+
+def _edge_extension(d, p, luma, bit_depth):
+    """The plane extended to the block by repeating its last row and column instead of with zeros."""
+    block = max(d["scales"])
+    h, w = luma.shape
+    big = np.pad(luma, ((0, -h % block), (0, -w % block)), mode="edge")
+    return ORIGINAL["run"](d, p, big, bit_depth)[:h, :w]
+
+
 def _residual_always(r, minor):
     d = ORIGINAL["descriptor"](r, minor)
     return {**d, "residual": 1}
@@ -113,7 +127,7 @@ def _residual_always(r, minor):
 
 ORIGINAL = {name: getattr(spec_decoder, name) for name in
             ("frequencies", "weight_table", "delta_value", "fold", "normalise", "to_samples", "end_of_struct",
-             "same_descriptor", "descriptor", "check_frame")}
+             "same_descriptor", "descriptor", "check_frame", "unshuffle", "run")}
 # (a reading the spec rules out: the function it replaces and how, the vector that must then fail)
 WRONG_READINGS = {
     "s* the largest s among equal weights": ("frequencies", _largest_s_among_ties, "v2_tie_break"),
@@ -134,6 +148,8 @@ WRONG_READINGS = {
     "appended descriptor fields compared": ("same_descriptor", lambda a, b: a == b, "v2_minor2_trailing"),
     "the global-residual flag ignored": ("descriptor", _residual_always, "v2_no_residual_constant"),
     "frames refused only for their size": ("check_frame", lambda *a: None, "enhanced, the spec refuses it"),
+    "unshuffle in SpaceToDepth's channel order": ("unshuffle", _unshuffle_as_space_to_depth, "v2_1_blocks"),
+    "the block extension repeating the edge": ("run", _edge_extension, "v2_1_blocks"),
 }
 
 
