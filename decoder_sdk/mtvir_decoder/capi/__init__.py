@@ -74,31 +74,13 @@ def install(ffi) -> None:
         out[0] = ffi.cast("mtvir_el *", token)
         return OK
 
-    @ffi.def_extern(name="mtvir_py_open_file")
-    def open_file(path, out):
-        try:
-            if path == ffi.NULL:
-                raise ValueError("path is NULL")
-            return register(Path(ffi.string(path).decode("utf-8", "surrogateescape")), out)
-        except BaseException as exc:  # noqa: BLE001 - nothing may cross into C
-            return fail(exc)
-
-    @ffi.def_extern(name="mtvir_py_open_memory")
-    def open_memory(data, size, out):
-        try:
-            if data == ffi.NULL:
-                raise ValueError("data is NULL")
-            return register(bytes(ffi.buffer(data, size)), out)
-        except BaseException as exc:  # noqa: BLE001
-            return fail(exc)
-
     @ffi.def_extern(name="mtvir_py_open_file_tier")
     def open_file_tier(path, tier, fps, out):
         try:
             if path == ffi.NULL:
                 raise ValueError("path is NULL")
             return register(Path(ffi.string(path).decode("utf-8", "surrogateescape")), out, tier, fps)
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:  # noqa: BLE001 - nothing may cross into C
             return fail(exc)
 
     @ffi.def_extern(name="mtvir_py_open_memory_tier")
@@ -110,13 +92,25 @@ def install(ffi) -> None:
         except BaseException as exc:  # noqa: BLE001
             return fail(exc)
 
-    @ffi.def_extern(name="mtvir_py_tier")
-    def tier(el):
+    @ffi.def_extern(name="mtvir_py_open_file")
+    def open_file(path, out):
+        return open_file_tier(path, ffi.NULL, 0.0, out)  # ABI 1: the automatic tier at 30 fps
+
+    @ffi.def_extern(name="mtvir_py_open_memory")
+    def open_memory(data, size, out):
+        return open_memory_tier(data, size, ffi.NULL, 0.0, out)
+
+    def handle_text(el, k: int):
+        """The k-th string kept with a handle (2: the provider, 3: the tier), NULL on failure."""
         try:
-            return entry(el)[3]
+            return entry(el)[k]
         except BaseException as exc:  # noqa: BLE001
             fail(exc)
             return ffi.NULL
+
+    @ffi.def_extern(name="mtvir_py_tier")
+    def tier(el):
+        return handle_text(el, 3)
 
     @ffi.def_extern(name="mtvir_py_macs_per_pixel")
     def macs_per_pixel(el):
@@ -139,11 +133,7 @@ def install(ffi) -> None:
 
     @ffi.def_extern(name="mtvir_py_provider")
     def provider(el):
-        try:
-            return entry(el)[2]
-        except BaseException as exc:  # noqa: BLE001
-            fail(exc)
-            return ffi.NULL
+        return handle_text(el, 2)
 
     @ffi.def_extern(name="mtvir_py_enhance")
     def enhance(el, plane, stride, width, height, bit_depth, frame_index):
