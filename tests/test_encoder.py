@@ -420,6 +420,29 @@ def test_pretraining_another_width(tmp_path, monkeypatch):
     assert not (tmp_path / "x.mtvir").exists() and not (tmp_path / "w2").exists()
 
 
+def test_export_of_two_tiers_each_as_players_decode_it(tmp_path):
+    """--tiers light,full: a tiered EL whose tiers each reproduce, in the decoder, the PSNR-Y the encoder reported
+    for them; the summary's main figures are the full tier's; the full tier is the EL a full-only export writes."""
+    from mtvir_decoder.cli import decode
+    cfg = OnlineConfig(iterations=4, snapshot_every=2, batch=8)
+    s = export.export(data.carphone(), tmp_path / "t", frames=6, online=cfg, progress=False, tiers=("full", "light"))
+    full = export.export(data.carphone(), tmp_path / "f", frames=6, online=cfg, progress=False)
+    data_ = Path(s.el_path).read_bytes()
+    assert m.tiers.table(data_).names == ["light", "full"] and s.el_bytes == len(data_)
+    assert [t["name"] for t in s.tiers] == ["light", "full"] and s.psnr_el == s.tiers[1]["psnr_el"]
+    assert m.tiers.table(data_).get("full").size == full.el_bytes and s.psnr_el == full.psnr_el
+    assert s.seconds_bl > 0 and "tier light" in s.report()
+    for t in s.tiers:
+        d = decode(Path(s.bl_path), Path(s.el_path), tmp_path / "d.y4m", data.carphone(), 6, progress=False,
+                   log=lambda *_: None, tier=t["name"])
+        assert d["tier"] == t["name"] and abs(d["psnr_el"] - t["psnr_el"]) < 1e-6
+    for bad, message in ((("medium",), "one or more of light, full"), (("light", "full"), "serial export")):
+        with pytest.raises(m.MtvirError, match=message):
+            export.export(data.carphone(), tmp_path / "x", frames=2, online=cfg, progress=False, tiers=bad,
+                          workers=0 if "light" in bad else None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.y4m", "f.mp4", "f.mtvir", "t.mp4", "t.mtvir"]
+
+
 def test_export_end_to_end_and_decoder_agrees(ref, tmp_path):
     cfg = OnlineConfig(iterations=4, snapshot_every=2, batch=8)
     s = export.export(data.carphone(), tmp_path / "cp", frames=6, online=cfg, reference=ref, progress=False)

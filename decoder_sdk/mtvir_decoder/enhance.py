@@ -87,6 +87,10 @@ class Enhancer:
             self.providers = [p for p in self.providers if p != CUDA] or [CPU]
         self.tile = max(16, int(tile))
         self._threads = threads
+        if not tiers.is_tiered(data):  # an EL v1/v2: read once, its own table
+            self._use(tiers.read(data, reference, None if tier == "auto" else tier))
+            self.table = tiers.Table.of(self.el)
+            return
         self.table = tiers.table(data)
         if tier != "auto" or len(self.table.tiers) == 1:
             self._use(tiers.read(data, reference, None if tier == "auto" else tier))

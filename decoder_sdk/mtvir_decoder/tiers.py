@@ -48,6 +48,13 @@ class Table:
     def names(self) -> list[str]:
         return [t.name for t in self.tiers]
 
+    @classmethod
+    def of(cls, el: format.ElFile) -> "Table":
+        """The table of a single-tier EL (version 1 or 2), from the EL as read."""
+        a = el.arch
+        return cls(el.width, el.height, el.bit_depth, el.frame_count,
+                   (Tier(UNTIERED, a.param_count, a.macs_per_pixel, a.receptive_radius, 0, el.size),))
+
 
 def is_tiered(data: bytes) -> bool:
     return len(data) > 5 and bytes(data[:4]) == layout.MAGIC and data[4] == layout.TIERED_MAJOR
@@ -58,10 +65,9 @@ def table(data: bytes) -> Table:
     read, the file fully checked, since there the table is the file)."""
     data = _bytes(data)
     if not is_tiered(data):
-        el = format.parse(data)
-        return Table(el["width"], el["height"], el["bit_depth"], el["frame_count"],
-                     (Tier(UNTIERED, el["param_count"], el["macs_per_pixel"], el["receptive_radius"], 0,
-                           len(data)),))
+        f = format.parse(data)
+        return Table(f["width"], f["height"], f["bit_depth"], f["frame_count"],
+                     (Tier(UNTIERED, f["param_count"], f["macs_per_pixel"], f["receptive_radius"], 0, len(data)),))
     reader = layout.Reader(data, version=layout.TIERED_MAJOR)
     fields = reader.struct("tiered_file")
     if zlib.crc32(data[:reader.pos - 4]) != fields["table_crc32"]:

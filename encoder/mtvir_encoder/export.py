@@ -233,7 +233,8 @@ def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "
     seconds = count / float(info.fps)
     return Summary(str(bl_path), str(el_path or bl_path), codec, qp, config, count, width, height, depth,
                    sum(bits) // 8, bl_path.stat().st_size, sum(bits) / seconds / 1000, el_bytes, psnr(run.bl_sse),
-                   psnr(run.el_sse), run.seconds_bl, run.seconds_learning, run.seconds_selection, run.results,
+                   psnr(run.el_sse), run.seconds_bl, sum(r.seconds_learning for r in runs.values()),
+                   sum(r.seconds_selection for r in runs.values()), run.results,
                    f"{reference.name or '(given)'} {reference.id.hex()}", run.lam, run.lam_source, online.precision,
                    run.frames_estimated, float(np.sqrt(np.sum(np.square(run.psnr_errors))) / max(1, count)),
                    [{"name": name, "macs_per_pixel": r.reference.arch.macs_per_pixel, "el_bytes": len(bodies[name]),
@@ -248,7 +249,7 @@ def _shape(planes) -> tuple[int, int, int]:
 def _streamed(source, bl_tmp, codec, qp, config, fps, seg_len, runs: list["_Run"], bar) -> tuple[int, int, int]:
     """The serial export: one BL stream, coded and decoded back as frames arrive; each segment in turn, warm-started
     from the last model and free to share it, for each tier (``runs``). Returns (width, height, bit depth)."""
-    coder, shape = None, None
+    coder, shape, main = None, None, runs[-1]  # the BL's figures go with the summary's (most complex) tier
     orig: dict[int, np.ndarray] = {}  # original luma waiting for its reconstruction
     recon: list[np.ndarray] = []  # reconstructions of the segment being filled
     head: list | None = []  # the first frames whole, until J's lambda is measured on them
@@ -257,14 +258,14 @@ def _streamed(source, bl_tmp, codec, qp, config, fps, seg_len, runs: list["_Run"
         nonlocal head
         if head is not None:
             t0 = time.time()
-            runs[0].measure_lambda(head, codec, qp, config, fps, shape[2])
-            for run in runs[1:]:  # one price of a bit: the BL's, whatever the tier
-                run.lam, run.lam_source = runs[0].lam, runs[0].lam_source
-            runs[0].seconds_bl += time.time() - t0
+            main.measure_lambda(head, codec, qp, config, fps, shape[2])
+            for run in runs:  # one price of a bit: the BL's, whatever the tier
+                run.lam, run.lam_source = main.lam, main.lam_source
+            main.seconds_bl += time.time() - t0
             head = None
 
     def segment(recon):
-        first = runs[0].next_frame
+        first = main.next_frame
         originals = [orig.pop(i) for i in range(first, first + len(recon))]
         for run in runs:
             run.segment(recon, originals, coder.bits, shape[2], bar)
@@ -281,14 +282,14 @@ def _streamed(source, bl_tmp, codec, qp, config, fps, seg_len, runs: list["_Run"
                     measure_lambda()
             t0 = time.time()
             recon += [r[0] for r in coder.push(planes)]
-            runs[0].seconds_bl += time.time() - t0
+            main.seconds_bl += time.time() - t0
             while len(recon) >= seg_len:
                 measure_lambda()
                 segment(recon[:seg_len])
                 recon = recon[seg_len:]
         t0 = time.time()
         recon += [r[0] for r in coder.finish()]
-        runs[0].seconds_bl += time.time() - t0
+        main.seconds_bl += time.time() - t0
         while recon:
             measure_lambda()
             segment(recon[:seg_len])
