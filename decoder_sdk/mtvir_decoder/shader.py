@@ -230,7 +230,8 @@ class _Builder:
                 lines = [f"        ivec2 hs = {src_hi};"]
                 for comp, q in enumerate(outs):
                     c, y, x = q // (r * r), q % (r * r) // r, q % r
-                    lines.append(f"        r[{comp}] = {self.source_value(src, c, f'ip * {r} + ivec2({x}, {y})', 'hs')};")
+                    value = self.source_value(src, c, f"ip * {r} + ivec2({x}, {y})", "hs")
+                    lines.append(f"        r[{comp}] = {value};")
                 return "\n".join(lines)
             self.add_pass(f"node {i} unshuffle {og}", self.tex(i, og), len(outs), self.binds(src), body,
                           self.scales[i])
@@ -240,7 +241,7 @@ class _Builder:
         src, r, cin = node.a, node.b, self.channels[node.a]
         for og, outs in enumerate(self.groups_of(self.channels[i])):
             def body(outs=outs):
-                lines = ["        ivec2 at = ip / " + str(r) + ";", f"        int sub = (ip.y % {r}) * {r} + ip.x % {r};",
+                lines = [f"        ivec2 at = ip / {r};", f"        int sub = (ip.y % {r}) * {r} + ip.x % {r};",
                          f"        float v[{cin}];"]
                 for k, chans in enumerate(self.groups_of(cin)):
                     lines.append(f"        vec{self.n} t{k} = {self.texel(self.tex(src, k), 'at', 'hi / ' + str(r))};")
