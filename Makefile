@@ -45,9 +45,12 @@ vectors: $(STAMP)
 schema: $(STAMP)
 	for v in 1 2 3; do $(BIN)/python -c "import json, sys; from mtvir_decoder import layout; print(json.dumps(layout.schema($$v), indent=1))" > schemas/el_v$$v.schema.json; done
 
-pretrain: $(STAMP)  ## the four band references; long and resumable (Ctrl-C, run again); a GPU is used when present
+pretrain: $(STAMP)  ## the band references of both tiers; long and resumable (Ctrl-C, run again); a GPU is used when present
 	for q in 22 27 32 37; do $(BIN)/mtvir-pretrain --qps $$q --batch 64 --float-steps 7650 --qat-steps 1350 \
 		--workdir runs/pretrain/qp$$q -o decoder_sdk/mtvir_decoder/references/x265-qp$$q.mtvir || exit 1; done
+	for q in 22 27 32 37; do $(BIN)/mtvir-pretrain --tier light --qps $$q --batch 32 --float-steps 24000 \
+		--qat-steps 4000 --workdir runs/pretrain_light/qp$$q \
+		-o decoder_sdk/mtvir_decoder/references/light-x265-qp$$q.mtvir || exit 1; done
 
 capi: $(STAMP)  ## libmtvir.so + mtvir.h in build/capi, and the C example
 	$(BIN)/python -m mtvir_decoder.capi.build -o build/capi

@@ -33,9 +33,11 @@ def plain(channels: int, convs: int) -> Architecture:
 SHAPES = {
     "plain 8 x 5": plain(8, 5),
     "plain 12 x 5": plain(12, 5),
-    "unshuffle 2, 16 x 3": light(16, 3, 2),
+    "unshuffle 2, 16 x 3 (the light tier)": light(16, 3, 2),
     "unshuffle 2, 16 x 5": light(16, 5, 2),
-    "unshuffle 4, 32 x 4 (the light tier)": light(32, 4, 4),
+    "unshuffle 4, 16 x 6": light(16, 6, 4),
+    "unshuffle 4, 16 x 10": light(16, 10, 4),
+    "unshuffle 4, 32 x 4": light(32, 4, 4),
     "unshuffle 4, 32 x 6": light(32, 6, 4),
     "unshuffle 4, 48 x 4": light(48, 4, 4),
 }
@@ -69,6 +71,7 @@ def main() -> int:
     p.add_argument("--frames", type=int, default=32)
     p.add_argument("--qp", type=int, default=37)
     p.add_argument("--steps", type=int, default=1500)
+    p.add_argument("--only", default="", help="fit only the shapes whose name contains this (e.g. 'unshuffle 4')")
     a = p.parse_args()
     clip = a.clip or data.carphone()
     video = bl.read_video(clip, a.frames)
@@ -80,6 +83,8 @@ def main() -> int:
     print(f"{clip.name}: {len(video)} frames {video.width}x{video.height}, x265 QP {a.qp} RA; {a.steps} float steps")
     print(f"{'network':>38} {'MAC/px':>7} {'params':>7} {'delta PSNR-Y':>13} {'dB per kMAC/px':>15} {'fit s':>6}")
     for name, arch in SHAPES.items():
+        if a.only not in name:
+            continue
         t0 = time.time()
         gain = fit(arch, recon, orig, a.steps)
         print(f"{name:>38} {arch.macs_per_pixel:7,} {arch.param_count:7,} {gain:+12.3f} "

@@ -217,8 +217,9 @@ def nested(seed: int = 31) -> bytes:
 
 
 def tiered() -> bytes:
-    """EL 3: a light tier (the light network, unshuffle by 4) and a full one (a small sefcnn), two groups each."""
-    light, full = m.descriptor.light(channels=8, convs=3), m.sefcnn(channels=8, stages=1, convs_per_stage=2, window=5)
+    """EL 3: a light tier (a light network, unshuffle by 4) and a full one (a small sefcnn), two groups each."""
+    light = m.descriptor.light(channels=8, convs=3, block=4)
+    full = m.sefcnn(channels=8, stages=1, convs_per_stage=2, window=5)
     bodies = {name: m.write(arch, [(0, 2, params(arch, seed), m.Coding()), (2, 1, params(arch, seed + 1), m.Coding())],
                             None, 44, 36, 8, 3) for name, arch, seed in (("light", light, 41), ("full", full, 43))}
     return m.tiers.write(bodies)

@@ -78,7 +78,7 @@ def test_onnx_runtime_equals_numpy(strong):
 
 @pytest.fixture(scope="module")
 def light_el():
-    """The light tier's network (unshuffle by 4, 32 channels) and a nested one (an unshuffle of 8 channels),
+    """The light tier's network (unshuffle by 2, 16 channels) and a nested one (an unshuffle of 8 channels),
     self-contained, with large corrections."""
     vectors = __import__("conftest")._make_vectors()
     return [(arch, m.write(arch, [(0, 1, random_params(arch, 5, gain=3.0), m.Coding())], None))

@@ -112,11 +112,11 @@ def test_the_light_tiers_shader_unshuffles_as_mtvir_decode(tmp_path):
     decode(tmp_path / "bl.mp4", tmp_path / "el.mtvir", tmp_path / "sdk.y4m", progress=False, tier="light")
     decode(tmp_path / "bl.mp4", None, tmp_path / "bl.y4m", progress=False)
     r = mtvir_shader(tmp_path / "el.mtvir", "--tier", "light", "-o", tmp_path / "light.glsl")
-    assert r.returncode == 0 and "1,728 MACs per pixel" in r.stdout, r.stderr
+    assert r.returncode == 0 and "864 MACs per pixel" in r.stdout, r.stderr
     text = (tmp_path / "light.glsl").read_text()
-    # at a sixteenth of the pixels: the unshuffle (16 channels: 4 textures) and the convolutions (8, 8, 8, 4); then
-    # the shuffle and the output at full size
-    assert text.count("//!WIDTH HOOKED.w 4 /") == 32 and text.count("//!HOOK LUMA") == 34
+    # at a quarter of the pixels: the unshuffle (4 channels: 1 texture) and the convolutions (16, 16, 4 channels: 4,
+    # 4, 1 textures); then the shuffle and the output at full size
+    assert text.count("//!WIDTH HOOKED.w 2 /") == 10 and text.count("//!HOOK LUMA") == 12
     done = subprocess.run(shader.ffmpeg_args(tmp_path / "bl.mp4", tmp_path / "light.glsl", tmp_path / "sh.y4m"),
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
@@ -129,7 +129,7 @@ def test_the_light_tiers_shader_unshuffles_as_mtvir_decode(tmp_path):
     assert r.returncode == 0 and f"{ref.arch.macs_per_pixel:,} MACs" in r.stdout
     (tmp_path / "any.mtvir").write_bytes(m.write(light, [(0, 3, random_params(light, 5), m.Coding())], None))
     r = mtvir_shader(tmp_path / "any.mtvir", "-o", tmp_path / "any.glsl")
-    assert r.returncode == 2 and "block must" not in r.stderr and "that 4 divides" in r.stderr
+    assert r.returncode == 2 and "block must" not in r.stderr and "that 2 divides" in r.stderr
     assert not (tmp_path / "any.glsl").exists()
 
 

@@ -43,7 +43,7 @@ class PretrainConfig:
     codecs: tuple[str, ...] = ("x265",)
     seed: int = 0
     channels: int = 16  # width of the network (sefcnn): 16 ships; wider: (channels / 16)^2 the MACs per pixel
-    tier: str = "full"  # the network: "full" (sefcnn of ``channels``) or "light" (descriptor.light(), 32 channels)
+    tier: str = "full"  # the network: "full" (sefcnn of ``channels``) or "light" (descriptor.light(); --channels ignored)
     checkpoint_every: int = 250
     device: str = "cpu"  # where the steps run ("cuda" on a GPU machine); the data stays on the CPU
     precision: str = "auto"  # the steps' convolutions: fp32, bf16 (autocast; parameters stay fp32), auto (resolved)
@@ -145,9 +145,12 @@ def pretrain(out: Path | None = None, workdir: Path = Path("runs/pretrain"), cfg
     if resume and ckpt.exists():
         state = torch.load(ckpt, weights_only=False, map_location=dev)
         made_with = (state["config"].get("tier", "full"), state["config"].get("channels", 16))
-        if made_with != (cfg.tier, cfg.channels):
-            raise MtvirError(f"the checkpoint in {workdir} is a {made_with[0]} network of {made_with[1]} channels, not "
-                             f"{cfg.tier} of {cfg.channels}: start over (--no-resume) or use another --workdir")
+        shapes = lambda sd: {k: tuple(v.shape) for k, v in sd.items()}
+        if made_with != (cfg.tier, cfg.channels) or shapes(state["net"]) != shapes(net.state_dict()):
+            # the shapes catch a tier whose network changed between releases (the light tier's did)
+            raise MtvirError(f"the checkpoint in {workdir} is another network ({made_with[0]}, {made_with[1]} "
+                             f"channels, or another shape of it), not today's {cfg.tier} one: start over "
+                             f"(--no-resume) or use another --workdir")
         if state["config"] != asdict(cfg):
             print("note: the checkpoint was made with other settings; continuing with the new ones")
         if state["quantize"]:
