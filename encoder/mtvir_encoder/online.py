@@ -212,8 +212,8 @@ def snapshots(reference: Reference, recon: list[np.ndarray], orig: list[np.ndarr
 
 def patch_shape(cfg: OnlineConfig, arch) -> tuple[int, int]:
     """(patch side, patches per step). A network that unshuffles (the light tier) takes patches of at least 64,
-    a multiple of its block, in fewer per step (the same pixels): 35x35 patches, not a multiple of 4, were mostly
-    the zero extension and the halo of its 19-pixel receptive radius, and it learned nothing on carphone."""
+    a multiple of its block, in fewer per step (the same pixels): for the first light network (unshuffle by 4,
+    19-pixel receptive radius) 35x35 patches were mostly zero extension and halo, and it learned nothing on carphone."""
     if arch.block == 1:
         return cfg.patch, cfg.batch
     patch = -(-max(cfg.patch, 64) // arch.block) * arch.block
