@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from mtvir_decoder.cli import run_command
 from mtvir_decoder.descriptor import light
 
+LIGHT_MACS = light().macs_per_pixel  # the light tier's cost, as the help texts state it
+
 if TYPE_CHECKING:  # imported where used: torch is not loaded before the arguments are parsed
     from .online import OnlineConfig
 
@@ -31,8 +33,7 @@ def pretrain_main(argv: list[str] | None = None) -> int:
     p.add_argument("--channels", type=int, default=d.channels,
                    help="channels of the network (default %(default)s; the decoder's work grows as their square)")
     p.add_argument("--tier", choices=["light", "full"], default=d.tier,
-                   help=f"the network: full (today's, 40 kMAC/px) or light ({light().macs_per_pixel:,} MAC/px; --channels "
-                   "ignored)")
+                   help=f"the network: full (today's, 40 kMAC/px) or light ({LIGHT_MACS:,} MAC/px; --channels ignored)")
     p.add_argument("--qps", default=",".join(map(str, d.qps)),
                    help="QPs of the training pairs: one QP band per reference (default %(default)s)")
     p.add_argument("--device", default="auto", help="torch device for the steps: auto (cuda when present), cpu, cuda")
@@ -166,8 +167,8 @@ def export_main(argv: list[str] | None = None) -> int:
                         "local Ray with N workers; 0: the same, one after another here, without Ray")
     p.add_argument("--ray-address", metavar="ADDR", help="the same on a running Ray cluster (e.g. 10.0.0.5:6379)")
     p.add_argument("--tiers", default="full", help="complexity tiers to send, comma-separated: full (default: "
-                   f"today's network, 40 kMAC/px, an EL of version 2 as before), light ({light().macs_per_pixel:,} MAC/px, which a laptop "
-                   "CPU plays live), or light,full (a tiered EL: players take the tier they run in real time)")
+                   f"today's network, 40 kMAC/px, an EL of version 2 as before), light ({LIGHT_MACS:,} MAC/px, which a "
+                   "laptop CPU plays live), or light,full (a tiered EL: players take the tier they run in real time)")
     p.add_argument("--in-band", action="store_true", help="one file: OUT.mp4 whose bitstream carries the EL in SEI "
                    "messages (x265, x264), played by any player, found by mtvir-decode and Enhancer.from_video")
     p.add_argument("--threads", type=int, help="threads of learning and ONNX Runtime (default: every core; "

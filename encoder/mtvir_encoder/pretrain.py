@@ -43,7 +43,7 @@ class PretrainConfig:
     codecs: tuple[str, ...] = ("x265",)
     seed: int = 0
     channels: int = 16  # width of the network (sefcnn): 16 ships; wider: (channels / 16)^2 the MACs per pixel
-    tier: str = "full"  # the network: "full" (sefcnn of ``channels``) or "light" (descriptor.light(); --channels ignored)
+    tier: str = "full"  # the network: "full" (sefcnn of ``channels``) or "light" (descriptor.light(), no channels)
     checkpoint_every: int = 250
     device: str = "cpu"  # where the steps run ("cuda" on a GPU machine); the data stays on the CPU
     precision: str = "auto"  # the steps' convolutions: fp32, bf16 (autocast; parameters stay fp32), auto (resolved)
@@ -162,8 +162,8 @@ def pretrain(out: Path | None = None, workdir: Path = Path("runs/pretrain"), cfg
     if export_only:
         return _export(net, cfg, out)
     precision = resolve_precision(cfg.precision, dev)
-    print(f"{cfg.tier} tier ({net.arch.macs_per_pixel:,} MAC/px), {precision} steps on {dev}; building training pairs (cached after the first "
-          "run)...", flush=True)
+    print(f"{cfg.tier} tier ({net.arch.macs_per_pixel:,} MAC/px), {precision} steps on {dev}; building training pairs "
+          "(cached after the first run)...", flush=True)
     pairs = build_pairs(cfg, cache or workdir / "cache")
     sampler = PatchSampler(pairs, cfg.patch, cfg.seed + step)
     total = cfg.float_steps + cfg.qat_steps
