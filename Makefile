@@ -4,7 +4,7 @@ VENV    ?= .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: setup demo test bench eval eval-unseen vectors schema pretrain capi clean
+.PHONY: setup demo test bench eval eval-unseen vectors schema pretrain corpus capi clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -42,6 +42,13 @@ $(CAMERA_CLIP):
 	mkdir -p runs/opencv-doc
 	cd runs && apt-get download opencv-doc && dpkg -x opencv-doc_*_all.deb opencv-doc && rm opencv-doc_*_all.deb
 
+# the camera photographs of the camera references (docs/data.md): two Debian packages unpacked here, no root
+CORPUS_PACKAGES := forensics-samples-files plasma-workspace-wallpapers
+corpus:  ## unpack the camera photographs that `mtvir-pretrain --corpus camera` trains on (under runs/corpus)
+	mkdir -p runs/corpus
+	cd runs/corpus && for p in $(CORPUS_PACKAGES); do [ -d $$p ] || { apt-get download $$p && \
+		dpkg -x $${p}_*_all.deb $$p && rm $${p}_*_all.deb; } || exit 1; done
+
 eval-unseen: $(STAMP) $(CAMERA_CLIP)  ## bigbuckbunny 1280x720 (animation), 32 frames, and vtest 768x576 (a fixed camera), 64 frames RA / 32 AI: no reference trained on either; RA and AI, ablations (1-2.5 h on 2 cores, by machine; resumable)
 	$(BIN)/mtvir-eval "$$($(BIN)/python -c 'from mtvir_encoder.data import held_out; print(held_out())')" \
 		-o runs/eval_unseen --frames 32 --ablations -q
@@ -59,12 +66,16 @@ vectors: $(STAMP)
 schema: $(STAMP)
 	for v in 1 2 3; do $(BIN)/python -c "import json, sys; from mtvir_decoder import layout; print(json.dumps(layout.schema($$v), indent=1))" > schemas/el_v$$v.schema.json; done
 
-pretrain: $(STAMP)  ## the band references of both tiers; long and resumable (Ctrl-C, run again); a GPU is used when present
+pretrain: $(STAMP) corpus  ## the band and camera references of both tiers; long and resumable (Ctrl-C, run again); a GPU is used when present
 	for q in 22 27 32 37; do $(BIN)/mtvir-pretrain --qps $$q --batch 64 --float-steps 7650 --qat-steps 1350 \
 		--workdir runs/pretrain/qp$$q -o decoder_sdk/mtvir_decoder/references/x265-qp$$q.mtvir || exit 1; done
 	for q in 22 27 32 37; do $(BIN)/mtvir-pretrain --tier light --qps $$q --batch 32 --float-steps 24000 \
 		--qat-steps 4000 --workdir runs/pretrain_light/qp$$q \
 		-o decoder_sdk/mtvir_decoder/references/light-x265-qp$$q.mtvir || exit 1; done
+	for q in 22 27 32 37; do $(BIN)/mtvir-pretrain --corpus camera --qps $$q --batch 64 --float-steps 0 \
+		--qat-steps 2000 --init decoder_sdk/mtvir_decoder/references/x265-qp$$q.mtvir \
+		--workdir runs/pretrain_camera/qp$$q -o decoder_sdk/mtvir_decoder/references/x265-qp$$q-camera.mtvir \
+		|| exit 1; done
 
 capi: $(STAMP)  ## libmtvir.so + mtvir.h in build/capi, and the C example
 	$(BIN)/python -m mtvir_decoder.capi.build -o build/capi

@@ -2,7 +2,8 @@
 
     python bench/reference_gain.py [REFERENCE.mtvir ...] [--clip PATH] [--qps 22,27,32,37] [--config ra] [--frames N]
 
-Without files: every shipped reference (the four QP bands and default.mtvir). Default clip: carphone, 120 frames.
+Without files: every shipped reference (the four QP bands, their camera references and default.mtvir). Default clip:
+carphone, 120 frames.
 """
 from __future__ import annotations
 

@@ -386,12 +386,54 @@ def test_pretraining_never_sees_the_evaluation_clips():
     assert len(pictures) >= 20 and all(p.parent.parent.name == "skimage" for p in pictures)
     assert data.HELD_OUT_CLIP not in names and data.carphone().name not in names
     assert not any("opencv" in n.lower() or n.lower().endswith(".avi") for n in names)
+    photos = [str(p) for files in data.CAMERA_PHOTOS.values() for p in files]  # the camera corpus
+    assert len(photos) >= 15 and not any("opencv" in p.lower() or "carphone" in p or "bunny" in p for p in photos)
+    assert set(data.CAMERA_PHOTOS) == {"forensics-samples-files", "plasma-workspace-wallpapers"}
+
+
+def test_camera_corpus(monkeypatch, tmp_path):
+    """The camera photographs as sources: same-size intra crops and one random-access clip of pans with noise;
+    without `make corpus` a clear error naming it."""
+    monkeypatch.setenv("MTVIR_CORPUS", str(tmp_path))
+    with pytest.raises(m.MtvirError, match="make corpus"):
+        list(data.pretraining_sources("camera"))
+    with pytest.raises(m.MtvirError, match="corpus 'cats'"):
+        list(data.pretraining_sources("cats"))
+    monkeypatch.delenv("MTVIR_CORPUS")
+    if not (data.corpus_dir() / "forensics-samples-files").is_dir():
+        pytest.skip("the camera corpus is not unpacked here (make corpus; .ci/run does)")
+    photos, pans = data.camera_sources()
+    n = sum(map(len, data.CAMERA_PHOTOS.values()))
+    assert photos[2] == "ai" and pans[2] == "ra" and len(photos[1]) >= n and len(pans[1]) == n * data.PAN[2]
+    assert (photos[1].width, photos[1].height) == data.CROP and (pans[1].width, pans[1].height) == data.PAN[:2]
+    step = np.abs(pans[1].y[1].astype(int) - pans[1].y[0].astype(int)).mean()
+    assert 1 < step < 60  # the window moved and the noise changed, but it is the same picture
+
+
+def test_fine_tuning_starts_from_a_reference(tmp_path, monkeypatch):
+    """--init: a run starts from a shipped reference on its grid (no quantization-aware step: the same model to the
+    byte), and a reference of another network is refused."""
+    from mtvir_encoder import pretrain
+    monkeypatch.setattr(data, "pretraining_sources", lambda corpus: iter([("synthetic", synthetic(2, 48, 64, 8),
+                                                                             "ra", "synthetic")]))
+    cfg = pretrain.PretrainConfig(float_steps=0, qat_steps=0, batch=2, patch=24, margin=4, qps=(37,),
+                                  init=str(m.references.PACKAGE_DIR / "x265-qp37.mtvir"))
+    same = pretrain.pretrain(tmp_path / "same.mtvir", tmp_path / "w0", cfg, progress=False)
+    assert same.id == m.Reference.load(cfg.init).id
+    moved = pretrain.pretrain(tmp_path / "moved.mtvir", tmp_path / "w1", replace(cfg, qat_steps=2), progress=False)
+    assert moved.arch == same.arch and moved.id != same.id
+    with pytest.raises(m.MtvirError, match="another network"):
+        pretrain.pretrain(tmp_path / "x.mtvir", tmp_path / "w2", replace(cfg, tier="light"), progress=False)
+    with pytest.raises(m.MtvirError, match="no such reference file"):
+        pretrain.pretrain(tmp_path / "x.mtvir", tmp_path / "w3", replace(cfg, init=str(tmp_path / "none")),
+                          progress=False)
+    assert not (tmp_path / "w3").exists()
 
 
 def test_pretraining_stops_on_time_and_resumes(tmp_path, monkeypatch):
     """A band reference: pairs at one QP, a time limit that stops at a checkpoint, a rerun that finishes from it."""
     from mtvir_encoder import pretrain
-    monkeypatch.setattr(data, "pretraining_sources", lambda: iter([("synthetic", synthetic(3, 48, 64, 8), "ra")]))
+    monkeypatch.setattr(data, "pretraining_sources", lambda corpus: iter([("synthetic", synthetic(3, 48, 64, 8), "ra", "synthetic")]))
     cfg = pretrain.PretrainConfig(float_steps=6, qat_steps=3, batch=4, patch=24, margin=4, qps=(37,),
                                   checkpoint_every=100, precision="bf16")  # (another test trains in float32)
     out = tmp_path / "x265-qp37.mtvir"
@@ -410,7 +452,7 @@ def test_pretraining_another_width(tmp_path, monkeypatch):
     refused with a clear error rather than a shape mismatch; widths the format cannot carry are refused."""
     from mtvir_encoder import cli, pretrain
     video = synthetic(2, 48, 64, 8)
-    monkeypatch.setattr(data, "pretraining_sources", lambda: iter([("synthetic", video, "ra")]))
+    monkeypatch.setattr(data, "pretraining_sources", lambda corpus: iter([("synthetic", video, "ra", "synthetic")]))
     cfg = pretrain.PretrainConfig(float_steps=3, qat_steps=1, batch=2, patch=24, margin=4, qps=(37,), channels=8)
     r = pretrain.pretrain(tmp_path / "narrow.mtvir", tmp_path / "w", cfg, progress=False)
     assert r.arch == m.sefcnn(8) and m.Reference.load(tmp_path / "narrow.mtvir").id == r.id

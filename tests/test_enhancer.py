@@ -247,8 +247,20 @@ def test_mismatched_frames_are_refused_clearly():
 
 
 def test_shipped_references_one_per_qp_band():
-    bands = m.references.starting_points()
+    bands = m.references.starting_points(classes=False)
     assert [r.name for r in bands] == ["x265-qp22", "x265-qp27", "x265-qp32", "x265-qp37"]
     installed = m.references.installed()
     assert len({r.id for r in bands}) == 4 and all(r.id in installed for r in bands)  # decoders find each by id
     assert m.references.default().id in installed  # ELs made before the bands still decode
+
+
+def test_shipped_camera_references_beside_the_bands():
+    """Each band has a camera reference (the band's fine-tuned on camera content, the same network); the encoder's
+    choices are the bands then the classes, each installed and found by its own id."""
+    bands, every = m.references.starting_points(classes=False), m.references.starting_points()
+    classes = every[len(bands):]
+    assert [r.name for r in every[:len(bands)]] == [r.name for r in bands]
+    assert [r.name for r in classes] == [f"{b.name}-camera" for b in bands]
+    installed = m.references.installed()
+    assert all(c.arch == b.arch and c.id != b.id and c.id in installed for b, c in zip(bands, classes))
+    assert [r.name for r in m.references.starting_points("light")] == [f"light-{b.name}" for b in bands]

@@ -45,7 +45,7 @@ def one_file_video(folder: Path, depth: int) -> tuple[Path, Path, list[np.ndarra
     if depth == 10:
         v = bl.Video(*([p.astype(np.uint16) << 2 for p in planes] for planes in (v.y, v.u, v.v)), v.fps, 10)
     bl.encode(v, folder / "bl.mp4", qp=37)
-    ref = references.starting_points()[-1]
+    ref = references.starting_points(classes=False)[-1]
     el = m.write(ref.arch, [(0, 4, ref.params, m.Coding()), (4, 4, perturbed(ref.params, 3, 3000), m.Coding())], ref,
                  v.width, v.height, depth, len(v))
     carriage.embed(folder / "bl.mp4", el, folder / "one.mp4", ref)
@@ -105,7 +105,7 @@ def test_the_light_tiers_shader_unshuffles_as_mtvir_decode(tmp_path):
     from mtvir_encoder import bl, data
     v = bl.read_video(data.carphone(), 3)
     bl.encode(v, tmp_path / "bl.mp4", qp=37)
-    light, ref = m.descriptor.light(), references.starting_points()[-1]
+    light, ref = m.descriptor.light(), references.starting_points(classes=False)[-1]
     bodies = {"light": m.write(light, [(0, 3, random_params(light, 5), m.Coding())], None, 176, 144, 8, 3),
               "full": m.write(ref.arch, [(0, 3, ref.params, m.Coding())], ref, 176, 144, 8, 3)}
     (tmp_path / "el.mtvir").write_bytes(tiers.write(bodies))

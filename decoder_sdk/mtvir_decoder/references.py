@@ -84,13 +84,16 @@ def find(ref_id: bytes, given: Reference | None = None) -> Reference:
     return Reference.load(path)
 
 
-def starting_points(tier: str = "full") -> list[Reference]:
-    """The shipped references an encoder starts from, one per QP band (``x265-qpNN.mtvir``: trained on x265 at QP
-    NN, never on carphone or bigbuckbunny; the light tier's ``light-x265-qpNN.mtvir``); the encoder's
-    rate-utility choice picks one per EL. Empty when none is installed (the full tier then falls back to
-    ``default()``)."""
+def starting_points(tier: str = "full", classes: bool = True) -> list[Reference]:
+    """The shipped references an encoder starts from; the encoder's rate-utility choice picks one per EL. One per QP
+    band (``x265-qpNN.mtvir``: trained on x265 at QP NN, never on carphone, bigbuckbunny or OpenCV's clips; the light
+    tier's ``light-x265-qpNN.mtvir``), then, with ``classes``, the content-class references of each band
+    (``x265-qpNN-CLASS.mtvir``, e.g. ``-camera``: the band's reference trained on to that content; docs/data.md).
+    Empty when none is installed (the full tier then falls back to ``default()``)."""
     prefix = "" if tier == "full" else f"{tier}-"
-    return [Reference.load(p) for p in sorted(PACKAGE_DIR.glob(f"{prefix}x265-qp*.mtvir"))]
+    found = sorted(PACKAGE_DIR.glob(f"{prefix}x265-qp*.mtvir"))
+    bands = [p for p in found if p.stem[len(prefix):].removeprefix("x265-qp").isdigit()]
+    return [Reference.load(p) for p in bands + ([p for p in found if p not in bands] if classes else [])]
 
 
 def default() -> Reference:

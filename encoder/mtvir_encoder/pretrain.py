@@ -47,6 +47,8 @@ class PretrainConfig:
     checkpoint_every: int = 250
     device: str = "cpu"  # where the steps run ("cuda" on a GPU machine); the data stays on the CPU
     precision: str = "auto"  # the steps' convolutions: fp32, bf16 (autocast; parameters stay fp32), auto (resolved)
+    corpus: str = "generic"  # the training sources (data.CORPORA): generic, or camera (adds camera photographs)
+    init: str = ""  # a reference file to start from, on its grid: only the quantization-aware steps then run
 
 
 TIERS = ("light", "full")
@@ -60,7 +62,8 @@ def architecture(cfg: PretrainConfig) -> Architecture:
 
 def build_pairs(cfg: PretrainConfig, cache: Path) -> list[tuple[np.ndarray, np.ndarray, int, str]]:
     """(decoded luma, original luma, qp, source) for every source, codec and QP, cached on disk."""
-    key = hashlib.sha256(json.dumps([cfg.qps, cfg.codecs, data.SOURCES_VERSION]).encode()).hexdigest()[:12]
+    key = hashlib.sha256(json.dumps([cfg.qps, cfg.codecs, data.SOURCES_VERSION] + [cfg.corpus] * (cfg.corpus != "generic")
+                                    ).encode()).hexdigest()[:12]
     path = cache / f"pairs-{key}.npz"
     if path.exists():
         z = np.load(path)
@@ -68,12 +71,12 @@ def build_pairs(cfg: PretrainConfig, cache: Path) -> list[tuple[np.ndarray, np.n
         return [(z[f"d{i}"], z[f"o{i}"], int(z[f"q{i}"]), str(z[f"s{i}"])) for i in range(n)]
     pairs = []
     cache.mkdir(parents=True, exist_ok=True)
-    for name, video, config in data.pretraining_sources():
+    for name, video, config, group in data.pretraining_sources(cfg.corpus):
         for codec in cfg.codecs:
             for qp in cfg.qps:
                 base = bl.code(video, cache / "tmp.mp4", codec, qp, config)
                 for d, o in zip(base.recon.y, video.y):
-                    pairs.append((d, o, qp, "images" if config == "ai" else name))
+                    pairs.append((d, o, qp, group))
         print(f"  coded {name}: {len(video)} frame(s) {video.width}x{video.height}", flush=True)
     (cache / "tmp.mp4").unlink(missing_ok=True)
     arrays = {"n": np.array(len(pairs))}
@@ -135,6 +138,8 @@ def pretrain(out: Path | None = None, workdir: Path = Path("runs/pretrain"), cfg
     cfg = cfg or PretrainConfig()
     if not 1 <= cfg.channels <= 64:
         raise MtvirError(f"{cfg.channels} channels: the EL format allows 1 to 64")
+    if cfg.init and not Path(cfg.init).is_file():
+        raise MtvirError(f"--init {cfg.init}: no such reference file")
     workdir.mkdir(parents=True, exist_ok=True)
     out = Path(out) if out else Path(workdir) / "reference.mtvir"
     dev, layout = torch.device(cfg.device), training_layout(torch.device(cfg.device))
@@ -159,6 +164,13 @@ def pretrain(out: Path | None = None, workdir: Path = Path("runs/pretrain"), cfg
         opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
         opt.load_state_dict(state["opt"])
         step = state["step"]
+    elif cfg.init:  # fine-tune a shipped reference: it is on its grid already, so the float phase is skipped
+        start = Reference.load(cfg.init)
+        if start.arch.canonical_bytes() != net.arch.canonical_bytes():
+            raise MtvirError(f"{cfg.init} is another network than the {cfg.tier} tier's: it cannot start this run")
+        net.load_params(start.params).to(dev, memory_format=layout)
+        opt = torch.optim.Adam(net.parameters(), lr=cfg.qat_lr)
+        step = cfg.float_steps
     if export_only:
         return _export(net, cfg, out)
     precision = resolve_precision(cfg.precision, dev)
