@@ -88,7 +88,7 @@ def starting_points(tier: str = "full", classes: bool = True) -> list[Reference]
     """The shipped references an encoder starts from; the encoder's rate-utility choice picks one per EL. One per QP
     band (``x265-qpNN.mtvir``: trained on x265 at QP NN, never on carphone, bigbuckbunny or OpenCV's clips; the light
     tier's ``light-x265-qpNN.mtvir``), then, with ``classes``, the content-class references of each band
-    (``x265-qpNN-CLASS.mtvir``, e.g. ``-camera``: the band's reference trained on to that content; docs/data.md).
+    (``x265-qpNN-CLASS.mtvir``, e.g. ``-camera``: the band's reference fine-tuned on that content; docs/data.md).
     Empty when none is installed (the full tier then falls back to ``default()``)."""
     prefix = "" if tier == "full" else f"{tier}-"
     found = sorted(PACKAGE_DIR.glob(f"{prefix}x265-qp*.mtvir"))

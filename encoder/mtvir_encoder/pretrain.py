@@ -62,8 +62,8 @@ def architecture(cfg: PretrainConfig) -> Architecture:
 
 def build_pairs(cfg: PretrainConfig, cache: Path) -> list[tuple[np.ndarray, np.ndarray, int, str]]:
     """(decoded luma, original luma, qp, source) for every source, codec and QP, cached on disk."""
-    key = hashlib.sha256(json.dumps([cfg.qps, cfg.codecs, data.SOURCES_VERSION] + [cfg.corpus] * (cfg.corpus != "generic")
-                                    ).encode()).hexdigest()[:12]
+    corpus = [cfg.corpus] if cfg.corpus != "generic" else []  # the generic corpus keeps the caches made before
+    key = hashlib.sha256(json.dumps([cfg.qps, cfg.codecs, data.SOURCES_VERSION, *corpus]).encode()).hexdigest()[:12]
     path = cache / f"pairs-{key}.npz"
     if path.exists():
         z = np.load(path)
