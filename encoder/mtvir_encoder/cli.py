@@ -182,7 +182,8 @@ def export_main(argv: list[str] | None = None) -> int:
                    "messages (x265, x264), played by any player, found by mtvir-decode and Enhancer.from_video")
     p.add_argument("--threads", type=int, help="threads of learning and ONNX Runtime (default: every core; "
                    "per independent segment with --workers: the cores shared by the local workers, 1 on a cluster)")
-    p.add_argument("--reference", type=Path, help="reference model file (default: the shipped one)")
+    p.add_argument("--reference", type=Path, help="reference model file (default: of the shipped ones, QP bands and "
+                   "camera, the one of lowest J on the first segment)")
     p.add_argument("--json", type=Path, help="also write the summary and every candidate's J as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     a = p.parse_args(argv)
