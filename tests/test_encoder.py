@@ -433,7 +433,8 @@ def test_fine_tuning_starts_from_a_reference(tmp_path, monkeypatch):
 def test_pretraining_stops_on_time_and_resumes(tmp_path, monkeypatch):
     """A band reference: pairs at one QP, a time limit that stops at a checkpoint, a rerun that finishes from it."""
     from mtvir_encoder import pretrain
-    monkeypatch.setattr(data, "pretraining_sources", lambda corpus: iter([("synthetic", synthetic(3, 48, 64, 8), "ra", "synthetic")]))
+    monkeypatch.setattr(data, "pretraining_sources",
+                        lambda corpus: iter([("synthetic", synthetic(3, 48, 64, 8), "ra", "synthetic")]))
     cfg = pretrain.PretrainConfig(float_steps=6, qat_steps=3, batch=4, patch=24, margin=4, qps=(37,),
                                   checkpoint_every=100, precision="bf16")  # (another test trains in float32)
     out = tmp_path / "x265-qp37.mtvir"

@@ -61,7 +61,8 @@ def pretrain_main(argv: list[str] | None = None) -> int:
     device = _device(a.device)
     cfg = PretrainConfig(float_steps=a.float_steps, qat_steps=a.qat_steps, batch=a.batch, patch=a.patch, lr=a.lr,
                          qat_lr=a.qat_lr, seed=a.seed, channels=a.channels, tier=a.tier,
-                         qps=tuple(int(q) for q in a.qps.split(",")), device=device, precision=a.precision, corpus=a.corpus, init=str(a.init or ""))
+                         qps=tuple(int(q) for q in a.qps.split(",")), device=device, precision=a.precision,
+                         corpus=a.corpus, init=str(a.init or ""))
     status, ref = run_command("mtvir-pretrain", lambda: pretrain(a.output, a.workdir, cfg, resume=not a.no_resume,
                                                                  export_only=a.export_only, cache=a.cache,
                                                                  minutes=a.minutes),

@@ -134,7 +134,7 @@ def _crop(rgb: np.ndarray, w: int, h: int) -> np.ndarray:
 
 def camera_sources(seed: int = 0):
     """Camera photographs as pretraining sources: two intra crops of each (the sensor's own grain at full
-    resolution, and the whole picture scaled to CROP's width), and a pan over each (PAN: a window moved by whole
+    resolution, and the picture scaled down until CROP just fits), and a pan over each (PAN: a window moved by whole
     pixels, with temporal noise as a camera sensor adds it), all pans one random-access clip."""
     rng = np.random.default_rng(seed)
     w, h = CROP
@@ -145,8 +145,7 @@ def camera_sources(seed: int = 0):
         # scaled down so that the crop just fits (a picture at most twice the crop is used as it is)
         fit = max(w, -(-h * full.shape[1] // full.shape[0]))
         small = _load_rgb(path, width=fit) if full.shape[1] > 2 * w else full
-        for rgb in (full, small) if small is not full else (full,):
-            crops.append(_rgb_to_yuv(_crop(rgb, w, h)))
+        crops += [_rgb_to_yuv(_crop(rgb, w, h)) for rgb in ([full] if small is full else [full, small])]
         y0, x0 = (small.shape[0] - ph - n * dy) // 2, (small.shape[1] - pw - n * dx) // 2
         for i in range(n):
             y, u, v = _rgb_to_yuv(small[y0 + i * dy:y0 + i * dy + ph, x0 + i * dx:x0 + i * dx + pw])
