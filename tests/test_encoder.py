@@ -422,13 +422,39 @@ def test_fine_tuning_starts_from_a_reference(tmp_path, monkeypatch):
     assert same.id == m.Reference.load(cfg.init).id
     moved = pretrain.pretrain(tmp_path / "moved.mtvir", tmp_path / "w1", replace(cfg, qat_steps=2), progress=False)
     assert moved.arch == same.arch and moved.id != same.id
-    with pytest.raises(m.MtvirError, match="another network"):
+    with pytest.raises(m.MtvirError, match="cannot start this run.*not a SEFCNN network"):
         pretrain.pretrain(tmp_path / "x.mtvir", tmp_path / "w2", replace(cfg, tier="light"), progress=False)
+    with pytest.raises(m.MtvirError, match="cannot start this run.*not 8 channels"):
+        pretrain.pretrain(tmp_path / "x.mtvir", tmp_path / "w2", replace(cfg, channels=8), progress=False)
     with pytest.raises(m.MtvirError, match="no such reference file"):
         pretrain.pretrain(tmp_path / "x.mtvir", tmp_path / "w3", replace(cfg, init=str(tmp_path / "none")),
                           progress=False)
     assert not (tmp_path / "w3").exists()
 
+
+
+def test_a_heavier_network_starts_where_the_reference_is(tmp_path, monkeypatch):
+    """--init with more --channels or --stages: the shipped reference grown computes its function to float32
+    rounding (new channels read into nothing, new stages end on a zero conv), then trains and ships at its size."""
+    from mtvir_encoder import pretrain
+    ref = m.Reference.load(m.references.PACKAGE_DIR / "x265-qp37.mtvir")
+    shipped = Network(ref.arch).load_params(ref.params)
+    x = torch.rand(2, 1, 40, 44)
+    for channels, stages in ((16, 3), (24, 3), (16, 5), (20, 4)):
+        grown = shipped.grown(m.sefcnn(channels, stages))
+        assert grown.arch == m.sefcnn(channels, stages) and not grown.quantize
+        with torch.no_grad():
+            assert float((grown(x) - shipped(x)).abs().max()) < 1e-5
+    with pytest.raises(m.MtvirError, match="grows into one of as many or more"):
+        shipped.grown(m.sefcnn(16, 2))
+    monkeypatch.setattr(data, "pretraining_sources", lambda corpus: iter([("synthetic", synthetic(2, 48, 64, 8),
+                                                                             "ra", "synthetic")]))
+    cfg = pretrain.PretrainConfig(float_steps=2, qat_steps=1, batch=2, patch=24, margin=4, qps=(37,), channels=20,
+                                  stages=4, init=str(m.references.PACKAGE_DIR / "x265-qp37.mtvir"))
+    r = pretrain.pretrain(tmp_path / "heavy.mtvir", tmp_path / "w", cfg, progress=False)
+    assert r.arch == m.sefcnn(20, 4) and r.arch.macs_per_pixel > 2 * ref.arch.macs_per_pixel
+    el = m.write(r.arch, [(0, 1, r.params, m.Coding())], r, 64, 48, 8, 1)
+    assert m.Enhancer(el, reference=r).enhance(synthetic(1, 48, 64, 8).y[0], 0).shape == (48, 64)
 
 def test_pretraining_stops_on_time_and_resumes(tmp_path, monkeypatch):
     """A band reference: pairs at one QP, a time limit that stops at a checkpoint, a rerun that finishes from it."""
@@ -462,14 +488,18 @@ def test_pretraining_another_width(tmp_path, monkeypatch):
     s = export.export(data.carphone(), tmp_path / "cp", frames=2, online=OnlineConfig(
         iterations=2, snapshot_every=1, batch=4), reference=r, progress=False)  # online learning at that width
     assert m.read(Path(s.el_path).read_bytes(), reference=r).reference_id == r.id
-    with pytest.raises(m.MtvirError, match=r"another network \(full, 8 channels.*not today's full"):
+    with pytest.raises(m.MtvirError, match=r"another network \(full, 8 channels.*not this run's \(full, 16, 3\)"):
         pretrain.pretrain(tmp_path / "x.mtvir", tmp_path / "w", replace(cfg, channels=16), progress=False)
-    with pytest.raises(m.MtvirError, match="not today's light"):
+    with pytest.raises(m.MtvirError, match=r"not this run's \(full, 8, 4\)"):
+        pretrain.pretrain(tmp_path / "x.mtvir", tmp_path / "w", replace(cfg, stages=4), progress=False)
+    with pytest.raises(m.MtvirError, match=r"not this run's \(light"):
         pretrain.pretrain(tmp_path / "x.mtvir", tmp_path / "w", replace(cfg, tier="light"), progress=False)
     light = pretrain.pretrain(tmp_path / "light.mtvir", tmp_path / "wl", replace(cfg, tier="light", patch=32),
                               progress=False)  # the light tier's network trains and ships the same way
     assert light.arch == m.descriptor.light() and m.Reference.load(tmp_path / "light.mtvir").id == light.id
     assert cli.pretrain_main(["--channels", "65", "--workdir", str(tmp_path / "w2")]) == 2
+    assert cli.pretrain_main(["--stages", str(pretrain.MAX_STAGES + 1), "--workdir", str(tmp_path / "w2")]) == 2
+    assert cli.pretrain_main(["--channels", "64", "--stages", "10", "--workdir", str(tmp_path / "w2")]) == 2  # params
     assert not (tmp_path / "x.mtvir").exists() and not (tmp_path / "w2").exists()
 
 

