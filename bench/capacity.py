@@ -2,17 +2,17 @@
 from the shipped QP band reference (grown, its function unchanged) and trained on the camera corpus for the same
 steps, then judged alone on clips no reference trained on.
 
-    python bench/capacity.py --clip $VTEST [--clip carphone] [--qp 37] [--shapes 16x3,16x5,24x3,32x3]
+    python bench/capacity.py [--clip CLIP ...] [--qp 37] [--shapes 16x3,16x5,24x3,32x3]
                              [--float-steps 1000] [--qat-steps 500] [--lr 2e-4] [--device auto] [-o runs/capacity]
 
 Each shape CxS (C channels, S stages) is `mtvir-pretrain --corpus camera --qps QP --channels C --stages S --init
 x265-qpQP.mtvir --float-steps F --qat-steps Q --lr LR --qat-lr LR` (the first shape, 16x3 by default, the shipped
 one, is the control: the same steps from the same start). A shape whose reference is in the output folder is not
-trained again, and an interrupted one resumes. Then each reference alone on the first --frames of each clip (x265 at the QP): delta
-PSNR-Y (of the mean per-frame PSNR) and delta per 10 kMAC/px beyond the control. On 2 cores (bf16) 1,500 steps
-take about 11 min at 16x3, 18 at 16x5 and 30 at 32x3: fine-tuning, a lower bound of what training a heavier network
-from the start gives (docs/journal/2026-12-03-a-32-channel-band-reference-trained.md); a GPU runs more steps.
-Needs `make corpus`.
+trained again, and an interrupted one resumes. Then each reference alone on the first --frames of each clip (x265
+at the QP): delta PSNR-Y (of the mean per-frame PSNR) and delta per 10 kMAC/px beyond the control. On 2 cores (bf16)
+1,500 steps take about 11 min at 16x3, 18 at 16x5 and 30 at 32x3: fine-tuning, a lower bound of what training
+a heavier network from the start gives (docs/journal/2026-12-03-a-32-channel-band-reference-trained.md); a GPU
+runs more steps (--device cuda). Needs `make corpus`.
 """
 from __future__ import annotations
 
