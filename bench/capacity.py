@@ -3,10 +3,10 @@ from the shipped QP band reference (grown, its function unchanged) and trained o
 steps, then judged alone on clips no reference trained on.
 
     python bench/capacity.py [--clip CLIP ...] [--qp 37] [--shapes 16x3,16x5,24x3,32x3]
-                             [--float-steps 1000] [--qat-steps 500] [--lr 2e-4] [--device auto] [-o runs/capacity]
+                             [--float-steps 1000] [--qat-steps 500] [--lr 1e-3] [--device auto] [-o runs/capacity]
 
 Each shape CxS (C channels, S stages) is `mtvir-pretrain --corpus camera --qps QP --channels C --stages S --init
-x265-qpQP.mtvir --float-steps F --qat-steps Q --lr LR --qat-lr LR` (the first shape, 16x3 by default, the shipped
+x265-qpQP.mtvir --float-steps F --qat-steps Q --lr LR --qat-lr QLR` (the first shape, 16x3 by default, the shipped
 one, is the control: the same steps from the same start). A shape whose reference is in the output folder is not
 trained again, and an interrupted one resumes. Then each reference alone on the first --frames of each clip (x265
 at the QP): delta PSNR-Y (of the mean per-frame PSNR) and delta per 10 kMAC/px beyond the control. On 2 cores (bf16)
@@ -33,7 +33,7 @@ def train(shape: str, a: argparse.Namespace) -> m.Reference:
     out = a.output / f"x265-qp{a.qp}-{shape}.mtvir"
     if out.exists():
         return m.Reference.load(out)
-    cfg = PretrainConfig(float_steps=a.float_steps, qat_steps=a.qat_steps, batch=a.batch, lr=a.lr, qat_lr=a.lr,
+    cfg = PretrainConfig(float_steps=a.float_steps, qat_steps=a.qat_steps, batch=a.batch, lr=a.lr, qat_lr=a.qat_lr,
                          qps=(a.qp,), channels=channels, stages=stages, corpus="camera", device=_device(a.device),
                          init=str(m.references.PACKAGE_DIR / f"x265-qp{a.qp}.mtvir"))
     return pretrain(out, a.output / shape, cfg, cache=a.cache or a.output / "cache")
@@ -60,7 +60,9 @@ def main() -> None:
     p.add_argument("--shapes", default="16x3,16x5,24x3,32x3", help="CxS: channels x stages, comma-separated")
     p.add_argument("--float-steps", type=int, default=1000)
     p.add_argument("--qat-steps", type=int, default=500)
-    p.add_argument("--lr", type=float, default=2e-4, help="of every step (fine-tuning from a reference)")
+    p.add_argument("--lr", type=float, default=1e-3, help="the float steps' first (decaying to a fifth); at 2e-4 "
+                   "the new weights stay unused in 1,500 steps (docs/journal/2026-12-06-capacity-on-camera-content.md)")
+    p.add_argument("--qat-lr", type=float, default=2e-4, help="the quantization-aware steps'")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--device", default="auto")
     p.add_argument("-o", "--output", type=Path, default=Path("runs/capacity"))
@@ -71,8 +73,9 @@ def main() -> None:
     refs = [train(s, a) for s in shapes]
     clips = a.clip or [data.carphone()]
     table = [gains(refs, clip, a) for clip in clips]
-    print(f"\neach alone, x265 {a.config.upper()} QP {a.qp}, first {a.frames} frames; {a.float_steps} float + "
-          f"{a.qat_steps} quantization-aware steps at {a.lr:g} from x265-qp{a.qp} on the camera corpus\n")
+    print(f"\neach alone, x265 {a.config.upper()} QP {a.qp}, first {a.frames} frames; {a.float_steps} float steps "
+          f"(lr {a.lr:g} decaying to a fifth) and {a.qat_steps} quantization-aware ones (lr {a.qat_lr:g}) from "
+          f"x265-qp{a.qp} on the camera corpus\n")
     print("| channels x stages | MAC/px | parameters | " + " | ".join(c.stem for c in clips) + " |")
     print("|---|---|---|" + "---|" * len(clips))
     control = refs[0].arch.macs_per_pixel

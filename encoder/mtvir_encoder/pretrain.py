@@ -46,7 +46,7 @@ class PretrainConfig:
     seed: int = 0
     channels: int = 16  # width of the network (sefcnn): 16 ships; wider: (channels / 16)^2 the MACs per pixel
     stages: int = 3  # depth of the network (sefcnn): residual stages of five convolutions; 3 ships
-    tier: str = "full"  # the network: "full" (sefcnn of ``channels``) or "light" (descriptor.light(), no channels)
+    tier: str = "full"  # the network: "full" (sefcnn of channels x stages) or "light" (descriptor.light())
     checkpoint_every: int = 250
     device: str = "cpu"  # where the steps run ("cuda" on a GPU machine); the data stays on the CPU
     precision: str = "auto"  # the steps' convolutions: fp32, bf16 (autocast; parameters stay fp32), auto (resolved)
