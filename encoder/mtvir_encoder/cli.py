@@ -40,7 +40,8 @@ def pretrain_main(argv: list[str] | None = None) -> int:
                    help="residual stages of five convolutions (default %(default)s; each adds 11,792 MAC/px at 16 "
                         "channels)")
     p.add_argument("--tier", choices=["light", "full"], default=d.tier,
-                   help=f"the network: full (today's, 40 kMAC/px) or light ({LIGHT_MACS:,} MAC/px; --channels, --stages ignored)")
+                   help=f"the network: full (today's, 40 kMAC/px) or light ({LIGHT_MACS:,} MAC/px; --channels and "
+                        "--stages ignored)")
     p.add_argument("--qps", default=",".join(map(str, d.qps)),
                    help="QPs of the training pairs: one QP band per reference (default %(default)s)")
     p.add_argument("--corpus", choices=CORPORA, default=d.corpus,
