@@ -60,8 +60,8 @@ def main() -> None:
     p.add_argument("--shapes", default="16x3,16x5,24x3,32x3", help="CxS: channels x stages, comma-separated")
     p.add_argument("--float-steps", type=int, default=1000)
     p.add_argument("--qat-steps", type=int, default=500)
-    p.add_argument("--lr", type=float, default=1e-3, help="the float steps' first (decaying to a fifth); at 2e-4 "
-                   "the new weights stay unused in 1,500 steps (docs/journal/2026-12-06-capacity-on-camera-content.md)")
+    p.add_argument("--lr", type=float, default=1e-3, help="the float steps' first (decaying to a fifth; "
+                   "docs/journal/2026-12-06-capacity-on-camera-content.md)")
     p.add_argument("--qat-lr", type=float, default=2e-4, help="the quantization-aware steps'")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--device", default="auto")
