@@ -17,15 +17,13 @@ runs more steps (--device cuda). Needs `make corpus`.
 from __future__ import annotations
 
 import argparse
-import tempfile
 from pathlib import Path
-
-import numpy as np
 
 import mtvir_decoder as m
 from mtvir_encoder import bl, data
 from mtvir_encoder.cli import _device
 from mtvir_encoder.pretrain import PretrainConfig, pretrain
+from reference_gain import alone  # bench/, beside this script
 
 
 def train(shape: str, a: argparse.Namespace) -> m.Reference:
@@ -37,18 +35,6 @@ def train(shape: str, a: argparse.Namespace) -> m.Reference:
                          qps=(a.qp,), channels=channels, stages=stages, corpus="camera", device=_device(a.device),
                          init=str(m.references.PACKAGE_DIR / f"x265-qp{a.qp}.mtvir"))
     return pretrain(out, a.output / shape, cfg, cache=a.cache or a.output / "cache")
-
-
-def gains(refs: list[m.Reference], clip: Path, a: argparse.Namespace) -> list[float]:
-    video = bl.read_video(clip, a.frames)
-    with tempfile.TemporaryDirectory() as d:
-        base = bl.code(video, Path(d) / "bl.mp4", "x265", a.qp, a.config)
-    psnr = lambda frames: np.mean([bl.psnr(x, y, 255) for x, y in zip(frames, video.y)])
-    before, out = psnr(base.recon.y), []
-    for ref in refs:
-        el = m.write(ref.arch, [(0, len(video), ref.params, m.Coding())], ref, video.width, video.height, 8, len(video))
-        out.append(psnr(list(m.Enhancer(el, reference=ref).enhance_frames(base.recon.y))) - before)
-    return out
 
 
 def main() -> None:
@@ -72,7 +58,7 @@ def main() -> None:
     shapes = a.shapes.split(",")
     refs = [train(s, a) for s in shapes]
     clips = a.clip or [data.carphone()]
-    table = [gains(refs, clip, a) for clip in clips]
+    table = [alone(refs, bl.read_video(clip, a.frames), a.qp, a.config) for clip in clips]
     print(f"\neach alone, x265 {a.config.upper()} QP {a.qp}, first {a.frames} frames; {a.float_steps} float steps "
           f"(lr {a.lr:g} decaying to a fifth) and {a.qat_steps} quantization-aware ones (lr {a.qat_lr:g}) from "
           f"x265-qp{a.qp} on the camera corpus\n")

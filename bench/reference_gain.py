@@ -34,19 +34,21 @@ def main() -> None:
           f"of each reference alone (PSNR-Y of the mean per-frame PSNR)\n")
     print("| reference | " + " | ".join(f"QP {q}" for q in qps) + " |")
     print("|---|" + "---|" * len(qps))
-    rows = {r.name: [] for r in refs}
+    columns = [alone(refs, video, qp, a.config) for qp in qps]
+    for i, ref in enumerate(refs):
+        print(f"| {ref.name} | " + " | ".join(f"{gains[i]:+.3f} dB" for gains in columns) + " |")
+
+
+def alone(refs: list[m.Reference], video: bl.Video, qp: int, config: str) -> list[float]:
+    """Delta PSNR-Y (of the mean per-frame PSNR) of each reference sent alone, on the video's x265 BL at the QP."""
     with tempfile.TemporaryDirectory() as d:
-        for qp in qps:
-            base = bl.code(video, Path(d) / "bl.mp4", "x265", qp, a.config)
-            before = np.mean([bl.psnr(x, y, 255) for x, y in zip(base.recon.y, video.y)])
-            for ref in refs:
-                el = m.write(ref.arch, [(0, len(video), ref.params, m.Coding())], ref, video.width, video.height, 8,
-                             len(video))
-                out = m.Enhancer(el, reference=ref).enhance_frames(base.recon.y)
-                after = np.mean([bl.psnr(x, y, 255) for x, y in zip(out, video.y)])
-                rows[ref.name].append(after - before)
-    for name, gains in rows.items():
-        print(f"| {name} | " + " | ".join(f"{g:+.3f} dB" for g in gains) + " |")
+        base = bl.code(video, Path(d) / "bl.mp4", "x265", qp, config)
+    psnr = lambda frames: np.mean([bl.psnr(x, y, 255) for x, y in zip(frames, video.y)])
+    before, gains = psnr(base.recon.y), []
+    for ref in refs:
+        el = m.write(ref.arch, [(0, len(video), ref.params, m.Coding())], ref, video.width, video.height, 8, len(video))
+        gains.append(psnr(list(m.Enhancer(el, reference=ref).enhance_frames(base.recon.y))) - before)
+    return gains
 
 
 if __name__ == "__main__":

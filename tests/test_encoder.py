@@ -432,7 +432,6 @@ def test_fine_tuning_starts_from_a_reference(tmp_path, monkeypatch):
     assert not (tmp_path / "w3").exists()
 
 
-
 def test_a_heavier_network_starts_where_the_reference_is(tmp_path, monkeypatch):
     """--init with more --channels or --stages: the shipped reference grown computes its function to float32
     rounding (new channels read into nothing, new stages end on a zero conv), then trains and ships at its size."""
@@ -455,6 +454,7 @@ def test_a_heavier_network_starts_where_the_reference_is(tmp_path, monkeypatch):
     assert r.arch == m.sefcnn(20, 4) and r.arch.macs_per_pixel > 2 * ref.arch.macs_per_pixel
     el = m.write(r.arch, [(0, 1, r.params, m.Coding())], r, 64, 48, 8, 1)
     assert m.Enhancer(el, reference=r).enhance(synthetic(1, 48, 64, 8).y[0], 0).shape == (48, 64)
+
 
 def test_pretraining_stops_on_time_and_resumes(tmp_path, monkeypatch):
     """A band reference: pairs at one QP, a time limit that stops at a checkpoint, a rerun that finishes from it."""

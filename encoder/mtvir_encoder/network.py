@@ -213,34 +213,35 @@ class Network(nn.Module):
             raise MtvirError(f"a {c0}-channel, {s0}-stage network grows into one of as many or more, not {c1} "
                              f"channels and {s1} stages")
         per = 0 if same else len(arch.layers[2:-2]) // s1  # layers of one stage: its convolutions and its SE
-        old_of = {i if i < 2 + per * s0 else i + per * (s1 - s0): i for i in range(len(self.convs))}
-        for k in range(s0, s1):  # a new stage's layers: the affine pairs of the last existing stage's
-            old_of.update({2 + per * k + j: -(2 + per * (s0 - 1) + j) - 1 for j in range(per)})
+        # new layer -> (layer of this network, whether its weights are copied or only its affine pair is taken)
+        source = {i if i < 2 + per * s0 else i + per * (s1 - s0): (i, True) for i in range(len(self.convs))}
+        for k in range(s0, s1):  # a new stage: the affine pairs of the last existing stage's layers
+            source.update({2 + per * k + j: (2 + per * (s0 - 1) + j, False) for j in range(per)})
         net = Network(arch).init_identity(seed)  # Kaiming weights where nothing is copied
         with torch.no_grad():
             for k in range(s0, s1):
                 net.convs[2 + per * k + per - 2].weight.zero_()  # the new stage's last convolution
             for i, new in enumerate(net.convs):
-                j = old_of[i]
-                old = self.convs[j if j >= 0 else -j - 1]
-                w = new.weight.clone()  # the conv weight wanted (init_identity's affine is (1, 0) or the tail's)
-                w.mul_(new.scale).add_(new.shift)
-                if j >= 0:  # a layer of this network: its weights, zero from the new channels
-                    theirs = old.conv_weight().detach()
+                j, copy = source[i]
+                old = self.convs[j]
+                w = new.conv_weight()  # the conv weight wanted: init_identity's, or this network's where it has one
+                if copy:
+                    theirs = old.conv_weight()
                     co, ci = theirs.shape[:2]
                     w[:, ci:] = 0
                     w[:co, :ci] = theirs
                     new.bias.zero_()
-                    new.bias[:co] = old.bias.detach()
-                scale, shift = (float(v) for v in (old.scale, old.shift))
+                    new.bias[:co] = old.bias
+                scale, shift = float(old.scale), float(old.shift)
                 new.set_affine(scale, shift)
                 new.weight.copy_((w - shift) / scale)
         return net
 
+
 def sefcnn_shape(arch: Architecture) -> tuple[int, int]:
     """(channels, stages) of a network that ``descriptor.sefcnn`` makes with its other defaults, else MtvirError."""
     channels, stages = arch.layers[0].cout, sum(n.op == SE for n in arch.nodes)
-    if stages < 1 or arch.canonical_bytes() != sefcnn(channels, stages, quant_scale=arch.quant_scale).canonical_bytes():
+    if stages < 1 or arch.canonical_bytes() != sefcnn(channels, stages,
+                                                      quant_scale=arch.quant_scale).canonical_bytes():
         raise MtvirError("not a SEFCNN network (descriptor.sefcnn): only those grow")
     return channels, stages
-
