@@ -96,6 +96,17 @@ def test_unshuffle_networks_equal_numpy_at_any_size(light_el, h, w):
         assert np.abs(m.Enhancer(data).run_float(x) - want).max() < 1e-4
 
 
+def test_an_unshuffled_plane_feeds_one_strided_convolution(light_el):
+    # an unshuffled plane and the convolution that alone reads it run as one stride-2 convolution (the same sums);
+    # the nested network's unshuffle of 8 channels stays SpaceToDepth; outputs are checked against numpy above
+    for (arch, data), unshuffles in zip(light_el, ([1, 0], [2, 1])):
+        params = m.read(data).groups[0].params.folded(arch)
+        plain, fused = (m.graph.build(arch, params, strided_heads=s).graph.node for s in (False, True))
+        assert [[n.op_type for n in g].count("SpaceToDepth") for g in (plain, fused)] == unshuffles
+        strides = [list(a.ints) for n in fused for a in n.attribute if a.name == "strides"]
+        assert strides == [[2, 2]]
+
+
 def test_unshuffle_networks_tiled_equal_whole(light_el):
     luma = frame(203, 251, 4)
     for arch, data in light_el:
