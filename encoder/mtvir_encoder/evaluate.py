@@ -146,7 +146,8 @@ def evaluate(clips: list[Path], out_dir: Path, cfg: EvalConfig, reference: Refer
         rows.append(row)
         log(f"    BL {row['bl_kbps']:.1f} kbit/s {row['psnr_y_bl']:.3f} dB, EL {row['el_bits'] // 8} B "
             f"{row['psnr_y_el'] - row['psnr_y_bl']:+.3f} dB, {row['seconds_export']:.0f} s")
-    settings = {**dataclasses.asdict(cfg), "references": [f"{r.name} {r.id.hex()}" for r in refs]}
+    every = refs + [r for t in cfg.tiers if t != "full" for r in references.starting_points(t)]  # J's choices
+    settings = {**dataclasses.asdict(cfg), "references": [f"{r.name} {r.id.hex()}" for r in every]}
     summary = {"machine": _machine(), "settings": settings,
                "points": rows, "bd_rate": bd_table(rows), "ablations": ablation_table(rows) if cfg.ablations else [],
                "tiers": tier_table(rows) if len(cfg.tiers) > 1 else []}
