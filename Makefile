@@ -70,7 +70,8 @@ pretrain: $(STAMP) corpus  ## the band and camera references of both tiers; long
 	for q in 22 27 32 37; do $(BIN)/mtvir-pretrain --qps $$q --batch 64 --float-steps 7650 --qat-steps 1350 \
 		--workdir runs/pretrain/qp$$q -o decoder_sdk/mtvir_decoder/references/x265-qp$$q.mtvir || exit 1; done
 	for q in 22 27 32 37; do $(BIN)/mtvir-pretrain --tier light --qps $$q --batch 32 --float-steps 24000 \
-		--qat-steps 4000 --workdir runs/pretrain_light/qp$$q \
+		--qat-steps 4000 --teacher decoder_sdk/mtvir_decoder/references/x265-qp$$q.mtvir \
+		--workdir runs/pretrain_light/qp$$q \
 		-o decoder_sdk/mtvir_decoder/references/light-x265-qp$$q.mtvir || exit 1; done
 	for q in 22 27 32 37; do $(BIN)/mtvir-pretrain --corpus camera --qps $$q --batch 64 --float-steps 0 \
 		--qat-steps 2000 --init decoder_sdk/mtvir_decoder/references/x265-qp$$q.mtvir \

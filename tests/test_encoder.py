@@ -456,6 +456,33 @@ def test_a_heavier_network_starts_where_the_reference_is(tmp_path, monkeypatch):
     assert m.Enhancer(el, reference=r).enhance(synthetic(1, 48, 64, 8).y[0], 0).shape == (48, 64)
 
 
+def test_a_light_reference_learns_from_the_full_one(tmp_path, monkeypatch):
+    """--teacher: the targets are the teacher's output on the decoded frames (the SDK's graph, clipped), not the
+    originals; a missing or damaged teacher is refused before anything is written."""
+    from mtvir_encoder import pretrain
+    video = synthetic(2, 48, 64, 8)
+    monkeypatch.setattr(data, "pretraining_sources", lambda corpus: iter([("synthetic", video, "ra", "synthetic")]))
+    full = m.references.PACKAGE_DIR / "x265-qp37.mtvir"
+    seen, sampler = [], pretrain.PatchSampler
+    monkeypatch.setattr(pretrain, "PatchSampler", lambda pairs, *a: seen.extend(pairs) or sampler(pairs, *a))
+    cfg = pretrain.PretrainConfig(float_steps=2, qat_steps=1, batch=2, patch=32, margin=4, qps=(37,), tier="light",
+                                  teacher=str(full))
+    r = pretrain.pretrain(tmp_path / "light.mtvir", tmp_path / "w", cfg, progress=False)
+    assert r.arch == m.descriptor.light()
+    teacher = m.Reference.load(full)
+    enh = m.Enhancer(m.write(teacher.arch, [(0, 1, teacher.params, m.Coding())], teacher), reference=teacher)
+    assert len(seen) == len(video)
+    for (d, target, qp, _), original in zip(seen, video.y):
+        want = np.clip(enh.run_float(d.astype(np.float32) / 255), 0, 1) * 255
+        assert qp == 37 and np.abs(target - want).max() < 1e-3
+        assert np.abs(target - original).mean() > 1  # not the originals
+    (tmp_path / "bad.mtvir").write_bytes(b"MTVR" + bytes(40))
+    for bad, why in ((tmp_path / "none.mtvir", "--teacher .*no such reference file"), (tmp_path / "bad.mtvir", "")):
+        with pytest.raises(m.MtvirError, match=why):
+            pretrain.pretrain(tmp_path / "x.mtvir", tmp_path / "w2", replace(cfg, teacher=str(bad)), progress=False)
+    assert not (tmp_path / "w2").exists()
+
+
 def test_pretraining_stops_on_time_and_resumes(tmp_path, monkeypatch):
     """A band reference: pairs at one QP, a time limit that stops at a checkpoint, a rerun that finishes from it."""
     from mtvir_encoder import pretrain

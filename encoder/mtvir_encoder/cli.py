@@ -52,6 +52,9 @@ def pretrain_main(argv: list[str] | None = None) -> int:
                    "(fine-tuning, e.g. a band's reference on the camera corpus); of fewer channels or stages, it "
                    "grows to --channels and --stages (new weights that change nothing yet), then the float steps "
                    "and the quantization-aware ones run")
+    p.add_argument("--teacher", type=Path, metavar="REFERENCE", help="train against this reference's output on the "
+                   "decoded frames instead of the originals (distillation; `make pretrain` teaches each light band "
+                   "reference with the full band reference)")
     p.add_argument("--device", default="auto", help="torch device for the steps: auto (cuda when present), cpu, cuda")
     p.add_argument("--precision", choices=PRECISIONS, default=d.precision,
                    help="arithmetic of the steps' convolutions: fp32, bf16 (autocast; the parameters stay float32), "
@@ -69,7 +72,7 @@ def pretrain_main(argv: list[str] | None = None) -> int:
     cfg = PretrainConfig(float_steps=a.float_steps, qat_steps=a.qat_steps, batch=a.batch, patch=a.patch, lr=a.lr,
                          qat_lr=a.qat_lr, seed=a.seed, channels=a.channels, stages=a.stages, tier=a.tier,
                          qps=tuple(int(q) for q in a.qps.split(",")), device=device, precision=a.precision,
-                         corpus=a.corpus, init=str(a.init or ""))
+                         corpus=a.corpus, init=str(a.init or ""), teacher=str(a.teacher or ""))
     status, ref = run_command("mtvir-pretrain", lambda: pretrain(a.output, a.workdir, cfg, resume=not a.no_resume,
                                                                  export_only=a.export_only, cache=a.cache,
                                                                  minutes=a.minutes),

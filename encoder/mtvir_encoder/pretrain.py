@@ -8,8 +8,9 @@ A reference per QP band is one run with ``qps`` set to that band.
 Schedule: float training (Adam, lr decaying from ``lr`` to ``lr / 5``), then the model is moved onto the integer
 grid and trained quantization-aware (STE) so that the integers shipped are good as they are. ``init`` starts from a
 reference instead of the identity: fine-tuned on its own grid, or grown into a wider or deeper network that computes
-its function (``Network.grown``). A checkpoint is written every ``checkpoint_every`` steps; ``resume`` continues
-from it.
+its function (``Network.grown``). ``teacher`` trains against a reference's output instead of the originals
+(distillation: the light tier's references gain more taught by the full network's; docs/journal/). A checkpoint is
+written every ``checkpoint_every`` steps; ``resume`` continues from it.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mtvir_decoder import Architecture, MtvirError, Reference, sefcnn
+from mtvir_decoder import Architecture, Coding, Enhancer, MtvirError, Reference, sefcnn, write
 from mtvir_decoder.descriptor import MAX_LAYERS, light
 from mtvir_decoder.files import atomic_path, write_atomic
 
@@ -54,6 +55,7 @@ class PretrainConfig:
     init: str = ""  # a reference to start from, its function unchanged (Network.grown to channels x stages when
     # those are larger): the float steps, then the quantization-aware ones; of this very network with no float
     # steps, the quantization-aware steps on its own grid (fine-tuning)
+    teacher: str = ""  # a reference whose output on the decoded frames is the target instead of the originals
 
 
 TIERS = ("light", "full")
@@ -91,6 +93,19 @@ def build_pairs(cfg: PretrainConfig, cache: Path) -> list[tuple[np.ndarray, np.n
     with atomic_path(path) as tmp:
         np.savez(tmp, **arrays)
     return pairs
+
+
+def taught(pairs, teacher: Reference, progress: bool = True) -> list[tuple[np.ndarray, np.ndarray, int, str]]:
+    """The pairs with the teacher's output (float, 0-255, clipped; the SDK's own graph) in place of the originals:
+    the part of them a network predicts from the decoded frame, without what none can, for a small one to learn."""
+    from mtvir_decoder.cli import progress_bar
+
+    enhancer = Enhancer(write(teacher.arch, [(0, 1, teacher.params, Coding())], teacher), reference=teacher)
+    out = []
+    for d, _, qp, source in progress_bar(pairs, progress, desc=f"teacher {teacher.name}", unit="frame"):
+        y = enhancer.run_float(d.astype(np.float32) / 255)
+        out.append((d, np.clip(y, 0, 1) * np.float32(255), qp, source))
+    return out
 
 
 class PatchSampler:
@@ -146,8 +161,10 @@ def pretrain(out: Path | None = None, workdir: Path = Path("runs/pretrain"), cfg
         raise MtvirError(f"{cfg.channels} channels: the EL format allows 1 to 64")
     if not 1 <= cfg.stages <= MAX_STAGES:
         raise MtvirError(f"{cfg.stages} stages: the EL format's {MAX_LAYERS} layers allow 1 to {MAX_STAGES}")
-    if cfg.init and not Path(cfg.init).is_file():
-        raise MtvirError(f"--init {cfg.init}: no such reference file")
+    for flag, path in (("--init", cfg.init), ("--teacher", cfg.teacher)):
+        if path and not Path(path).is_file():
+            raise MtvirError(f"{flag} {path}: no such reference file")
+    teacher = Reference.load(cfg.teacher) if cfg.teacher else None  # a damaged file refused before anything is written
     arch = architecture(cfg)  # the format's limits checked before anything is written
     workdir.mkdir(parents=True, exist_ok=True)
     out = Path(out) if out else Path(workdir) / "reference.mtvir"
@@ -191,7 +208,11 @@ def pretrain(out: Path | None = None, workdir: Path = Path("runs/pretrain"), cfg
     precision = resolve_precision(cfg.precision, dev)
     print(f"{cfg.tier} tier ({net.arch.macs_per_pixel:,} MAC/px), {precision} steps on {dev}; building training pairs "
           "(cached after the first run)...", flush=True)
+    if teacher is not None:
+        print(f"targets: {teacher.name}'s output (gain_dB: towards it)", flush=True)
     pairs = build_pairs(cfg, cache or workdir / "cache")
+    if teacher is not None:
+        pairs = taught(pairs, teacher, progress)
     sampler = PatchSampler(pairs, cfg.patch, cfg.seed + step)
     total = cfg.float_steps + cfg.qat_steps
     m = cfg.margin
