@@ -46,19 +46,15 @@ def build(arch: Architecture, folded: list[tuple[np.ndarray, np.ndarray]], preci
     strided = _strided_heads(arch) if strided_heads else {}
     for i, n in enumerate(arch.nodes, start=1):
         out = f"n{i}"
-        if n.op == CONV and n.a in strided:
-            w, b = folded[n.b]
-            src, r = strided[n.a]
-            k = arch.layers[n.b].kernel
-            nodes.append(helper.make_node("Conv", [names[src], const(f"w{n.b}", _as_strided(w, r)),
-                                                   const(f"b{n.b}", b)], [out],
-                                          kernel_shape=[r * k] * 2, strides=[r, r], pads=[r * (k // 2)] * 4))
-            out = relu(out, n.c)
-        elif n.op == CONV:
+        if n.op == CONV:
             w, b = folded[n.b]
             k = arch.layers[n.b].kernel
-            nodes.append(helper.make_node("Conv", [names[n.a], const(f"w{n.b}", w), const(f"b{n.b}", b)], [out],
-                                          kernel_shape=[k, k], pads=[k // 2] * 4))
+            src, r = strided.get(n.a, (n.a, 1))
+            stride = {}
+            if r > 1:  # the unshuffle it alone reads and this convolution, as one of stride r over the plane
+                w, stride = _as_strided(w, r), {"strides": [r, r]}
+            nodes.append(helper.make_node("Conv", [names[src], const(f"w{n.b}", w), const(f"b{n.b}", b)], [out],
+                                          kernel_shape=[r * k] * 2, pads=[r * (k // 2)] * 4, **stride))
             out = relu(out, n.c)
         elif i in strided:
             pass  # its reader, a convolution of stride r, reads the plane itself

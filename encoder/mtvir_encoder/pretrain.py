@@ -208,10 +208,9 @@ def pretrain(out: Path | None = None, workdir: Path = Path("runs/pretrain"), cfg
     precision = resolve_precision(cfg.precision, dev)
     print(f"{cfg.tier} tier ({net.arch.macs_per_pixel:,} MAC/px), {precision} steps on {dev}; building training pairs "
           "(cached after the first run)...", flush=True)
-    if teacher is not None:
-        print(f"targets: {teacher.name}'s output (gain_dB: towards it)", flush=True)
     pairs = build_pairs(cfg, cache or workdir / "cache")
     if teacher is not None:
+        print(f"targets: {teacher.name}'s output (gain_dB: towards it)", flush=True)
         pairs = taught(pairs, teacher, progress)
     sampler = PatchSampler(pairs, cfg.patch, cfg.seed + step)
     total = cfg.float_steps + cfg.qat_steps
