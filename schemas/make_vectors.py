@@ -225,6 +225,47 @@ def tiered() -> bytes:
     return m.tiers.write(bodies)
 
 
+def colour() -> bytes:
+    """EL 4, 4:2:0 at an odd size (45x37 luma, 23x19 chroma), 10-bit: a full tier with a luma model (two groups)
+    and one light model that enhances U and V each on its own (one group)."""
+    luma = m.sefcnn(channels=8, stages=1, convs_per_stage=2, window=5)
+    chroma = m.descriptor.light(channels=8, convs=3, block=2)
+    y = m.write(luma, [(0, 2, params(luma, 51), m.Coding()), (2, 1, params(luma, 52), m.Coding())], None, 45, 37, 10, 3)
+    uv = m.write(chroma, [(0, 3, params(chroma, 53), m.Coding())], None, 23, 19, 10, 3)
+    return m.tiers.write({"full": {"y": y, "uv": uv}}, "4:2:0")
+
+
+def chroma_only() -> bytes:
+    """EL 4 whose one tier has a model for V alone: luma and U play as decoded."""
+    arch = m.descriptor.light(channels=8, convs=3, block=2)
+    v = m.write(arch, [(1, 2, params(arch, 61), m.Coding())], None, 20, 16, 8, 3)
+    return m.tiers.write({"light": {"v": v}}, "4:2:0", size=(40, 32))
+
+
+def refused_colour(data: bytes) -> dict[str, tuple[str, bytes, str, str]]:
+    """name: (the rule it breaks, bytes, the tier and plane read); the table's CRC recomputed."""
+    table = m.tiers.table(data)
+    head = table.tiers[0].offset - 4
+    row = 17 + 1 + 4 + 4 + 2 + 1  # first entry: after the facts and tier count (17 bytes), the kind, three figures, count
+
+    def table_edit(at: int, value: int) -> bytes:
+        b = bytearray(data)
+        b[at] = value
+        b[head:head + 4] = zlib.crc32(bytes(b[:head])).to_bytes(4, "little")
+        return bytes(b)
+
+    y, uv = table.tiers[0].entries
+    damaged = bytearray(data)
+    damaged[uv.offset + uv.size // 2] ^= 1
+    return {
+        "v4_planes_overlap": ("plane entries disjoint", table_edit(row, 3), "full", "y"),
+        "v4_chroma_in_400": ("no chroma model in 4:0:0", table_edit(15, 0), "full", "u"),
+        "v4_tier_macs": ("a tier's figures are its entries'", table_edit(22, data[22] ^ 1), "full", "y"),
+        "v4_damaged_chroma": ("a damaged chroma entry is refused (v4_colour's luma still decodes)", bytes(damaged),
+                              "full", "u"),
+    }
+
+
 def later_minor(arch: m.Architecture, ref: m.Reference) -> bytes:
     """Version 2.2 with fields this page does not define appended to the descriptor and to the model payload: a
     2.1 reader skips them, and the descriptor still equals the reference's (its known fields do)."""
@@ -380,6 +421,10 @@ def main(out: Path = OUT) -> None:
         "v2_minor2_trailing": (later_minor(arch, ref), ref, [(1, 8)]),
         "v3_tiers:light": (tiered(), None, [(0, 8), (2, 8)]),
         "v3_tiers:full": (tiered(), None, [(1, 8), (2, 8)]),
+        "v4_colour:full:y": (colour(), None, [(0, 10), (2, 10)]),
+        "v4_colour:full:u": (colour(), None, [(0, 10), (2, 10)]),
+        "v4_colour:full:v": (colour(), None, [(1, 10)]),
+        "v4_chroma_only:light:v": (chroma_only(), None, [(0, 8), (2, 8)]),
         "v2_1_blocks": (nested(), None, [(0, 8, picture(21, 33, 7, 255)), (1, 10, picture(16, 12, 8, 1023)),
                                          (2, 8, picture(5, 3, 9, 255))]),
     }
@@ -394,14 +439,15 @@ def main(out: Path = OUT) -> None:
         if old.is_file() and old.name != "reference_vec.mtvir":
             old.unlink()
     for key, (data, reference, frames) in vectors.items():
-        stem, _, tier = key.partition(":")  # a tiered EL: one entry per tier
-        name = f"{stem}_{tier}" if tier else stem
+        stem, tier, plane = (key.split(":") + ["", ""])[:3]  # a tiered EL: one entry per tier (and plane)
+        name = "_".join(filter(None, (stem, tier, plane)))
         (out / f"{stem}.mtvir").write_bytes(data)
-        el = m.read(data, reference, tier=tier or None)
+        el = m.read(data, reference, tier=tier or None, plane=plane or "y")
         enh = m.Enhancer(data, reference=reference, providers=["CPUExecutionProvider"], tier=tier or "auto")
+        enh = enh.chroma[plane] if plane in ("u", "v") else enh
         h, w = (el.height or 36, el.width or 44)
         entry = {"file": f"{stem}.mtvir", "reference": "reference_vec.mtvir" if reference else None,
-                 **({"tier": tier} if tier else {}),
+                 **({"tier": tier} if tier else {}), **({"plane": plane} if plane else {}),
                  "groups": [{"first_frame": g.first_frame, "frame_count": g.frame_count,
                              "params_sha256": hashlib.sha256(g.params.hash_bytes()).hexdigest(),
                              "folded_sha256": hashlib.sha256(b"".join(
@@ -437,6 +483,10 @@ def main(out: Path = OUT) -> None:
     for name, (rule, data, tier) in refused_tiers(tiered()).items():
         (out / f"refused_{name}.mtvir").write_bytes(data)
         manifest["refused"].append({"file": f"refused_{name}.mtvir", "reference": None, "tier": tier, "rule": rule})
+    for name, (rule, data, tier, plane) in refused_colour(colour()).items():
+        (out / f"refused_{name}.mtvir").write_bytes(data)
+        manifest["refused"].append({"file": f"refused_{name}.mtvir", "reference": None, "tier": tier,
+                                    "plane": plane, "rule": rule})
     (out / "vectors.json").write_text(json.dumps(manifest, indent=1) + "\n")
     print(f"wrote {len(vectors)} vectors and {len(manifest['refused'])} files to refuse to {out}")
 

@@ -371,9 +371,79 @@ def tiers(data: bytes) -> dict:
     return table
 
 
-def decode(data: bytes, reference: bytes | None, tier: str | None = None) -> tuple[dict, list[tuple[int, int, dict]]]:
-    """(descriptor, [(first frame, frame count, parameters)]) of an EL (of a tiered EL: of ``tier``, default its
-    most complex); ``reference``: its reference's file."""
+PLANE_BITS = {"y": 1, "u": 2, "v": 4}
+
+
+def colour_table(data: bytes) -> dict:
+    """The table of a colour EL ("Colour ELs"): frame facts, chroma format and, per tier name, its entries as
+    (planes mask, complexity, body bytes)."""
+    if len(data) > 1 << 24 or len(data) < 21 or data[:4] != b"MTVR" or data[4] != 4:
+        raise SpecError("not a colour EL")
+    r = Bytes(data, 6, len(data))
+    facts = (r.fixed("H"), r.fixed("H"), r.fixed("B"), r.fixed("I"))
+    fmt, count = r.fixed("B"), r.fixed("B")
+    if facts[0] > 16384 or facts[1] > 16384 or facts[2] > 16 or facts[3] > 1 << 30 or fmt > 3 or not 1 <= count <= 8:
+        raise SpecError("a colour table field beyond its limit")
+    rows = []
+    for _ in range(count):
+        kind, cost, n = r.fixed("B"), (r.fixed("I"), r.fixed("I"), r.fixed("H")), r.fixed("B")
+        if not 1 <= n <= 3:
+            raise SpecError("an entry count beyond its limit")
+        rows.append((kind, cost, [(r.fixed("B"), (r.fixed("I"), r.fixed("I"), r.fixed("H")), r.fixed("I"))
+                                  for _ in range(n)]))
+    if zlib.crc32(data[:r.pos]) != r.fixed("I"):
+        raise SpecError("colour table CRC mismatch")
+    kinds = [k for k, _, _ in rows]
+    sizes = [size for _, _, entries in rows for _, _, size in entries]
+    if any(k not in TIER_KINDS for k in kinds) or kinds != sorted(set(kinds)) \
+            or any(not 1 <= size <= 1 << 24 for size in sizes) or r.pos + sum(sizes) != len(data):
+        raise SpecError("tier kinds out of order, or sizes beyond limits or not adding up to the file")
+    per_luma = {0: None, 1: Fraction(1, 4), 2: Fraction(1, 2), 3: Fraction(1)}[fmt]
+    table, pos = {"facts": facts, "format": fmt, "tiers": {}}, r.pos
+    for kind, cost, entries in rows:
+        masks = [mask for mask, _, _ in entries]
+        if any(not 1 <= mask <= 7 or c[0] > 1 << 20 for mask, c, _ in entries) \
+                or masks != sorted(masks, key=lambda mask: mask & -mask) \
+                or any(a & b for i, a in enumerate(masks) for b in masks[i + 1:]) \
+                or any(mask & 6 and fmt == 0 or mask & 1 and mask & 6 and fmt != 3 for mask in masks):
+            raise SpecError("plane entries overlapping, out of order, or naming planes the chroma format lacks")
+        macs = sum(c[1] * (1 if bit == 1 else per_luma) for mask, c, _ in entries for bit in (1, 2, 4) if mask & bit)
+        if cost != (sum(c[0] for _, c, _ in entries), math.ceil(macs), max(c[2] for _, c, _ in entries)):
+            raise SpecError("a tier's figures differ from its entries'")
+        table["tiers"][TIER_KINDS[kind]] = []
+        for mask, c, size in entries:
+            table["tiers"][TIER_KINDS[kind]].append((mask, c, data[pos:pos + size]))
+            pos += size
+    return table
+
+
+def plane_size(width: int, height: int, fmt: int, plane: str) -> tuple[int, int]:
+    if plane == "y" or fmt == 3:
+        return width, height
+    return -(-width // 2), (-(-height // 2) if fmt == 1 else height)
+
+
+def decode(data: bytes, reference: bytes | None, tier: str | None = None, plane: str = "y"
+           ) -> tuple[dict, list[tuple[int, int, dict]]] | None:
+    """(descriptor, [(first frame, frame count, parameters)]) of an EL's model of ``plane`` (of a tiered EL: in
+    ``tier``, default its most complex); ``reference``: its reference's file. None: the plane plays as decoded."""
+    if data[4:5] == b"\x04":
+        table = colour_table(data)
+        entries = table["tiers"][tier or list(table["tiers"])[-1]]
+        found = [(c, body) for mask, c, body in entries if mask & PLANE_BITS[plane]]
+        if not found:
+            return None
+        (cost, body), = found
+        if body[4:5] in (b"\x03", b"\x04"):
+            raise SpecError("an entry's EL of version 3 or 4")
+        el, models = decode(body, reference)
+        w, h = plane_size(*table["facts"][:2], table["format"], plane)
+        if (el["width"], el["height"], el["bit_depth"], el["frame_count"]) != (w, h, *table["facts"][2:]) \
+                or el["complexity"] != cost:
+            raise SpecError("an entry's EL whose frame facts or complexity differ from the table's")
+        return el, models
+    if plane != "y":
+        return None
     if data[4:5] == b"\x03":
         table = tiers(data)
         cost, body = table["tiers"][tier or list(table["tiers"])[-1]]
@@ -506,8 +576,13 @@ def check_vectors(folder: Path) -> list[str]:
         name, tol = entry["file"], entry.get("tolerance", manifest["tolerance"])
         try:
             ref = (folder / entry["reference"]).read_bytes() if entry["reference"] else None
-            el, models = decode((folder / name).read_bytes(), ref, entry.get("tier"))
+            decoded = decode((folder / name).read_bytes(), ref, entry.get("tier"), entry.get("plane", "y"))
+            if decoded is None:
+                failures.append(f"{name}: no model for plane {entry['plane']}")
+                continue
+            el, models = decoded
             name += f" ({entry['tier']} tier)" if entry.get("tier") else ""
+            name += f" ({entry['plane'].upper()})" if entry.get("plane") else ""
             got = [(f, n, hashlib.sha256(params_bytes(p)).hexdigest(), hashlib.sha256(folded_bytes(p)).hexdigest())
                    for f, n, p in models]
             want = [(g["first_frame"], g["frame_count"], g["params_sha256"], g["folded_sha256"])
@@ -543,7 +618,8 @@ def check_vectors(folder: Path) -> list[str]:
     for entry in manifest.get("refused", []):
         try:
             ref = (folder / entry["reference"]).read_bytes() if entry["reference"] else None
-            decode((folder / entry["file"]).read_bytes(), ref, entry.get("tier"))
+            if decode((folder / entry["file"]).read_bytes(), ref, entry.get("tier"), entry.get("plane", "y")) is None:
+                raise SpecError("no model for that plane")
             failures.append(f"{entry['file']}: decoded, the spec refuses it ({entry['rule']})")
         except SpecError:
             print(f"ok  {entry['file']}: refused ({entry['rule']})")

@@ -24,9 +24,10 @@ from mtvir_decoder import carriage, references
 FRAMES, WIDTH, HEIGHT = 16, 64, 48
 
 
-def make_seed(folder: Path, tiered: bool = False) -> Path:
+def make_seed(folder: Path, tiered: bool = False, colour: bool = False) -> Path:
     """``folder/one.mp4``: a 16-frame 64x48 x265 BL carrying a two-group EL in band (``tiered``: a tiered EL, a light
-    and a full tier of two groups each, so each message holds both tiers' group)."""
+    and a full tier of two groups each, so each message holds both tiers' group; ``colour``: a colour EL whose U and
+    V model has one group, so the first message holds a luma and a chroma group, the second a luma one alone)."""
     import av
     from conftest import perturbed, random_params
     folder.mkdir(parents=True, exist_ok=True)
@@ -51,6 +52,10 @@ def make_seed(folder: Path, tiered: bool = False) -> Path:
         el = m.tiers.write({"full": el, "light": m.write(light, [(0, 8, random_params(light, 1), m.Coding()),
                                                                  (8, 8, random_params(light, 2), m.Coding())],
                                                         None, WIDTH, HEIGHT, 8, FRAMES)})
+    if colour:
+        light = m.descriptor.light(channels=8, convs=3)
+        el = m.tiers.write({"full": {"y": el, "uv": m.write(light, [(0, 16, random_params(light, 3), m.Coding())],
+                                                            None, WIDTH // 2, HEIGHT // 2, 8, FRAMES)}}, "4:2:0")
     carriage.embed(bl, el, one, ref)
     return one
 

@@ -59,8 +59,10 @@ def with_crc(body: bytes) -> bytes:
 
 
 def fix_tiered(data: bytes) -> bytes:
-    """A tiered EL's CRCs made valid again where its sizes still place them (the table's, each tier's EL's), so
-    that a mutant reaches the checks behind them."""
+    """A tiered or colour EL's CRCs made valid again where its sizes still place them (the table's, each tier's or
+    entry's EL's), so that a mutant reaches the checks behind them."""
+    if len(data) >= 18 and data[:4] == layout.MAGIC and data[4] == layout.PLANAR_MAJOR:
+        return _fix_colour(data)
     if len(data) < 17 or data[:4] != layout.MAGIC or data[4] != layout.TIERED_MAJOR:
         return data
     b, rows = bytearray(data), data[15]
@@ -77,6 +79,25 @@ def fix_tiered(data: bytes) -> bytes:
     return bytes(b)
 
 
+def _fix_colour(data: bytes) -> bytes:
+    b, pos, sizes = bytearray(data), 17, []
+    for _ in range(data[16]):  # tier rows: kind, three figures (11 bytes), entry count, entries of 15 bytes
+        if pos + 12 > len(b):
+            return data
+        count = b[pos + 11]
+        sizes += [int.from_bytes(b[pos + 12 + 15 * e + 11:pos + 12 + 15 * e + 15], "little") for e in range(count)]
+        pos += 12 + 15 * count
+    if pos + 4 > len(b):
+        return data
+    b[pos:pos + 4] = zlib.crc32(bytes(b[:pos])).to_bytes(4, "little")
+    offset = pos + 4
+    for size in sizes:
+        if 4 <= size and offset + size <= len(b):
+            b[offset + size - 4:offset + size] = zlib.crc32(bytes(b[offset:offset + size - 4])).to_bytes(4, "little")
+        offset += size
+    return bytes(b)
+
+
 def seeds() -> list[tuple[str, bytes, m.Reference | None]]:
     """(name, EL bytes, the reference to read it with) for every seed."""
     from conftest import perturbed, random_params
@@ -84,7 +105,8 @@ def seeds() -> list[tuple[str, bytes, m.Reference | None]]:
     vec = ROOT / "schemas" / "vectors"
     vref = m.Reference.load(vec / "reference_vec.mtvir")
     v1ref = m.Reference.load(vec / "v1" / "reference_vec.mtvir")
-    out = [(p.stem, p.read_bytes(), vref) for p in sorted(vec.glob("v2_*.mtvir")) + sorted(vec.glob("v3_*.mtvir"))]
+    out = [(p.stem, p.read_bytes(), vref) for p in sorted(vec.glob("v2_*.mtvir")) + sorted(vec.glob("v3_*.mtvir"))
+           + sorted(vec.glob("v4_*.mtvir"))]
     out += [(p.stem, p.read_bytes(), v1ref) for p in sorted((vec / "v1").glob("v1_*.mtvir"))]
     out.append(("reference_vec", (vec / "reference_vec.mtvir").read_bytes(), None))
     arch = m.sefcnn()
@@ -195,7 +217,8 @@ def check(data: bytes, reference) -> str:
     """The outcome's name, or raise what broke the contract (anything not an MtvirError). A tiered EL: each tier
     it may hold, and the automatic choice."""
     if tiers.is_tiered(data):
-        outcomes = [_check_one(data, reference, name) for name in tiers.NAMES]
+        outcomes = [_check_one(data, reference, name, plane) for name in tiers.NAMES
+                    for plane in (tiers.PLANE_NAMES if tiers.version(data) == layout.PLANAR_MAJOR else "y")]
         try:
             with warnings.catch_warnings():  # a damaged tier passed over: its warning is expected
                 warnings.simplefilter("ignore", m.errors.MtvirWarning)
@@ -207,18 +230,22 @@ def check(data: bytes, reference) -> str:
     return _check_one(data, reference, None)
 
 
-def _check_one(data: bytes, reference, tier: str | None) -> str:
+def _check_one(data: bytes, reference, tier: str | None, plane: str = "y") -> str:
     try:
-        el = m.read(data, reference, tier=tier)
+        el = m.read(data, reference, tier=tier, plane=plane)
     except m.MtvirError as exc:
         return type(exc).__name__
+    if el is None:
+        return "no model"
     if el.groups:  # a valid mutant must also run
         h, w = el.height or 8, el.width or 8
         if h * w <= 1 << 16:
             luma = np.full((h, w), 100, np.uint8 if el.bit_depth in (0, 8) else np.uint16)
             try:
-                m.Enhancer(data, reference=reference, providers=["CPUExecutionProvider"], tier=tier or "auto"
-                           ).enhance(luma, el.groups[0].first_frame)
+                with warnings.catch_warnings():  # a damaged chroma model passed over: its warning is expected
+                    warnings.simplefilter("ignore", m.errors.MtvirWarning)
+                    enh = m.Enhancer(data, reference=reference, providers=["CPUExecutionProvider"], tier=tier or "auto")
+                (enh if plane == "y" else enh.chroma.get(plane, enh)).enhance(luma, el.groups[0].first_frame)
             except m.MtvirError as exc:
                 return "valid, then " + type(exc).__name__
     return "valid"

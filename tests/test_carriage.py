@@ -166,6 +166,18 @@ def test_hostile_one_file_videos_carrying_a_tiered_el(tmp_path_factory):
     assert {"ok", "MtvirError"} <= set(stats.outcomes), stats.report()
 
 
+def test_hostile_one_file_videos_carrying_a_colour_el(tmp_path_factory):
+    """A colour EL (EL 4) in band: joining the messages gives the exported EL back byte for byte, luma and chroma
+    models intact; every mutant ends in success or an MtvirError."""
+    seed = carriage_fuzz.make_seed(tmp_path_factory.mktemp("colour_seed"), colour=True)
+    enh = m.Enhancer.from_video(seed)
+    assert enh.planes == "yuv" and [g.first_frame for g in enh.el.groups] == [0, 8]
+    assert [g.frame_count for g in enh.chroma["u"].el.groups] == [16]
+    stats = carriage_fuzz.fuzz(seed, 150, seed=6, decode_every=5)
+    assert not stats.failures, stats.failures[:3]
+    assert {"ok", "MtvirError"} <= set(stats.outcomes), stats.report()
+
+
 def test_mtvir_decode_on_damaged_one_file_videos_prints_one_line_not_a_traceback(one_file_seed, tmp_path):
     rng = np.random.default_rng(5)
     seen = set()
@@ -179,3 +191,13 @@ def test_mtvir_decode_on_damaged_one_file_videos_prints_one_line_not_a_traceback
         (tmp_path / "o.y4m").unlink(missing_ok=True)
         seen.add(r.returncode)
     assert seen == {0, 2}
+
+
+def test_a_length_prefix_that_looks_like_a_start_code():
+    """A first NAL of 256-511 bytes in a length-prefixed packet has a length of 00 00 01 xx: read as lengths where
+    they account for the packet (the colour EL's second message, 406 B, was lost this way), Annex B otherwise."""
+    sei, slice_ = b"\x4e\x01" + bytes(range(1, 256)) + b"\x11" * 100, b"\x28\x01" + b"\x55" * 40
+    packet = b"".join(len(u).to_bytes(4, "big") + u for u in (sei, slice_))
+    assert packet[:3] == b"\0\0\1" and carriage.nal_units(packet, 4) == [sei, slice_]
+    annex_b = b"\0\0\0\1" + sei + b"\0\0\1" + slice_
+    assert carriage.nal_units(annex_b, 4) == [sei, slice_] == carriage.nal_units(annex_b, None)

@@ -167,14 +167,17 @@ def test_schema_drives_an_independent_parser(arch, reference, el_bytes):
     valid = [p.read_bytes() for p in vectors if not p.name.startswith("refused_")]
     for data in (el_bytes, reference.to_bytes(), *valid):
         schema = json.loads((ROOT / "schemas" / f"el_v{data[4]}.schema.json").read_text())
-        if data[4] != 3:
+        if data[4] not in (3, 4):
             assert _schema_parse(schema, data) == _strip(m.format.parse(data))
             continue
-        table, pos = _schema_parse(schema, data, whole=False)  # a tiered EL: the table, then each tier's EL v2
-        assert [t["kind"] for t in table["tiers"]] == [1, 2]
-        for row in table["tiers"]:
-            body = data[pos:pos + row["el_size"]]
-            pos += row["el_size"]
+        # a tiered or colour EL: the table, then each tier's (each plane entry's) EL v2
+        table, pos = _schema_parse(schema, data, whole=False)
+        sizes = [row["el_size"] for row in table["tiers"]] if data[4] == 3 else \
+            [e["el_size"] for row in table["tiers"] for e in row["entries"]]
+        assert len(sizes) >= 1 + (data[4] == 3)
+        for size in sizes:
+            body = data[pos:pos + size]
+            pos += size
             v2 = json.loads((ROOT / "schemas" / "el_v2.schema.json").read_text())
             assert _schema_parse(v2, body) == _strip(m.format.parse(body))
         assert pos == len(data)
@@ -218,7 +221,7 @@ def test_hostile_fields_with_valid_crc(el_bytes, reference):
 
 def test_version_and_magic(el_bytes, reference):
     with pytest.raises(m.UnsupportedVersionError):
-        m.read(_with_crc(el_bytes[:4] + b"\x04" + el_bytes[5:-4]), reference)
+        m.read(_with_crc(el_bytes[:4] + b"\x05" + el_bytes[5:-4]), reference)
     with pytest.raises(m.FormatError):
         m.read(b"XXXX" + el_bytes[4:], reference)
     with pytest.raises(m.FormatError):

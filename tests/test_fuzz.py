@@ -57,7 +57,7 @@ def test_hypothesis_fields_at_any_value(which, field, value):
 @settings(max_examples=300, deadline=1000, database=None)
 def test_hypothesis_arbitrary_bytes(blob):
     for data in (blob, b"MTVR\x02\x00" + blob, el_fuzz.with_crc(b"MTVR\x02\x00" + blob), b"MTVR\x03\x00" + blob,
-                 el_fuzz.fix_tiered(b"MTVR\x03\x00" + blob),
+                 el_fuzz.fix_tiered(b"MTVR\x03\x00" + blob), el_fuzz.fix_tiered(b"MTVR\x04\x00" + blob),
                  el_fuzz.with_crc(b"MTVR\x01\x00" + blob)):
         with pytest.raises(m.MtvirError):
             m.read(data)
@@ -69,11 +69,14 @@ def test_crc_detects_every_single_bit_flip_of_every_seed():
             bad = bytearray(data)
             bad[i // 8] ^= 1 << (i % 8)
             assert zlib.crc32(bytes(bad[:-4])) != int.from_bytes(bad[-4:], "little")
-            with pytest.raises(m.MtvirError):  # a tiered EL: the tier holding the flip (a flip in the table: any)
-                m.read(bytes(bad), ref, tier=_tier_at(data, i // 8))
+            tier, plane = _model_at(data, i // 8)
+            with pytest.raises(m.MtvirError):  # a tiered EL: the model holding the flip (a flip in the table: any)
+                m.read(bytes(bad), ref, tier=tier, plane=plane)
 
 
-def _tier_at(data: bytes, pos: int) -> str | None:
+def _model_at(data: bytes, pos: int) -> tuple[str | None, str]:
+    """(tier, plane) of the model whose bytes hold ``pos``; (None, "y") outside every model."""
     if not tiers.is_tiered(data):
-        return None
-    return next((t.name for t in tiers.table(data).tiers if t.offset <= pos < t.offset + t.size), None)
+        return None, "y"
+    return next(((t.name, e.planes[0]) for t in tiers.table(data).tiers for e in t.entries
+                 if e.offset <= pos < e.offset + e.size), (None, "y"))

@@ -112,6 +112,36 @@ def test_c_player_equals_python_bit_for_bit(c_tools, shipped, tmp_path, depth, w
     assert not np.array_equal(out[0][0], lumas[0]) and np.array_equal(out[3][0], lumas[3])  # group 3: none
 
 
+def colour_el(ref: m.Reference, w: int, h: int, depth: int, frames: int) -> bytes:
+    """An EL 4: the two-group luma EL, and one model for U and V (the reference perturbed) over frames 1-2."""
+    uv = m.write(ref.arch, [(1, 2, perturbed(ref.params, 7), m.Coding())], ref, (w + 1) // 2, (h + 1) // 2, depth,
+                 frames)
+    return m.tiers.write({"full": {"y": two_group_el(ref, w, h, depth, frames), "uv": uv}}, "4:2:0")
+
+
+@needs_cc
+@pytest.mark.parametrize("depth,w,h", [(8, 70, 46), (10, 65, 47)])
+def test_c_player_enhances_chroma_as_python_does(c_tools, shipped, tmp_path, depth, w, h):
+    """mtvir_enhance_frame (ABI 3) through the C example on a colour EL at even and odd sizes: every plane equals
+    Enhancer.enhance_frame; chroma of frames outside the chroma model's group is as decoded."""
+    peak, dtype = (1 << depth) - 1, np.uint8 if depth == 8 else np.uint16
+    header = y4m.Y4mHeader(w, h, depth)
+    with open(tmp_path / "in.y4m", "wb") as f:  # textured chroma, so that its model has something to change
+        writer = y4m.Writer(f, header)
+        for i in range(4):
+            writer.write(frame(h, w, i, dtype, peak), *(frame(*header.shapes()[1], 10 + 2 * i + k, dtype, peak)
+                                                        for k in range(2)))
+    (tmp_path / "el.mtvir").write_bytes(colour_el(shipped, w, h, depth, 4))
+    r = as_a_player([c_tools["c_player"], tmp_path / "el.mtvir", tmp_path / "in.y4m", tmp_path / "out.y4m"],
+                    tmp_path / "elsewhere")
+    assert r.returncode == 0 and "planes yuv" in r.stderr, r.stderr
+    (_, inp), (_, out) = y4m.read_file(tmp_path / "in.y4m"), y4m.read_file(tmp_path / "out.y4m")
+    enhancer = m.Enhancer(tmp_path / "el.mtvir")
+    for i, (a, b) in enumerate(zip(inp, out)):
+        assert all(np.array_equal(x, y) for x, y in zip(enhancer.enhance_frame(*a, i), b)), f"frame {i}"
+    assert not np.array_equal(out[1][1], inp[1][1]) and np.array_equal(out[0][1], inp[0][1])
+
+
 @needs_cc
 def test_c_player_copies_the_bl_when_the_el_is_corrupt(c_tools, shipped, tmp_path):
     lumas = [frame(40, 48, i) for i in range(3)]

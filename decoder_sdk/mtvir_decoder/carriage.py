@@ -7,8 +7,8 @@ message, as the standards require; a copy into another container (``ffmpeg -c co
 keeps it, since it is part of the coded pictures. A reader collects the messages, checks each on its own and
 joins the intact ones into one EL (``join``): a missing or damaged message costs only its group's frames, which
 then play as the BL. Joining the messages of an export gives back its .mtvir file byte for byte. A tiered EL
-(EL 3) travels the same way: each message is a tiered EL holding, of every tier, the group that starts at that
-frame; a damaged tier in a message costs that tier's group only.
+(EL 3) or a colour EL (EL 4) travels the same way: each message is such an EL holding, of every tier and plane
+model, the group that starts at that frame; a damaged tier or plane model in a message costs that group only.
 """
 from __future__ import annotations
 
@@ -27,44 +27,54 @@ CODECS = ("hevc", "h264")  # AV1 would take a metadata OBU (ITU-T T.35): not yet
 
 # --- EL <-> messages -------------------------------------------------------------------------------------------
 def split(el: bytes, reference: Reference | None = None) -> list[tuple[int, bytes]]:
-    """(first frame, message) for each group: the EL's header with that group alone (of a tiered EL: every
-    tier's group starting at that frame)."""
+    """(first frame, message) for each group: the EL's header with that group alone (of a tiered or colour EL:
+    every tier's and plane's group starting at that frame)."""
     if not tiers.is_tiered(el):
         return _split_single(el, reference)
-    per_tier = {t.name: dict(_split_single(el[t.offset:t.offset + t.size], _given(el[t.offset:t.offset + t.size],
-                                                                                    reference)))
-                for t in tiers.table(el).tiers}
-    firsts = sorted({first for messages in per_tier.values() for first in messages})
-    return [(first, tiers.write({name: messages[first] for name, messages in per_tier.items() if first in messages}))
-            for first in firsts]
+    table = tiers.table(el)
+    per_part = {(name, planes): dict(_split_single(body, _given(body, reference)))
+                for name, models in tiers.parts(el).items() for planes, body in models.items()}
+    firsts = sorted({first for messages in per_part.values() for first in messages})
+    return [(first, _write({part: messages[first] for part, messages in per_part.items() if first in messages},
+                           table)) for first in firsts]
 
 
 def join(messages: list[bytes], reference: Reference | None = None) -> tuple[bytes | None, list[str]]:
     """One EL from the messages that are intact and agree with the first intact one (same video, same reference,
     groups in order without overlap), and what was left out and why. None when no message is usable. Tiered
-    messages are joined tier by tier."""
+    messages are joined tier by tier and plane by plane."""
     if not any(tiers.is_tiered(data) for data in messages):
         return _join_single(messages, reference)
-    by_tier: dict[str, list[bytes]] = {}
-    problems = []
+    by_part: dict[tuple[str, str], list[bytes]] = {}
+    problems, first = [], None
     for k, data in enumerate(messages):
         try:
             table = tiers.table(data)
         except MtvirError as exc:
             problems.append(f"message {k}: {exc}")
             continue
-        for t in table.tiers:
-            by_tier.setdefault(t.name, []).append(data[t.offset:t.offset + t.size])
+        first = first or table
+        for name, models in tiers.parts(data).items():
+            for planes, body in models.items():
+                by_part.setdefault((name, planes), []).append(body)
     bodies = {}
-    for name, parts in by_tier.items():
+    for (name, planes), parts in by_part.items():
         data, left_out = _join_single(parts, _given(parts[0], reference))
-        problems += [f"{name} tier, {p}" for p in left_out]
+        what = f"{name} tier" + (f" {planes.upper()}" if first.chroma_format else "")
+        problems += [f"{what}, {p}" for p in left_out]
         if data is not None:
-            bodies[name] = data
+            bodies[name, planes] = data
     try:
-        return (tiers.write(bodies) if bodies else None), problems
+        return (_write(bodies, first) if bodies else None), problems
     except MtvirError as exc:
         return None, problems + [str(exc)]
+
+
+def _write(parts: dict[tuple[str, str], bytes], table: tiers.Table) -> bytes:
+    nested: dict[str, dict[str, bytes]] = {}
+    for (name, planes), body in parts.items():
+        nested.setdefault(name, {})[planes] = body
+    return tiers.write(nested, table.chroma_format, (table.width, table.height))
 
 
 def _given(body: bytes, reference: Reference | None) -> Reference | None:
@@ -202,18 +212,22 @@ def _length_size(codec: str, extradata: bytes | None) -> int | None:
 
 
 def nal_units(packet: bytes, length_size: int | None) -> list[bytes]:
-    if packet[:3] == b"\0\0\1" or packet[:4] == b"\0\0\0\1" or length_size is None:
-        parts = packet.split(b"\0\0\1")
-        return [p.rstrip(b"\0") for p in parts[1:] if p.rstrip(b"\0")]
-    out, i = [], 0
-    while i + length_size <= len(packet):
-        n = int.from_bytes(packet[i:i + length_size], "big")
-        i += length_size
-        if n == 0 or i + n > len(packet):
-            break
-        out.append(packet[i:i + n])
-        i += n
-    return out
+    """The NAL units of a packet: length-prefixed where the stream says so and the lengths account for the packet
+    exactly (a first NAL of 256-511 bytes has a 4-byte length that begins like a start code: 00 00 01 xx), else
+    split at Annex B start codes."""
+    if length_size is not None:
+        out, i = [], 0
+        while i + length_size <= len(packet):
+            n = int.from_bytes(packet[i:i + length_size], "big")
+            i += length_size
+            if n == 0 or i + n > len(packet):
+                break
+            out.append(packet[i:i + n])
+            i += n
+        if i == len(packet) or not (packet[:3] == b"\0\0\1" or packet[:4] == b"\0\0\0\1"):
+            return out
+    parts = packet.split(b"\0\0\1")
+    return [p.rstrip(b"\0") for p in parts[1:] if p.rstrip(b"\0")]
 
 
 def _insert(packet: bytes, nal: bytes, codec: str, length_size: int | None) -> bytes:

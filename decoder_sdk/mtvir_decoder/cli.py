@@ -1,4 +1,4 @@
-"""``mtvir-decode BL [EL] -o OUT``: decode the base layer, enhance every frame's luma with the EL (a .mtvir file, or
+"""``mtvir-decode BL [EL] -o OUT``: decode the base layer, enhance every frame's planes with the EL (a .mtvir file, or
 the one the BL carries in band), write the video. ``mtvir-shader SOURCE -o OUT.glsl``: the EL as an mpv /
 libplacebo user shader.
 
@@ -122,8 +122,8 @@ def decode(bl: Path, el: Path | None, out: Path, original: Path | None = None, f
         try:
             for i, planes in enumerate(progress_bar(video.frames(bl, frames), progress, total=total, unit="frame",
                                                     desc="mtvir-decode")):
-                y = enhancer.enhance(planes[0], i)
-                writer.write((y, planes[1], planes[2]))
+                y, u, v = enhancer.enhance_frame(*planes[:3], i)
+                writer.write((y, u, v))
                 if sources is not None:
                     ref = next(sources, None)
                     if ref is None:
@@ -132,24 +132,29 @@ def decode(bl: Path, el: Path | None, out: Path, original: Path | None = None, f
                         raise MtvirError(f"the original's frames ({ref[0].shape[1]}x{ref[0].shape[0]}, "
                                          f"{ref[0].dtype}) do not match the BL's ({y.shape[1]}x{y.shape[0]}, "
                                          f"{y.dtype})")
-                    # (frame, PSNR-Y of BL, of BL+EL, PSNR-U and -V: the EL leaves chroma as decoded)
-                    rows.append((i, psnr(planes[0], ref[0], peak), psnr(y, ref[0], peak),
-                                 psnr(planes[1], ref[1], peak), psnr(planes[2], ref[2], peak)))
+                    # (frame, PSNR-Y, -U, -V of the BL, then of BL+EL)
+                    rows.append((i, *(psnr(p, r, peak) for p, r in zip(planes[:3], ref)),
+                                 *(psnr(p, r, peak) for p, r in zip((y, u, v), ref))))
             complete = True
         finally:
             writer.close(complete)
     result = {"frames": i + 1, "enhanced": enhancer.active, "provider": enhancer.enhancer.provider
               if enhancer.active else None, "tier": enhancer.enhancer.tier if enhancer.active else None,
+              "planes": enhancer.enhancer.planes if enhancer.active else "",
               "output": str(out)}
     if rows:
-        for i, a, b, *_ in rows:
-            log(f"frame {i:5d}  BL {a:7.3f} dB  BL+EL {b:7.3f} dB  {b - a:+.3f}")
         t = np.asarray(rows, np.float64)
-        mean_bl, mean_el = float(t[:, 1].mean()), float(t[:, 2].mean())
-        yuv_bl, yuv_el = (float(np.mean((6 * t[:, k] + t[:, 3] + t[:, 4]) / 8)) for k in (1, 2))
-        log(f"mean PSNR-Y over {len(rows)} frames: BL {mean_bl:.3f} dB, BL+EL {mean_el:.3f} dB "
-            f"({mean_el - mean_bl:+.3f} dB); YUV-PSNR 6:1:1 BL {yuv_bl:.3f} dB, BL+EL {yuv_el:.3f} dB")
-        result.update(psnr_bl=mean_bl, psnr_el=mean_el, yuv_psnr_bl=yuv_bl, yuv_psnr_el=yuv_el, per_frame=rows)
+        for i, *p in rows:
+            log(f"frame {i:5d}  BL {p[0]:7.3f} dB  BL+EL {p[3]:7.3f} dB  {p[3] - p[0]:+.3f}  "
+                f"(U {p[4] - p[1]:+.3f}, V {p[5] - p[2]:+.3f})")
+        bl_, el_ = t[:, 1:4].mean(axis=0), t[:, 4:7].mean(axis=0)
+        yuv_bl, yuv_el = (float(np.mean((6 * t[:, k] + t[:, k + 1] + t[:, k + 2]) / 8)) for k in (1, 4))
+        log(f"mean PSNR over {len(rows)} frames, BL -> BL+EL: Y {bl_[0]:.3f} -> {el_[0]:.3f} dB "
+            f"({el_[0] - bl_[0]:+.3f}), U {bl_[1]:.3f} -> {el_[1]:.3f} ({el_[1] - bl_[1]:+.3f}), V {bl_[2]:.3f} -> "
+            f"{el_[2]:.3f} ({el_[2] - bl_[2]:+.3f}); YUV 6:1:1 {yuv_bl:.3f} -> {yuv_el:.3f} dB ({yuv_el - yuv_bl:+.3f})")
+        result.update(psnr_bl=float(bl_[0]), psnr_el=float(el_[0]), psnr_u_bl=float(bl_[1]), psnr_u_el=float(el_[1]),
+                      psnr_v_bl=float(bl_[2]), psnr_v_el=float(el_[2]), yuv_psnr_bl=yuv_bl, yuv_psnr_el=yuv_el,
+                      per_frame=rows)
     return result
 
 
@@ -171,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
                    "carries in band, if any, else the BL alone")
     p.add_argument("-o", "--output", type=Path, required=True,
                    help="OUT.y4m (raw), or OUT.mkv / .nut / .avi (lossless FFV1); nothing else is written")
-    p.add_argument("--reference", type=Path, metavar="ORIGINAL", help="print PSNR-Y of BL and BL+EL against it")
+    p.add_argument("--reference", type=Path, metavar="ORIGINAL", help="print PSNR-Y, -U, -V and YUV (6:1:1) of BL "
+                   "and BL+EL against it")
     p.add_argument("--frames", type=int, help="decode only the first N frames")
     p.add_argument("--cpu", action="store_true", help="ONNX Runtime on the CPU even where CUDA works")
     p.add_argument("--tier", choices=("auto",) + TIER_NAMES, default="auto",
@@ -186,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
                                                            tier=a.tier))
     if status:
         return status
-    what = f"enhanced ({r['tier']} tier, {r['provider']})" if r["enhanced"] else "base layer only"
+    what = f"enhanced ({r['tier']} tier, planes {r['planes'].upper()}, {r['provider']})" if r["enhanced"] else \
+        "base layer only"
     print(f"wrote {r['output']}: {r['frames']} frames, {what}")
     return 0
 
@@ -210,7 +217,8 @@ def load_el(source: Path) -> bytes:
 def shader_main(argv: list[str] | None = None) -> int:
     from . import shader
     p = argparse.ArgumentParser(prog="mtvir-shader", description="Write an EL as an mpv / libplacebo user shader "
-                                "(//!HOOK LUMA passes; chroma untouched): mpv --glsl-shaders=OUT.glsl VIDEO.")
+                                "(//!HOOK LUMA passes, and //!HOOK CHROMA passes for a colour EL's chroma models): "
+                                "mpv --glsl-shaders=OUT.glsl VIDEO.")
     p.add_argument("source", type=Path, help="the EL (.mtvir), or a video carrying its EL in band")
     p.add_argument("-o", "--output", type=Path, required=True, help="the shader file to write (.glsl)")
     p.add_argument("--group", type=int, help="the group whose model the shader runs, 0 first (needed when the EL "
@@ -223,7 +231,9 @@ def shader_main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
 
     def run():
-        built = shader.build(tiers.read(load_el(a.source), tier=a.tier), a.group, a.precision)
+        data = load_el(a.source)
+        chroma = {p: tiers.read(data, tier=a.tier, plane=p) for p in "uv"}
+        built = shader.build(tiers.read(data, tier=a.tier), a.group, a.precision, chroma)
         if not a.output.parent.is_dir():
             raise MtvirError(f"output folder {a.output.parent} does not exist")
         files.write_atomic(a.output, built.text)

@@ -1,4 +1,5 @@
-"""``Enhancer``: an EL turned into ONNX Runtime sessions that enhance luma planes, whole or in tiles."""
+"""``Enhancer``: an EL turned into ONNX Runtime sessions that enhance decoded planes (luma, and chroma where the EL
+has models for it), whole or in tiles."""
 from __future__ import annotations
 
 import contextlib
@@ -6,13 +7,14 @@ import os
 import time
 import warnings
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 
-from . import graph, tiers
+from . import graph, layout, tiers
 from .errors import (FormatError, InputMismatchError, MtvirError, MtvirWarning, RuntimeProviderError,
                      UnreadableFileError)
 from .references import Reference
@@ -56,7 +58,7 @@ def default_providers() -> list[str]:
 
 
 class Enhancer:
-    """Enhance decoded luma planes with an EL.
+    """Enhance decoded planes with an EL.
 
     ``Enhancer(path_or_bytes, providers=None, precision="fp32", reference=None, tile=1024, tier="auto",
     fps=None)``: frames larger than a tile plus its halo run in tiles (memory stays bounded; the result is the
@@ -64,7 +66,9 @@ class Enhancer:
     tier this machine runs in real time at ``fps`` (default 30) on the EL's frame size, timed once per process,
     else the lightest; a damaged tier is then passed over with a warning.
     ``enhance(luma, frame_index=None)``: uint8 (8-bit) or uint16 (10-bit..16-bit) H x W in, same out.
-    Frames outside every group of the EL pass through untouched.
+    ``enhance_frame(y, u, v, frame_index=None)``: the whole frame, each plane by its own model (EL 4); planes the
+    tier has no model for, and every chroma plane of an EL of version 1-3, come back as given. Frames outside every
+    group of a plane's model pass through untouched.
     """
 
     def __init__(self, source: str | os.PathLike | bytes, providers: list[str] | None = None,
@@ -87,15 +91,49 @@ class Enhancer:
             self.providers = [p for p in self.providers if p != CUDA] or [CPU]
         self.tile = max(16, int(tile))
         self._threads = threads
+        self.chroma: dict[str, Enhancer] = {}  # plane ("u", "v") -> the Enhancer of its model
         if not tiers.is_tiered(data):  # an EL v1/v2: read once, its own table
             self._use(tiers.read(data, reference, None if tier == "auto" else tier))
             self.table = tiers.Table.of(self.el)
             return
         self.table = tiers.table(data)
         if tier != "auto" or len(self.table.tiers) == 1:
-            self._use(tiers.read(data, reference, None if tier == "auto" else tier))
+            self._use_tier(data, reference, self.table.get(tier) if tier != "auto" else self.table.tiers[-1])
         else:
             self._auto(data, reference, 30.0 if fps is None else float(fps))
+
+    def _use_tier(self, data: bytes, reference: Reference | None, tier: tiers.Tier) -> None:
+        """Take ``tier``: its luma model (an error when it is damaged), and each chroma model that can be read (a
+        damaged one costs its planes only, with a warning)."""
+        el = tiers.read(data, reference, tier.name)
+        self.chroma = {}
+        for plane in "uv":
+            entry = tier.entry(plane)
+            if entry is None or plane in self.chroma:
+                continue
+            try:
+                child = self._plane(tiers.read(data, reference, tier.name, plane))
+            except MtvirError as exc:
+                warnings.warn(f"the {tier.name} tier's {entry.planes.upper()} model is not used, those planes play "
+                              f"as decoded: {exc}", MtvirWarning, stacklevel=4)
+                continue
+            self.chroma.update({p: child for p in entry.planes})
+        if el is None:  # a tier without a luma model: luma passes through (no group)
+            any_model = next(iter(self.chroma.values()), None)
+            if any_model is None:
+                raise FormatError(f"no model of the {tier.name} tier can be read")
+            t = self.table
+            el = replace(any_model.el, groups=[], width=t.width, height=t.height, tier=tier.name)
+        self._use(el)
+
+    def _plane(self, el) -> "Enhancer":
+        """An Enhancer of one chroma model, sharing this one's settings."""
+        child = object.__new__(Enhancer)
+        child.precision, child.providers, child.tile, child._threads = (self.precision, self.providers, self.tile,
+                                                                        self._threads)
+        child.table, child.chroma = self.table, {}
+        child._use(el)
+        return child
 
     def _use(self, el) -> None:
         self.el = el
@@ -111,17 +149,18 @@ class Enhancer:
         usable = []
         for t in reversed(self.table.tiers):
             try:
-                self._use(tiers.read(data, reference, t.name))
+                self._use_tier(data, reference, t)
             except MtvirError as exc:  # a damaged tier costs that tier only
                 warnings.warn(f"the {t.name} tier is not used: {exc}", MtvirWarning, stacklevel=3)
                 continue
-            usable.append(self.el)
-            if not self.el.groups or self.frame_seconds(h, w) <= 1.0 / fps:
+            usable.append((self.el, self.chroma))
+            if self.whole_frame_seconds(h, w) <= 1.0 / fps:
                 return
         if not usable:
             raise FormatError("no tier of this EL can be read")
-        if usable[-1] is not self.el:
-            self._use(usable[-1])
+        if usable[-1][0] is not self.el:
+            self._use(usable[-1][0])
+            self.chroma = usable[-1][1]
 
     def frame_seconds(self, height: int, width: int) -> float:
         """Seconds this machine takes to enhance one frame of this size with group 0's model: timed on at most a
@@ -139,6 +178,15 @@ class Enhancer:
                 runs.append(time.perf_counter() - start)
             _SECONDS[key] = min(runs)
         return _SECONDS[key] * (height * width) / (h * w)
+
+    def whole_frame_seconds(self, height: int, width: int) -> float:
+        """``frame_seconds`` of every plane this tier enhances, for a frame of this luma size."""
+        seconds = self.frame_seconds(height, width) if self.el.groups else 0.0
+        for plane, child in self.chroma.items():
+            if child.el.groups:
+                seconds += child.frame_seconds(*reversed(tiers.plane_size(width, height, self.table.chroma_format,
+                                                                          plane)))
+        return seconds
 
     @classmethod
     def from_video(cls, path: str | os.PathLike, **options) -> "Enhancer":
@@ -169,8 +217,19 @@ class Enhancer:
 
     @property
     def macs_per_pixel(self) -> int:
-        """Multiply-accumulates per pixel of the tier in use."""
-        return self.el.arch.macs_per_pixel
+        """Multiply-accumulates per luma pixel of the tier in use, for every plane it enhances (the table's)."""
+        return self.table.get(self.tier).macs_per_pixel if self.tier in self.table.names else \
+            self.el.arch.macs_per_pixel
+
+    @property
+    def planes(self) -> str:
+        """The planes this Enhancer changes: "y", "yuv", "uv"... (chroma only from an EL of version 4)."""
+        return ("y" if self.el.groups else "") + "".join(p for p in "uv" if p in self.chroma)
+
+    @property
+    def chroma_format(self) -> str:
+        """The chroma sampling its chroma models apply to ("4:2:0"...); "4:0:0" when it has none."""
+        return layout.CHROMA_FORMATS[self.table.chroma_format]
 
     @property
     def width(self) -> int:
@@ -215,6 +274,30 @@ class Enhancer:
     def enhance(self, luma: np.ndarray, frame_index: int | None = None, bit_depth: int | None = None) -> np.ndarray:
         """The enhanced plane (a new array). ``bit_depth`` of a uint16 plane defaults to the EL's (or 10)."""
         return self._enhance(luma, frame_index, bit_depth, None)
+
+    def enhance_frame(self, y: np.ndarray, u: np.ndarray, v: np.ndarray, frame_index: int | None = None,
+                      bit_depth: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(Y, U, V) enhanced, each plane by its own model; chroma that no model of this tier covers comes back as
+        given. Chroma of another size than the EL's chroma format gives (for this luma), or of another sample type
+        than luma, is an ``InputMismatchError``."""
+        y = np.asarray(y)
+        return (self.enhance(y, frame_index, bit_depth), *self.enhance_chroma(y, u, v, frame_index, bit_depth))
+
+    def enhance_chroma(self, y: np.ndarray, u: np.ndarray, v: np.ndarray, frame_index: int | None = None,
+                       bit_depth: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(U, V) of ``enhance_frame`` alone: ``y``, the decoded luma, says what size chroma must have."""
+        if not self.chroma:
+            return u, v
+        y, fmt, out = np.asarray(y), self.table.chroma_format, []
+        for name, plane in (("u", np.asarray(u)), ("v", np.asarray(v))):
+            want = tiers.plane_size(y.shape[1], y.shape[0], fmt, name)[::-1] if y.ndim == 2 else None
+            if plane.shape != want or plane.dtype != y.dtype:
+                raise InputMismatchError(f"the {name.upper()} plane is {plane.shape[::-1]} {plane.dtype}; the EL's "
+                                         f"{layout.CHROMA_FORMATS[fmt]} chroma of this luma is "
+                                         f"{want[::-1] if want else '?'} {y.dtype}")
+            child = self.chroma.get(name)
+            out.append(child.enhance(plane, frame_index, bit_depth) if child is not None else plane)
+        return out[0], out[1]
 
     def enhance_region(self, luma: np.ndarray, box: tuple[int, int, int, int], frame_index: int | None = None,
                        bit_depth: int | None = None) -> np.ndarray:

@@ -46,6 +46,21 @@ class SafeEnhancer:
         self.enhancer, self.reason = None, reason
         warnings.warn(reason, MtvirWarning, stacklevel=3)
 
+    def enhance_frame(self, y: np.ndarray, u: np.ndarray, v: np.ndarray, frame_index: int | None = None
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The enhanced (Y, U, V): a failure on chroma drops the chroma models alone (luma goes on), one on luma
+        the whole EL."""
+        out = self.enhance(y, frame_index)
+        if self.enhancer is None or not self.enhancer.chroma:
+            return out, u, v
+        try:
+            return (out, *self.enhancer.enhance_chroma(y, u, v, frame_index))
+        except MtvirError as exc:
+            self.enhancer.chroma = {}
+            warnings.warn(f"chroma models dropped at frame {frame_index}, chroma plays as decoded: {exc}", MtvirWarning,
+                          stacklevel=2)
+            return out, u, v
+
     def enhance(self, luma: np.ndarray, frame_index: int | None = None) -> np.ndarray:
         """The enhanced plane, or ``luma`` itself when the EL is not in use (or fails on this frame)."""
         if self.enhancer is None:

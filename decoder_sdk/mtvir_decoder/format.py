@@ -127,9 +127,9 @@ def parse(data: bytes) -> dict:
     if data[4] not in layout.TABLES:
         raise UnsupportedVersionError(f"EL version {data[4]}.{data[5]}; this decoder reads versions "
                                       f"{', '.join(f'{v}.x' for v in layout.TABLES)}")
-    if data[4] == layout.TIERED_MAJOR:
-        raise FormatError("a tiered EL (version 3) where one tier's EL (version 1 or 2) belongs: read it with "
-                          "mtvir_decoder.read, which takes one of its tiers")
+    if data[4] in (layout.TIERED_MAJOR, layout.PLANAR_MAJOR):
+        raise FormatError(f"a tiered EL (version {data[4]}) where one model's EL (version 1 or 2) belongs: read it "
+                          "with mtvir_decoder.read, which takes one of its tiers and planes")
     if zlib.crc32(data[:-4]) != int.from_bytes(data[-4:], "little"):
         raise FormatError("CRC mismatch: the EL is damaged")
     reader = layout.Reader(data, version=data[4])

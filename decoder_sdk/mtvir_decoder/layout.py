@@ -160,9 +160,50 @@ TIERED = {
           max=MAX_FILE_SIZE),
     ],
 }
-ROOTS = {1: "el_file", VERSION_MAJOR: "el_file", TIERED_MAJOR: "tiered_file"}
 
-TABLES = {1: _v1(STRUCTS), VERSION_MAJOR: STRUCTS, TIERED_MAJOR: TIERED}
+# EL 4: colour. Per tier, the models of its planes, each an EL of version 2 of its own applying to the planes it
+# names, so that a player that enhances luma alone reads no chroma bytes and a damaged chroma model costs chroma only.
+PLANAR_MAJOR = 4
+PLANES = {1: "y", 2: "u", 4: "v"}  # bits of a plane entry's mask
+CHROMA_FORMATS = {0: "4:0:0", 1: "4:2:0", 2: "4:2:2", 3: "4:4:4"}  # as HEVC's chroma_format_idc
+MAX_ENTRIES = 3
+PLANAR = {
+    "planar_file": [
+        F("magic", "bytes", "ASCII 'MTVR'", size=4, const="MTVR"),
+        F("version_major", "u8", "4: a table of tiers, each a list of plane models, each an EL of version 2",
+          const=PLANAR_MAJOR),
+        F("version_minor", "u8", "0; any value read", max=255),
+        F("width", "u16", "luma width the EL applies to; 0: any", max=16384),
+        F("height", "u16", "luma height the EL applies to; 0: any", max=16384),
+        F("bit_depth", "u8", "bit depth of every plane (8..16); 0: any", max=16),
+        F("frame_count", "u32", "frames in the video; 0: any", max=1 << 30),
+        F("chroma_format", "u8", "0 4:0:0 (luma models only), 1 4:2:0, 2 4:2:2, 3 4:4:4: the chroma sampling the "
+                                 "chroma models apply to", enum=sorted(CHROMA_FORMATS)),
+        F("tier_count", "u8", "tiers that follow", min=1, max=MAX_TIERS),
+        F("tiers", "planar_tier", "in increasing kind", count="tier_count"),
+        F("table_crc32", "u32", "CRC-32 (zlib, ISO-HDLC) of every byte before this field"),
+    ],
+    "planar_tier": [
+        F("kind", "u8", "1 light, 2 full, 3 heavy", enum=sorted(TIER_KINDS)),
+        F("param_count", "u32", "sum of its entries' param_count", max=MAX_ENTRIES * MAX_PARAMS),
+        F("macs_per_pixel", "u32", "the whole frame's multiply-accumulates per luma pixel: each entry's MAC/px times "
+                                   "its planes' samples per luma pixel, summed, rounded up"),
+        F("receptive_radius", "u16", "the largest of its entries' receptive_radius"),
+        F("entry_count", "u8", "plane models that follow", min=1, max=MAX_ENTRIES),
+        F("entries", "plane_entry", "in increasing lowest plane", count="entry_count"),
+    ],
+    "plane_entry": [
+        F("planes", "u8", "the planes this model enhances, each on its own: bit 0 Y, bit 1 U, bit 2 V", min=1, max=7),
+        F("param_count", "u32", "the entry's EL's param_count", max=MAX_PARAMS),
+        F("macs_per_pixel", "u32", "the entry's EL's macs_per_pixel (per sample of its plane)"),
+        F("receptive_radius", "u16", "the entry's EL's receptive_radius (samples of its plane)"),
+        F("el_size", "u32", "bytes of the entry's EL (a whole EL v2 file, its own CRC at its end)", min=1,
+          max=MAX_FILE_SIZE),
+    ],
+}
+ROOTS = {1: "el_file", VERSION_MAJOR: "el_file", TIERED_MAJOR: "tiered_file", PLANAR_MAJOR: "planar_file"}
+
+TABLES = {1: _v1(STRUCTS), VERSION_MAJOR: STRUCTS, TIERED_MAJOR: TIERED, PLANAR_MAJOR: PLANAR}
 
 _FIXED = {"u8": "<B", "u16": "<H", "u32": "<I", "i8": "<b", "f32": "<f"}
 _MIN_SIZE = {"u8": 1, "u16": 2, "u32": 4, "i8": 1, "f32": 4, "uvar": 1, "svar": 1, "bytes": 0}
@@ -289,12 +330,13 @@ def write_uvar(value: int) -> bytes:
 def write(name: str, fields: dict) -> bytes:
     """Serialise a field dict by the table. Sizes and counts are taken as given (callers fill them)."""
     out = bytearray()
-    for f in (STRUCTS if name in STRUCTS else TIERED)[name]:
+    table = next(t for t in (STRUCTS, TIERED, PLANAR) if name in t)
+    for f in table[name]:
         value = fields[f["name"]]
         items = value if "count" in f else [value]
         for item in items:
             t = f["type"]
-            if item is None and "size" in f and t in STRUCTS:
+            if item is None and "size" in f and t in table:
                 continue  # an absent length-delimited struct
             if t == "bytes":
                 out += item
@@ -317,10 +359,13 @@ def schema(version: int = VERSION_MAJOR) -> dict:
         "byte_order": "little-endian",
         "root": ROOTS[version],
         "limits": {"max_file_size": MAX_FILE_SIZE, "max_models": MAX_MODELS,
-                   "max_model_payload": MAX_MODEL_PAYLOAD, "max_alphabet": MAX_ALPHABET, "max_tiers": MAX_TIERS},
+                   "max_model_payload": MAX_MODEL_PAYLOAD, "max_alphabet": MAX_ALPHABET, "max_tiers": MAX_TIERS,
+                   **({"max_entries": MAX_ENTRIES} if version == PLANAR_MAJOR else {})},
         "structs": TABLES[version],
         **({"then": "each tier's EL, a whole EL of version 2 (el_v2.schema.json), el_size bytes, in table order; "
                     "the file ends after the last"} if version == TIERED_MAJOR else {}),
+        **({"then": "each entry's EL, a whole EL of version 2 (el_v2.schema.json), el_size bytes, tier by tier and "
+                    "entry by entry in table order; the file ends after the last"} if version == PLANAR_MAJOR else {}),
     }
 
 

@@ -3,7 +3,10 @@
 A model becomes a chain of ``//!HOOK LUMA`` fragment passes, one per texture of each node (`N<node>_<k>`: four
 channels as half floats, or with ``precision="fp32"`` two, each as a half float and the half float of its
 remainder), the squeeze-excitation's box mean as a horizontal then a vertical pass, and a last pass that adds the
-global residual, rounds to the video's levels and writes the luma back; chroma is never touched. Every sample is read
+global residual, rounds to the video's levels and writes the luma back. An EL 4's chroma models run the same way
+in ``//!HOOK CHROMA`` passes (`U_N...`, `V_N...`), each on its plane's component of the chroma texture (U in x, V
+in y: libplacebo and mpv hand the two 4:2:0 planes to one hook together), and a last pass writes both back; without
+chroma models chroma is never touched. Every sample is read
 with ``texelFetch`` at integer offsets (no filtering) and samples outside the plane count as zero, as the spec's
 convolutions and box means pad: the shader computes the spec's function, its intermediate textures in the
 renderer's float format. The luma comes in normalised by the video's own peak (``HOOKED_mul``), so 8 and 10-bit
@@ -44,9 +47,11 @@ class Shader:
     group: int  # the EL's group whose model it runs
     frames: range  # that group's frames
     precision: str  # fp32: values kept as two half floats; fp16: as one
+    planes: str = "y"  # the planes it enhances
 
     def summary(self) -> str:
-        return (f"group {self.group} (frames {self.frames.start}-{self.frames.stop - 1}): {self.passes} passes, "
+        return (f"group {self.group} (frames {self.frames.start}-{self.frames.stop - 1}), planes "
+                f"{self.planes.upper()}: {self.passes} passes, "
                 f"{self.fetches_per_pixel:,} texel reads and {self.macs_per_pixel:,} MACs per pixel, "
                 f"{self.precision} values")
 
@@ -71,10 +76,16 @@ def _mat(block: np.ndarray, n: int) -> str:
 class _Builder:
     """Writes the passes. Each node's channels are stored ``n`` to a texture: 4 (``fp16``: one value per component,
     as the renderer's half-float textures keep it) or 2 (``fp32``: each value as a half float and the half float of
-    what it left over, read back as their sum: about 22 significant bits through half-float textures)."""
+    what it left over, read back as their sum: about 22 significant bits through half-float textures).
+    ``plane``: "y" hooks LUMA and writes it back; "u" or "v" hooks CHROMA, reads that plane's component of the
+    chroma texture (x, y) and saves the result as ``<P>_OUT`` for the pass that writes chroma back (``_chroma_out``);
+    its textures are named ``<P>_N...`` so that the chains of the planes never meet."""
 
-    def __init__(self, el: ElFile, group: int, precision: str):
+    def __init__(self, el: ElFile, group: int, precision: str, plane: str = "y"):
         self.el, self.arch, self.group = el, el.arch, group
+        self.plane, self.hook = plane, "LUMA" if plane == "y" else "CHROMA"
+        self.component = "xyz"["yuv".index(plane) - 1] if plane != "y" else "x"
+        self.prefix = "" if plane == "y" else f"{plane.upper()}_"
         self.folded = el.groups[group].params.folded(el.arch)
         self.channels = el.arch.channels()  # per node, node 0 included
         self.scales = el.arch.scales()  # a node at scale s is a texture of (w / s) x (h / s)
@@ -102,7 +113,8 @@ class _Builder:
             raise ShaderError(f"{desc} reads {len(binds)} textures; a libplacebo pass binds at most {MAX_BINDS}: a "
                               f"node of more than {(MAX_BINDS - 1) * self.n} channels cannot be expressed"
                               + (" (with --precision fp16, 60)" if self.split else ""))
-        head = ["//!HOOK LUMA", *[f"//!BIND {b}" for b in binds], f"//!DESC MTVIR {desc}"]
+        head = [f"//!HOOK {self.hook}", *[f"//!BIND {b}" for b in binds],
+                f"//!DESC MTVIR {self.prefix}{desc}"]
         if scale > 1:
             head += [f"//!WIDTH HOOKED.w {scale} /", f"//!HEIGHT HOOKED.h {scale} /"]
         if save:
@@ -139,7 +151,7 @@ class _Builder:
         if node == 0:  # the input: u - offset, one channel
             self.fetches += 1
             zeros = ", 0.0" * (self.n - 1)
-            value = (f"vec{self.n}(texelFetch(HOOKED_raw, clamp({at}, ivec2(0), hi), 0).x * HOOKED_mul - "
+            value = (f"vec{self.n}(texelFetch(HOOKED_raw, clamp({at}, ivec2(0), hi), 0).{self.component} * HOOKED_mul - "
                      f"{_num(self.arch.input_offset)}{zeros})")
         else:
             value = self.texel(self.tex(node, k), at)
@@ -151,9 +163,8 @@ class _Builder:
         value = self.texel(self.tex(node, k, part), at)
         return value if d == 0 else f"(inside({at}, hi) * {value})"
 
-    @staticmethod
-    def tex(node: int, k: int, part: str = "") -> str:
-        return f"N{node}{part}_{k}"
+    def tex(self, node: int, k: int, part: str = "") -> str:
+        return f"{self.prefix}N{node}{part}_{k}"
 
     def binds(self, node: int) -> list[str]:
         return [] if node == 0 else [self.tex(node, k) for k in range(len(self.groups_of(self.channels[node])))]
@@ -217,7 +228,7 @@ class _Builder:
         """One channel of ``node`` at texel ``at`` of its own texture (last texel ``hi``)."""
         if node == 0:
             self.fetches += 1
-            return (f"(texelFetch(HOOKED_raw, clamp({at}, ivec2(0), {hi}), 0).x * HOOKED_mul - "
+            return (f"(texelFetch(HOOKED_raw, clamp({at}, ivec2(0), {hi}), 0).{self.component} * HOOKED_mul - "
                     f"{_num(self.arch.input_offset)})")
         return f"{self.texel(self.tex(node, channel // self.n), at, hi)}[{channel % self.n}]"
 
@@ -256,52 +267,61 @@ class _Builder:
 
         def body():
             net = f"{self.fetch(last, 0, 0, 0)}.x"
-            v = f"texelFetch(HOOKED_raw, ip, 0).x * HOOKED_mul + {net}" if self.arch.global_residual else net
+            v = (f"texelFetch(HOOKED_raw, ip, 0).{self.component} * HOOKED_mul + {net}" if self.arch.global_residual
+                 else net)
             lines = [f"        float v = clamp({v}, 0.0, 1.0);"]
             if self.el.bit_depth:  # the spec's last step, to the video's levels: the renderer's half-float luma
                 peak = _num((1 << self.el.bit_depth) - 1)  # then holds each level within a quarter of a level
                 lines.append(f"        v = roundEven(v * {peak}) / {peak};")
-            return "\n".join(lines + ["        r = vec4(v, 0.0, 0.0, 1.0);"])
-        self.add_pass("output", None, 1, [self.tex(last, 0)], body)
+            out = "vec4(v, 0.0, 0.0, 1.0)" if self.plane == "y" else f"vec{self.n}(v{', 0.0' * (self.n - 1)})"
+            return "\n".join(lines + [f"        r = {out};"])
+        if self.plane == "y":
+            self.add_pass("output", None, 1, [self.tex(last, 0)], body)
+        else:  # saved for the pass that writes both chroma planes back (as levels: exact in a half float)
+            self.add_pass("output", f"{self.prefix}OUT", 1, [self.tex(last, 0)], body)
 
-    def build(self) -> Shader:
+    def build(self) -> list[str]:
+        """The passes of this plane's model, each a block of shader text."""
         if self.channels[-1] != 1:
             raise ShaderError("the network's output is not one channel")
         for i, node in enumerate(self.arch.nodes, start=1):
             {CONV: self.conv, ADD: self.add, SE: self.se, UNSHUFFLE: self.unshuffle, SHUFFLE: self.shuffle}[node.op](
                 i, node)
         self.output()
-        info, frames = self.el, self.el.groups[self.group].frames
-        shader = Shader("", len(self.blocks), self.fetches, self.arch.macs_per_pixel, self.group, frames,
-                        "fp32" if self.split else "fp16")
-        header = [
-            "// MTVIR enhancement layer as an mpv / libplacebo user shader, written by mtvir-shader.",
-            f"// For {info.width or 'any'}x{info.height or 'any'} luma, {info.bit_depth or 'any'}-bit video; "
-            f"the model of {shader.summary()}.",
-            "// Every pass: inside() is 1 within the plane, 0 outside (the spec's zero padding)"
-            + ("; unsplit() reads a value stored as two half floats." if self.split else "."),
-        ]
-        helpers = "float inside(ivec2 p, ivec2 hi) { return float(all(greaterThanEqual(p, ivec2(0))) && " \
-                  "all(lessThanEqual(p, hi))); }"
-        if self.split:
-            helpers += "\nvec2 unsplit(vec4 t) { return vec2(t.x + t.y, t.z + t.w); }"
-        blocks = [b.replace("vec4 hook() {", helpers + "\n\nvec4 hook() {", 1) for b in self.blocks]
-        shader.text = "\n".join(header) + "\n\n" + "\n\n".join(blocks) + "\n"
-        return shader
+        return self.blocks
 
 
-def build(el: ElFile, group: int | None = None, precision: str = "fp16") -> Shader:
+def _chroma_out(planes: str) -> str:
+    """The pass that writes the chroma texture back: each enhanced plane's saved levels, the others as they came.
+    libplacebo and mpv hand a CHROMA hook U and V together (x, y) when the planes are of one size."""
+    binds = [f"//!BIND {p.upper()}_OUT" for p in planes]
+    values = [f"texelFetch({p.upper()}_OUT_raw, ip, 0).x" if p in planes else f"c.{c}"
+              for p, c in (("u", "x"), ("v", "y"))]
+    return "\n".join(["//!HOOK CHROMA", "//!BIND HOOKED", *binds, "//!DESC MTVIR chroma output", "vec4 hook() {",
+                      "    ivec2 ip = ivec2(HOOKED_pos * HOOKED_size);",
+                      "    vec4 c = texelFetch(HOOKED_raw, ip, 0) * HOOKED_mul;",
+                      f"    return vec4({', '.join(values)}, c.z, c.w);", "}"])
+
+
+def _check(el: ElFile, what: str) -> None:
+    block = el.arch.block
+    if block > 1 and not (el.width and el.height and el.width % block == 0 and el.height % block == 0):
+        raise ShaderError(f"the {what} model unshuffles by {block} (the light tier's network): its shader needs an EL "
+                          f"made for a plane size that {block} divides, not {el.width or 'any'}x{el.height or 'any'}")
+
+
+def build(el: ElFile, group: int | None = None, precision: str = "fp16",
+          chroma: dict[str, ElFile | None] | None = None) -> Shader:
     """The user shader of one group's model; ``group`` may be left out when the EL has one group. ``precision``
     fp16 keeps every intermediate value as one half float (11 bits), fp32 to about 22 bits through the renderer's
-    half-float textures (two half floats each: twice the passes, four times the texture reads)."""
+    half-float textures (two half floats each: twice the passes, four times the texture reads). ``chroma``: the
+    EL 4's chroma models ({"u": ElFile, "v": ElFile}, the same one for both when one model enhances U and V): the
+    shader also hooks CHROMA and runs, on each plane, its model's group that holds the luma group's first frame."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
     if not el.groups:
-        raise ShaderError("the EL holds no model: nothing to run as a shader")
-    block = el.arch.block
-    if block > 1 and not (el.width and el.height and el.width % block == 0 and el.height % block == 0):
-        raise ShaderError(f"this model unshuffles by {block} (the light tier's network): its shader needs an EL made "
-                          f"for a frame size that {block} divides, not {el.width or 'any'}x{el.height or 'any'}")
+        raise ShaderError("the EL holds no luma model: nothing to run as a shader")
+    _check(el, "luma")
     if group is None:
         if len(el.groups) > 1:
             raise ShaderError(f"the EL has {len(el.groups)} groups: choose one (--group 0..{len(el.groups) - 1}); "
@@ -309,13 +329,43 @@ def build(el: ElFile, group: int | None = None, precision: str = "fp16") -> Shad
         group = 0
     if not 0 <= group < len(el.groups):
         raise ShaderError(f"group {group} does not exist: the EL has {len(el.groups)} (0..{len(el.groups) - 1})")
-    return _Builder(el, group, precision).build()
+    frames = el.groups[group].frames
+    luma = _Builder(el, group, precision)
+    blocks, fetches, planes = luma.build(), luma.fetches, ""
+    for p, model in (chroma or {}).items():
+        index = model.group_index(frames.start) if model is not None else None
+        if index is None:
+            continue
+        _check(model, p.upper())
+        b = _Builder(model, index, precision, p)
+        blocks, fetches, planes = blocks + b.build(), fetches + b.fetches, planes + p
+    if planes:
+        blocks.append(_chroma_out(planes))
+    shader = Shader("", len(blocks), fetches, el.arch.macs_per_pixel, group, frames, precision)
+    header = [
+        "// MTVIR enhancement layer as an mpv / libplacebo user shader, written by mtvir-shader.",
+        f"// For {el.width or 'any'}x{el.height or 'any'} luma, {el.bit_depth or 'any'}-bit video; the model of "
+        f"{shader.summary()}" + (f"; chroma: the {planes.upper()} models of frame {frames.start}" if planes else
+                                 "; chroma untouched") + ".",
+        "// Every pass: inside() is 1 within the plane, 0 outside (the spec's zero padding)"
+        + ("; unsplit() reads a value stored as two half floats." if precision == "fp32" else "."),
+    ]
+    helpers = "float inside(ivec2 p, ivec2 hi) { return float(all(greaterThanEqual(p, ivec2(0))) && " \
+              "all(lessThanEqual(p, hi))); }"
+    if precision == "fp32":
+        helpers += "\nvec2 unsplit(vec4 t) { return vec2(t.x + t.y, t.z + t.w); }"
+    blocks = [b.replace("vec4 hook() {", helpers + "\n\nvec4 hook() {", 1) if "MTVIR chroma output" not in b else b
+              for b in blocks]
+    shader.text = "\n".join(header) + "\n\n" + "\n\n".join(blocks) + "\n"
+    shader.planes = "y" + planes
+    return shader
 
 
 def ffmpeg_args(video: str, shader_path: str, output: str, bit_depth: int = 8, frames: int | None = None,
                 ffmpeg: str = "ffmpeg") -> list[str]:
     """Stock ffmpeg rendering ``video`` through the shader with its ``libplacebo`` filter (Vulkan; lavapipe where
-    no GPU is), as mpv would: no dithering, and nearest-neighbour chroma so that chroma passes through untouched."""
+    no GPU is), as mpv would: no dithering, and nearest-neighbour chroma so that chroma comes out at its own samples
+    (untouched, or as the shader's chroma passes wrote it)."""
     fmt = "yuv420p" if bit_depth == 8 else "yuv420p10le"
     placebo = (f"libplacebo=custom_shader_path={shader_path}:format={fmt}:dithering=none:upscaler=nearest:"
                f"downscaler=nearest")

@@ -1,5 +1,5 @@
-/* av_player: decode a base layer (MP4/MKV/TS with HEVC, AV1, H.264...) with libavformat/libavcodec, enhance the
- * luma of every frame in place through libmtvir, write the frames as Y4M.
+/* av_player: decode a base layer (MP4/MKV/TS with HEVC, AV1, H.264...) with libavformat/libavcodec, enhance every
+ * frame in place through libmtvir (luma, and chroma where the EL has models for it), write the frames as Y4M.
  *
  *   av_player BL.mp4 EL.mtvir OUT.y4m      (- for stdout; 8-bit yuv420p and 10-bit yuv420p10 streams)
  *   av_player --tier light BL.mp4 ...      the tier of a tiered EL (default auto: the most complex tier that
@@ -30,7 +30,8 @@ static void say_tier(mtvir_el *el) {
     static const char *said = NULL;
     const char *name = mtvir_tier(el);
     if (name && (!said || strcmp(said, name))) {
-        fprintf(stderr, "av_player: EL tier %s, %d MAC/px\n", name, mtvir_macs_per_pixel(el));
+        fprintf(stderr, "av_player: EL tier %s, %d MAC/px, planes %s\n", name, mtvir_macs_per_pixel(el),
+                mtvir_planes(el));
         said = name;
     }
 }
@@ -135,7 +136,9 @@ int main(int argc, char **argv) {
                 el = in_band(frame, el, index);
             /* decoded frames may be shared with the decoder's references: enhance a private copy */
             if (el && av_frame_make_writable(frame) == 0) {
-                int e = mtvir_enhance(el, frame->data[0], frame->linesize[0], frame->width, frame->height, depth, index);
+                int e = mtvir_enhance_frame(el, frame->data[0], frame->linesize[0], frame->data[1], frame->linesize[1],
+                                            frame->data[2], frame->linesize[2], frame->width, frame->height,
+                                            (frame->width + 1) / 2, (frame->height + 1) / 2, depth, index);
                 enhanced |= e == MTVIR_OK;
                 if (e != MTVIR_OK && !warned) {
                     fprintf(stderr, "av_player: frame %d left as decoded (error %d: %s)\n", index, e, mtvir_last_error());

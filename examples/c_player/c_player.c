@@ -1,4 +1,5 @@
-/* c_player: enhance the luma of every frame of a decoded base layer (Y4M, 8 or 10-bit 4:2:0) through libmtvir.
+/* c_player: enhance every frame of a decoded base layer (Y4M, 8 or 10-bit 4:2:0) through libmtvir: luma, and
+ * chroma where the EL has models for it (mtvir_enhance_frame).
  *
  *   c_player EL.mtvir IN.y4m OUT.y4m        (- for stdin / stdout)
  *
@@ -63,11 +64,13 @@ int main(int argc, char **argv) {
         mtvir_close(el);
         el = NULL;
     } else {
-        fprintf(stderr, "c_player: libmtvir %s, %s\n", mtvir_version(), mtvir_provider(el));
+        fprintf(stderr, "c_player: libmtvir %s, %s, planes %s\n", mtvir_version(), mtvir_provider(el),
+                mtvir_planes(el));
     }
 
     size_t sample = depth > 8 ? 2 : 1;
-    size_t luma = (size_t)w * h * sample, chroma = 2 * (size_t)((w + 1) / 2) * ((h + 1) / 2) * sample;
+    int cw = (w + 1) / 2, ch = (h + 1) / 2;
+    size_t luma = (size_t)w * h * sample, chroma = 2 * (size_t)cw * ch * sample;
     unsigned char *frame = malloc(luma + chroma);
     if (!frame) return 1;
     int index = 0;
@@ -76,7 +79,9 @@ int main(int argc, char **argv) {
             fprintf(stderr, "c_player: broken Y4M frame %d\n", index);
             return 1;
         }
-        if (el && (rc = mtvir_enhance(el, frame, (ptrdiff_t)(w * sample), w, h, depth, index)) != MTVIR_OK) {
+        unsigned char *u = frame + luma, *v = u + chroma / 2;
+        if (el && (rc = mtvir_enhance_frame(el, frame, (ptrdiff_t)(w * sample), u, (ptrdiff_t)(cw * sample), v,
+                                            (ptrdiff_t)(cw * sample), w, h, cw, ch, depth, index)) != MTVIR_OK) {
             fprintf(stderr, "c_player: frame %d left as decoded (error %d: %s)\n", index, rc, mtvir_last_error());
         }
         fputs("FRAME\n", out);

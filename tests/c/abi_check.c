@@ -92,6 +92,23 @@ int main(int argc, char **argv) {
     CHECK(mtvir_enhance((mtvir_el *)plane, plane, stride, W, H, 8, 0) == MTVIR_ERR_ARGUMENT,
           "unknown handle -> MTVIR_ERR_ARGUMENT");
     CHECK(memcmp(plane, before, (size_t)stride * H) == 0, "plane untouched after every failure");
+    /* the whole-frame call: luma as mtvir_enhance gives it; chroma this luma EL has no model for stays as it is */
+    CHECK(strcmp(mtvir_planes(el), "y") == 0, "planes of a luma EL");
+    int cw = (W + 1) / 2, ch = (H + 1) / 2;
+    unsigned char *u = malloc((size_t)cw * ch), *v = malloc((size_t)cw * ch);
+    memset(u, 100, (size_t)cw * ch), memset(v, 150, (size_t)cw * ch);
+    CHECK(mtvir_enhance_frame(el, plane, stride, u, cw, v, cw, W, H, cw, ch, 8, 0) == MTVIR_OK, "enhance a frame");
+    int same = 1, untouched = 1;
+    for (int y = 0; y < H; y++) same &= memcmp(plane + (size_t)y * stride, expected + (size_t)y * W, W) == 0;
+    for (size_t i = 0; i < (size_t)cw * ch; i++) untouched &= u[i] == 100 && v[i] == 150;
+    CHECK(same && untouched, "frame call: luma as mtvir_enhance, uncovered chroma untouched");
+    memcpy(plane, before, (size_t)stride * H);
+    CHECK(mtvir_enhance_frame(el, plane, stride, u, cw, NULL, cw, W, H, cw, ch, 8, 0) == MTVIR_ERR_ARGUMENT,
+          "u without v -> MTVIR_ERR_ARGUMENT");
+    CHECK(mtvir_enhance_frame(el, plane, stride, NULL, 0, NULL, 0, W, H, 0, 0, 8, 0) == MTVIR_OK,
+          "frame call with luma alone");
+    memcpy(plane, before, (size_t)stride * H);
+    free(u), free(v);
     mtvir_close(el);
     CHECK(mtvir_enhance(el, plane, stride, W, H, 8, 0) == MTVIR_ERR_ARGUMENT, "closed handle -> MTVIR_ERR_ARGUMENT");
     mtvir_close(NULL);

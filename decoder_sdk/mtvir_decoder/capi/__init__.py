@@ -15,13 +15,13 @@ from ..enhance import Enhancer
 from ..errors import FormatError, InputMismatchError, ReferenceModelError, RuntimeProviderError, UnreadableFileError
 
 HEADER = Path(__file__).with_name("mtvir.h")
-ABI_VERSION = 1
+ABI_VERSION = 3
 # the MTVIR_OK / MTVIR_ERR_* codes of mtvir.h
 OK, ERR_ARGUMENT, ERR_IO, ERR_FORMAT, ERR_REFERENCE, ERR_MISMATCH, ERR_RUNTIME, ERR_INTERNAL, ERR_ENVIRONMENT = \
     range(0, -9, -1)
 # what the C wrappers call once Python runs (the C side answers mtvir_abi_version and mtvir_version itself)
 PYTHON_FUNCTIONS = ("open_file", "open_memory", "open_file_tier", "open_memory_tier", "tier", "macs_per_pixel",
-                    "get_info", "provider", "enhance", "last_error", "close")
+                    "get_info", "provider", "enhance", "planes", "enhance_frame", "last_error", "close")
 
 
 def declarations() -> str:
@@ -70,7 +70,8 @@ def install(ffi) -> None:
         token = ffi.new("char[1]")  # a unique address that stands for the handle
         with lock:
             handles[int(ffi.cast("uintptr_t", token))] = (enh, token, ffi.new("char[]", enh.provider.encode()),
-                                                          ffi.new("char[]", enh.tier.encode()))
+                                                          ffi.new("char[]", enh.tier.encode()),
+                                                          ffi.new("char[]", enh.planes.encode()))
         out[0] = ffi.cast("mtvir_el *", token)
         return OK
 
@@ -101,7 +102,7 @@ def install(ffi) -> None:
         return open_memory_tier(data, size, ffi.NULL, 0.0, out)
 
     def handle_text(el, k: int):
-        """The k-th string kept with a handle (2: the provider, 3: the tier), NULL on failure."""
+        """The k-th string kept with a handle (2: the provider, 3: the tier, 4: the planes), NULL on failure."""
         try:
             return entry(el)[k]
         except BaseException as exc:  # noqa: BLE001
@@ -135,27 +136,55 @@ def install(ffi) -> None:
     def provider(el):
         return handle_text(el, 2)
 
+    @ffi.def_extern(name="mtvir_py_planes")
+    def planes(el):
+        return handle_text(el, 4)
+
+    def plane_view(plane, stride, width, height, bit_depth, what) -> np.ndarray:
+        """A writable numpy view of a caller's plane, after checking its arguments."""
+        if plane == ffi.NULL:
+            raise ValueError(f"{what} is NULL")
+        if not (0 < width <= 1 << 16 and 0 < height <= 1 << 16):
+            raise ValueError(f"{what} size {width}x{height} out of range")
+        if not 8 <= bit_depth <= 16:
+            raise ValueError(f"bit depth {bit_depth} not in 8..16")
+        sample = 1 if bit_depth == 8 else 2
+        if stride < width * sample:
+            raise ValueError(f"{what} stride {stride} bytes is shorter than a row of {width} samples")
+        if stride % sample:
+            raise ValueError(f"the {what} stride must be a whole number of samples")
+        dtype = np.uint8 if sample == 1 else np.uint16
+        raw = np.frombuffer(ffi.buffer(plane, stride * (height - 1) + width * sample), dtype)
+        return np.lib.stride_tricks.as_strided(raw, (height, width), (stride, sample), writeable=True)
+
     @ffi.def_extern(name="mtvir_py_enhance")
     def enhance(el, plane, stride, width, height, bit_depth, frame_index):
         try:
             enh = enhancer(el)
-            if plane == ffi.NULL:
-                raise ValueError("plane is NULL")
-            if not (0 < width <= 1 << 16 and 0 < height <= 1 << 16):
-                raise ValueError(f"frame size {width}x{height} out of range")
-            if not 8 <= bit_depth <= 16:
-                raise ValueError(f"bit depth {bit_depth} not in 8..16")
-            sample = 1 if bit_depth == 8 else 2
-            if stride < width * sample:
-                raise ValueError(f"stride {stride} bytes is shorter than a row of {width} samples")
-            if stride % sample:
-                raise ValueError("the stride must be a whole number of samples")
-            dtype = np.uint8 if sample == 1 else np.uint16
-            raw = np.frombuffer(ffi.buffer(plane, stride * (height - 1) + width * sample), dtype)
-            view = np.lib.stride_tricks.as_strided(raw, (height, width), (stride, sample), writeable=True)
-            luma = np.ascontiguousarray(view)
-            out = enh.enhance(luma, None if frame_index < 0 else frame_index, bit_depth)
+            view = plane_view(plane, stride, width, height, bit_depth, "plane")
+            out = enh.enhance(np.ascontiguousarray(view), None if frame_index < 0 else frame_index, bit_depth)
             view[...] = out  # written only once everything succeeded: the plane is untouched on any failure
+            return OK
+        except BaseException as exc:  # noqa: BLE001
+            return fail(exc)
+
+    @ffi.def_extern(name="mtvir_py_enhance_frame")
+    def enhance_frame(el, y, y_stride, u, u_stride, v, v_stride, width, height, cw, ch, bit_depth, frame_index):
+        try:
+            enh = enhancer(el)
+            index = None if frame_index < 0 else frame_index
+            views = [plane_view(y, y_stride, width, height, bit_depth, "y")]
+            if (u == ffi.NULL) != (v == ffi.NULL):
+                raise ValueError("u and v: both planes, or neither")
+            if u != ffi.NULL:
+                views += [plane_view(p, s, cw, ch, bit_depth, n) for p, s, n in ((u, u_stride, "u"), (v, v_stride, "v"))]
+            planes_in = [np.ascontiguousarray(w) for w in views]
+            out = [enh.enhance(planes_in[0], index, bit_depth)]
+            if len(views) == 3:
+                out += enh.enhance_chroma(planes_in[0], planes_in[1], planes_in[2], index, bit_depth)
+            for view, new, old in zip(views, out, planes_in):  # written only once every plane succeeded
+                if new is not old:
+                    view[...] = new
             return OK
         except BaseException as exc:  # noqa: BLE001
             return fail(exc)

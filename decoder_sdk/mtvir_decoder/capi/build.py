@@ -164,6 +164,15 @@ int mtvir_enhance(mtvir_el *el, void *plane, ptrdiff_t stride, int width, int he
     return started() ? mtvir_py_enhance(el, plane, stride, width, height, bit_depth, frame_index)
                      : MTVIR_ERR_ENVIRONMENT;
 }}
+const char *mtvir_planes(mtvir_el *el) {{ return started() ? mtvir_py_planes(el) : NULL; }}
+int mtvir_enhance_frame(mtvir_el *el, void *y, ptrdiff_t y_stride, void *u, ptrdiff_t u_stride, void *v,
+                        ptrdiff_t v_stride, int width, int height, int chroma_width, int chroma_height,
+                        int bit_depth, int frame_index)
+{{
+    return started() ? mtvir_py_enhance_frame(el, y, y_stride, u, u_stride, v, v_stride, width, height,
+                                              chroma_width, chroma_height, bit_depth, frame_index)
+                     : MTVIR_ERR_ENVIRONMENT;
+}}
 const char *mtvir_last_error(void) {{ return started() ? mtvir_py_last_error() : start_error; }}
 void mtvir_close(mtvir_el *el) {{ if (started()) mtvir_py_close(el); }}
 """

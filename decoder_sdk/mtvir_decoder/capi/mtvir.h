@@ -18,7 +18,7 @@ extern "C" {
 #endif
 
 /* cffi-begin: everything up to cffi-end is also the declaration cffi builds the library from */
-#define MTVIR_ABI_VERSION 2  /* 2 added the tier functions; every call of 1 is unchanged */
+#define MTVIR_ABI_VERSION 3  /* 2 added the tiers, 3 the whole frame (colour); every earlier call is unchanged */
 
 #define MTVIR_OK 0
 #define MTVIR_ERR_ARGUMENT -1  /* a null pointer, a bad size, stride or bit depth, an unknown handle */
@@ -70,6 +70,20 @@ const char *mtvir_provider(mtvir_el *el);
  * frame_index: the frame's number in display order (-1: the EL's only group). */
 int mtvir_enhance(mtvir_el *el, void *plane, ptrdiff_t stride, int width, int height, int bit_depth,
                   int frame_index);
+
+/* ABI 3. The planes the EL enhances in the tier in use: "y", "yuv", "uv", "v"... (chroma only from an EL of
+ * version 4; NULL on failure). A player that shows chroma calls mtvir_enhance_frame, one that enhances luma alone
+ * mtvir_enhance, which never reads a chroma model. */
+const char *mtvir_planes(mtvir_el *el);
+
+/* ABI 3. Enhance a whole decoded frame in place: luma, and each chroma plane the tier has a model for (planes it
+ * has none for are left as they are; so is chroma when u and v are NULL). Samples and strides as in
+ * mtvir_enhance; width x height is the luma size, chroma_width x chroma_height the size of U and V (in 4:2:0:
+ * (width + 1) / 2 x (height + 1) / 2; chroma of another size than the EL's chroma format gives is
+ * MTVIR_ERR_MISMATCH). On any failure no plane is changed. */
+int mtvir_enhance_frame(mtvir_el *el, void *y, ptrdiff_t y_stride, void *u, ptrdiff_t u_stride, void *v,
+                        ptrdiff_t v_stride, int width, int height, int chroma_width, int chroma_height,
+                        int bit_depth, int frame_index);
 
 /* The last failure of the calling thread, in English; valid until its next call into the library. */
 const char *mtvir_last_error(void);
