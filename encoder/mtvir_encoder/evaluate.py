@@ -3,7 +3,8 @@
 Each point (clip, codec, config, QP, settings) runs the export, then the decode as a player does (the SDK's
 ``mtvir-decode`` path), and is cached under ``DIR/cache`` by a key of everything that shapes it, so an
 interrupted evaluation resumes where it stopped. Rates: the BL's bitstream payload (sum of its packets, no
-container) plus, for BL+EL, the whole EL file. BD-rate: luma PSNR, piecewise cubic (``bdrate.py``).
+container) plus, for BL+EL, the whole EL file. BD-rate (piecewise cubic, ``bdrate.py``) of each plane's PSNR, and
+of PSNR-YUV = (6 Y + U + V) / 8 (JVET's weighting), every byte of the EL counted in each.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from .export import export
 from .segment import ABLATIONS, FAMILY_LABELS, family_ablation
 from .online import OnlineConfig
 
-CACHE_VERSION = 5  # bump when the EL format or the coder changes what a point measures
+CACHE_VERSION = 6  # bump when the EL format or the coder changes what a point measures
 # the ablations' rows, next to the full method (each learning family alone only where ``--adapt auto`` ran both)
 VARIANTS = ("reference", *ABLATIONS, *map(family_ablation, FAMILY_LABELS))
 
@@ -43,6 +44,7 @@ class EvalConfig:
     ablations: bool = False
     threads: int = 0  # of each point's ONNX Runtime (0: every core); not in the cache key: it shapes no figure
     tiers: tuple[str, ...] = ("full",)  # the complexity tiers each export sends
+    planes: str = "yuv"  # what each export enhances (``export.PLANE_CHOICES``)
 
 
 def _file_digest(path: Path) -> str:
@@ -57,7 +59,9 @@ def point_key(clip: Path, digest: str, config: str, qp: int, cfg: EvalConfig, re
     facts = {"v": CACHE_VERSION, "clip": digest, "codec": cfg.codec, "config": config, "qp": qp,
              "frames": cfg.frames, "group": cfg.group, "online": dataclasses.asdict(cfg.online),
              "reference": [r.id.hex() for r in refs], "ablations": cfg.ablations, "tiers": list(cfg.tiers),
-             "tier_references": [r.id.hex() for t in cfg.tiers if t != "full" for r in references.starting_points(t)]}
+             "tier_references": [r.id.hex() for t in cfg.tiers if t != "full" for r in references.starting_points(t)],
+             "planes": cfg.planes, "chroma_references": [r.id.hex() for t in cfg.tiers if cfg.planes != "y"
+                                                         for r in references.starting_points(t, plane="chroma")]}
     digest = hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:12]
     return f"{clip.stem}_{cfg.codec}_{config}_qp{qp}_{digest}"
 
@@ -68,7 +72,8 @@ def run_point(clip: Path, config: str, qp: int, cfg: EvalConfig, reference: Refe
     stem = streams / f"{clip.stem}_{cfg.codec}_{config}_qp{qp}"
     t0 = time.time()
     s = export(clip, stem, cfg.codec, qp, config, cfg.frames, cfg.group, cfg.online, reference, progress=progress,
-               ablations=cfg.ablations, threads=cfg.threads, measure="all", tiers=cfg.tiers)  # exact figures
+               ablations=cfg.ablations, threads=cfg.threads, measure="all", tiers=cfg.tiers,
+               planes=cfg.planes)  # exact figures
     seconds_export = time.time() - t0
     decoded = stem.with_name(stem.name + ".decoded.y4m")
     tiers = {}
@@ -81,15 +86,24 @@ def run_point(clip: Path, config: str, qp: int, cfg: EvalConfig, reference: Refe
         if abs(d["psnr_el"] - t["psnr_el"]) > 1e-6:
             raise MtvirError(f"the decoder gets {d['psnr_el']:.6f} dB where the encoder reported {t['psnr_el']:.6f} dB "
                              f"({t['name']} tier)")
+        for p in "uv" if s.chroma and t["name"] == s.tiers[-1]["name"] else "":
+            if abs(d[f"psnr_{p}_el"] - s.psnr_plane(p)) > 1e-6:
+                raise MtvirError(f"the decoder gets PSNR-{p.upper()} {d[f'psnr_{p}_el']:.6f} dB where the encoder "
+                                 f"reported {s.psnr_plane(p):.6f} dB")
         tiers[t["name"]] = {"macs_per_pixel": t["macs_per_pixel"], "el_bits_alone": 8 * t["el_bytes"],
                             "psnr_y_el": d["psnr_el"], "yuv_psnr_el": d["yuv_psnr_el"], "chosen": t["chosen"]}
+    d = sdk_decode(Path(s.bl_path), Path(s.el_path), decoded, clip, cfg.frames, progress=False, log=lambda *_: None,
+                   tier=s.tiers[-1]["name"]) if len(s.tiers) > 1 else d  # the summary's tier, as the last decode
+    decoded.unlink(missing_ok=True)
     seconds = s.frames / float(video.probe(s.bl_path).fps)
     row = {"clip": clip.stem, "codec": cfg.codec, "config": config, "qp": qp, "frames": s.frames,
            "width": s.width, "height": s.height, "bit_depth": s.bit_depth,
            "bl_bits": 8 * s.bl_bytes, "el_bits": 8 * s.el_bytes, "bl_file_bytes": s.bl_file_bytes,
            "bl_kbps": 8 * s.bl_bytes / seconds / 1000, "el_kbps": 8 * s.el_bytes / seconds / 1000,
            "psnr_y_bl": d["psnr_bl"], "psnr_y_el": d["psnr_el"], "yuv_psnr_bl": d["yuv_psnr_bl"],
-           "yuv_psnr_el": d["yuv_psnr_el"],
+           "yuv_psnr_el": d["yuv_psnr_el"], **{f"psnr_{p}_{w}": d[f"psnr_{p}_{w}"] for p in "uv" for w in ("bl", "el")},
+           "chroma": {p: {k: c[k] for k in ("el_bytes", "reference", "chosen", "lagrangian", "groups")}
+                      for p, c in s.chroma.items()},
            "seconds_bl": s.seconds_bl, "seconds_learning": s.seconds_learning,
            "seconds_selection": s.seconds_selection, "seconds_export": seconds_export,
            "chosen": [g.chosen for g in s.groups], "reference": s.reference, "lagrangian": s.lagrangian,
@@ -100,19 +114,32 @@ def run_point(clip: Path, config: str, qp: int, cfg: EvalConfig, reference: Refe
 
 
 def _variants(row: dict) -> dict:
-    """Rate and PSNR-Y of each ablation at this point (sums over groups, PSNR weighted by frames)."""
+    """Rate and PSNR of each ablation at this point (sums over groups, PSNR weighted by frames): luma's, and where
+    every chroma plane's model has that candidate too (the reference alone), U's, V's and YUV's with its bytes."""
+    def gain(groups, name, planes=None):
+        """(bits, mean PSNR change) of that candidate over the groups; ``planes``: a list of changes, one per plane
+        of a chroma model (None where a plane's change was not measured on every frame)."""
+        found = [next((c for c in g["candidates"] if c["name"] == name), None) for g in groups]
+        if not groups or None in found:
+            return None
+        deltas = [[c["delta_psnr"]] if planes is None else c.get("delta_psnr_planes", [c["delta_psnr"]] * planes
+                                                                    if planes == 1 else None) for c in found]
+        if any(d is None for d in deltas):
+            return None
+        change = np.sum([np.asarray(d) * g["frame_count"] for d, g in zip(deltas, groups)], axis=0) / row["frames"]
+        return sum(8 * c["bytes"] for c in found), (float(change[0]) if planes is None else list(change))
+
     out = {}
     for name in VARIANTS:
-        bits, gain, ok = 0, 0.0, True
-        for g in row["groups"]:
-            c = next((c for c in g["candidates"] if c["name"] == name), None)
-            if c is None:
-                ok = False
-                break
-            bits += 8 * c["bytes"]
-            gain += c["delta_psnr"] * g["frame_count"]
-        if ok:
-            out[name] = {"el_bits": bits, "psnr_y": row["psnr_y_bl"] + gain / row["frames"]}
+        luma = gain(row["groups"], name)
+        if luma is None:
+            continue
+        out[name] = {"el_bits": luma[0], "psnr_y": row["psnr_y_bl"] + luma[1]}
+        chroma = {model: gain(c["groups"], name, len(model)) for model, c in row.get("chroma", {}).items()}
+        if chroma and None not in chroma.values() and "".join(sorted("".join(chroma))) == "uv":
+            psnr = {p: row[f"psnr_{p}_bl"] + g[1][model.index(p)] for model, g in chroma.items() for p in model}
+            out[name].update(el_bits_yuv=luma[0] + sum(g[0] for g in chroma.values()), psnr_u=psnr["u"],
+                             psnr_v=psnr["v"], yuv_psnr=(6 * out[name]["psnr_y"] + psnr["u"] + psnr["v"]) / 8)
     return out
 
 
@@ -185,8 +212,17 @@ def bd_table(rows: list[dict]) -> list[dict]:
                       "bd_rate_y_el_free": _bd(bl_rate, bl_psnr, bl_rate, el_psnr),
                       "bd_rate_yuv": _bd(bl_rate, [r["yuv_psnr_bl"] for r in rs],
                                          [r["bl_bits"] + r["el_bits"] for r in rs], [r["yuv_psnr_el"] for r in rs]),
+                      **{f"bd_rate_{p}": _bd(bl_rate, [r[f"psnr_{p}_bl"] for r in rs],
+                                             [r["bl_bits"] + r["el_bits"] for r in rs], [r[f"psnr_{p}_el"] for r in rs])
+                         for p in "uv" if all(f"psnr_{p}_el" in r for r in rs)},
+                      "bd_rate_yuv_reference": _bd(bl_rate, [r["yuv_psnr_bl"] for r in rs],
+                                                   [r["bl_bits"] + r["variants"]["reference"]["el_bits_yuv"]
+                                                    for r in rs], [r["variants"]["reference"]["yuv_psnr"] for r in rs])
+                      if all("yuv_psnr" in r["variants"].get("reference", {}) for r in rs) else None,
                       "el_bytes_mean": float(np.mean([r["el_bits"] / 8 for r in rs])),
-                      "delta_psnr_y": [r["psnr_y_el"] - r["psnr_y_bl"] for r in rs]})
+                      "delta_psnr_y": [r["psnr_y_el"] - r["psnr_y_bl"] for r in rs],
+                      **{f"delta_psnr_{p}": [r[f"psnr_{p}_el"] - r[f"psnr_{p}_bl"] for r in rs]
+                         for p in "uv" if all(f"psnr_{p}_el" in r for r in rs)}})
     return table
 
 
@@ -232,18 +268,27 @@ def _fmt(x, digits=2, suffix=" %"):
 
 
 def markdown(summary: dict) -> str:
+    delta = lambda r, p: (f"{r[f'psnr_{p}_el'] - r[f'psnr_{p}_bl']:+.3f}" if f"psnr_{p}_el" in r else "n/a")
     lines = [f"Machine: {summary['machine']}", "",
-             "| clip | config | QP | BL kbit/s | BL PSNR-Y | EL bytes | EL kbit/s | BL+EL PSNR-Y | delta | "
-             "YUV-PSNR BL / BL+EL | chosen | export s (learning) |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| clip | config | QP | BL kbit/s | BL PSNR-Y | EL bytes (of them U, V) | EL kbit/s | BL+EL PSNR-Y | "
+             "delta Y / U / V | YUV-PSNR BL / BL+EL | chosen Y; U; V | export s (learning) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in summary["points"]:
+        chroma = r.get("chroma", {})
         lines.append(f"| {r['clip']} | {r['config'].upper()} | {r['qp']} | {r['bl_kbps']:.1f} | {r['psnr_y_bl']:.3f} | "
-                     f"{r['el_bits'] // 8:,} | {r['el_kbps']:.2f} | {r['psnr_y_el']:.3f} | "
-                     f"{r['psnr_y_el'] - r['psnr_y_bl']:+.3f} | {r['yuv_psnr_bl']:.3f} / {r['yuv_psnr_el']:.3f} | "
-                     f"{', '.join(r['chosen'])} | {r['seconds_export']:.0f} ({r['seconds_learning']:.0f}) |")
-    lines += ["", "| clip | config | BD-rate Y (BL+EL vs BL) | BD-rate YUV 6:1:1 | mean EL bytes | BD-rate Y, the EL's "
-              "bytes left out |", "|---|---|---|---|---|---|"]
+                     f"{r['el_bits'] // 8:,} ({', '.join(str(chroma[p]['el_bytes']) for p in chroma) or '-'}) | "
+                     f"{r['el_kbps']:.2f} | {r['psnr_y_el']:.3f} | "
+                     f"{r['psnr_y_el'] - r['psnr_y_bl']:+.3f} / {delta(r, 'u')} / {delta(r, 'v')} | "
+                     f"{r['yuv_psnr_bl']:.3f} / {r['yuv_psnr_el']:.3f} | "
+                     f"{'; '.join([', '.join(r['chosen'])] + [', '.join(c['chosen']) for c in chroma.values()])} | "
+                     f"{r['seconds_export']:.0f} ({r['seconds_learning']:.0f}) |")
+    lines += ["", "BD-rate of BL+EL against the BL, every byte of the EL counted in each column (PSNR-YUV: (6 Y + U + V) "
+              "/ 8); the reference alone: the chosen reference of each plane sent without online learning:", "",
+              "| clip | config | BD-rate Y | U | V | YUV 6:1:1 | YUV, the references alone | mean EL bytes | "
+              "BD-rate Y, the EL's bytes left out |", "|---|---|---|---|---|---|---|---|---|"]
     for b in summary["bd_rate"]:
-        lines.append(f"| {b['clip']} | {b['config'].upper()} | {_fmt(b['bd_rate_y'])} | {_fmt(b['bd_rate_yuv'])} | "
+        lines.append(f"| {b['clip']} | {b['config'].upper()} | {_fmt(b['bd_rate_y'])} | {_fmt(b.get('bd_rate_u'))} | "
+                     f"{_fmt(b.get('bd_rate_v'))} | {_fmt(b['bd_rate_yuv'])} | {_fmt(b.get('bd_rate_yuv_reference'))} | "
                      f"{b['el_bytes_mean']:,.0f} | {_fmt(b.get('bd_rate_y_el_free'))} |")
     if summary.get("tiers"):
         lines += ["", "Per complexity tier (a player takes one): BD-rate Y of BL+EL against the BL with every tier's "
@@ -279,7 +324,8 @@ def _machine() -> str:
 
 def _write_csv(path: Path, rows: list[dict]) -> None:
     fields = ["clip", "codec", "config", "qp", "frames", "width", "height", "bit_depth", "bl_bits", "el_bits",
-              "bl_kbps", "el_kbps", "psnr_y_bl", "psnr_y_el", "yuv_psnr_bl", "yuv_psnr_el", "seconds_bl",
+              "bl_kbps", "el_kbps", "psnr_y_bl", "psnr_y_el", "psnr_u_bl", "psnr_u_el", "psnr_v_bl", "psnr_v_el",
+              "yuv_psnr_bl", "yuv_psnr_el", "seconds_bl",
               "seconds_learning", "seconds_selection", "seconds_export"]
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fields, extrasaction="ignore")

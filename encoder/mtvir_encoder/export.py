@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -19,17 +19,27 @@ from mtvir_decoder import MtvirError, Reference, carriage, references, write
 from mtvir_decoder import tiers as tiered
 from mtvir_decoder import video as video_io
 from mtvir_decoder.files import partial_name
-from mtvir_decoder.metrics import psnr_from_sse
+from mtvir_decoder.metrics import SSE_FLOOR, psnr_from_sse
 
 from . import bl
 from .network import PRECISIONS, resolve_precision
 from .online import OnlineConfig
 from .segment import MEASURES, SHARED, Model, SegmentResult, code_segment
-from .select import lagrangian
+from .select import lagrangian, sse_per_frame
 
 SEGMENT_SECONDS = 5.0
 SAMPLE_PIXELS = 1 << 20
 TIER_ORDER = ("light", "full")  # the tiers an export can send (shipped references exist for these)
+# what an export enhances: "yuv", luma and one model for U and V (each plane on its own: one learning run on both
+# planes' frames, the model a shader can run on either chroma plane); "y,u,v", a model per plane; "y", luma alone
+# (an EL of version 2 or 3, as before colour)
+PLANE_CHOICES = ("yuv", "y,u,v", "y")
+CHROMA_MODELS = {"yuv": ("uv",), "y,u,v": ("u", "v"), "y": ()}
+# J's weights of the planes' distortion, as PSNR-YUV weighs their PSNRs (JVET's 6:1:1). A plane's change of SSE
+# moves its PSNR by 10 / ln 10 times its relative change, so to rank by PSNR-YUV a chroma plane's SSE counts
+# W_C / W_Y * SSE_Y / SSE_C luma SSE (both of the segment's BL): its lambda is luma's divided by that.
+W_Y, W_C = 6, 1
+CHROMA_FORMAT = "4:2:0"  # what the BL is coded in (video.planes converts every input to it)
 
 
 @dataclass
@@ -69,10 +79,27 @@ class Summary:
     frames_estimated: int = 0  # frames whose EL figures are their segment's sample estimate (``segment.MEASURES``)
     psnr_el_error: float = 0.0  # one standard error of psnr_el from those estimates, in dB
     tiers: list[dict] = field(default_factory=list)  # per tier sent: name, MAC/px, its EL's bytes, PSNR-Y, reference
+    # per chroma model of the summary's tier ("uv", or "u" and "v"): its EL's bytes, reference, lambda, the chosen
+    # candidate and every candidate of each segment; empty when luma alone was enhanced
+    chroma: dict = field(default_factory=dict)
+    psnr_u_bl: float = 0.0  # mean over frames, as psnr_bl
+    psnr_v_bl: float = 0.0
+    psnr_u_el: float = 0.0
+    psnr_v_el: float = 0.0
 
     @property
     def delta_psnr(self) -> float:
         return self.psnr_el - self.psnr_bl
+
+    def psnr_plane(self, plane: str, enhanced: bool = True) -> float:
+        """PSNR of ``plane`` ("y", "u", "v") with or without the EL (the mean over frames)."""
+        return getattr(self, f"psnr_{plane}_{'el' if enhanced else 'bl'}" if plane != "y" else
+                       ("psnr_el" if enhanced else "psnr_bl"))
+
+    def psnr_yuv(self, enhanced: bool = True) -> float:
+        """(6 PSNR-Y + PSNR-U + PSNR-V) / 8, JVET's weighting."""
+        return (W_Y * self.psnr_plane("y", enhanced) + W_C * self.psnr_plane("u", enhanced)
+                + W_C * self.psnr_plane("v", enhanced)) / (W_Y + 2 * W_C)
 
     def report(self) -> str:
         lines = [
@@ -89,6 +116,14 @@ class Summary:
             lines.append(f"segment frames {g.first_frame}-{g.first_frame + g.frame_count - 1}: chose {g.chosen!r}, "
                          f"J {best['J']:.4g} vs no EL {no_el['J']:.4g} ({100 * (best['J'] / no_el['J'] - 1):+.3f} %), "
                          f"{g.steps} steps")
+        if self.chroma:
+            models = ", ".join(f"{name.upper()} {c['el_bytes']:,} B ({', '.join(c['chosen'])})"
+                               for name, c in self.chroma.items())
+            lines.append("colour: " + ", ".join(
+                f"PSNR-{p.upper()} {self.psnr_plane(p, False):.3f} -> {self.psnr_plane(p):.3f} dB "
+                f"({self.psnr_plane(p) - self.psnr_plane(p, False):+.3f})" for p in "uv")
+                + f"; PSNR-YUV 6:1:1 {self.psnr_yuv(False):.3f} -> {self.psnr_yuv():.3f} dB "
+                f"({self.psnr_yuv() - self.psnr_yuv(False):+.3f}); chroma models {models}")
         for t in self.tiers if len(self.tiers) > 1 else []:
             lines.append(f"tier {t['name']:5s} {t['macs_per_pixel']:6,} MAC/px: {t['el_bytes']:,} B, PSNR-Y "
                          f"{t['psnr_el']:.3f} dB ({t['psnr_el'] - self.psnr_bl:+.3f} dB), reference {t['reference']}")
@@ -140,7 +175,8 @@ def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "
            online: OnlineConfig | None = None, reference: Reference | None = None, progress: bool = True,
            ablations: bool = False, segment: float = SEGMENT_SECONDS, sample_pixels: int = SAMPLE_PIXELS,
            workers: int | None = None, ray_address: str | None = None, threads: int | None = None,
-           in_band: bool = False, measure: str = "auto", tiers: tuple[str, ...] = ("full",)) -> Summary:
+           in_band: bool = False, measure: str = "auto", tiers: tuple[str, ...] = ("full",),
+           planes: str = "yuv") -> Summary:
     """Code ``input_path`` as BL + EL: writes OUT.mp4 and OUT.mtvir (both or neither) and returns the summary.
     ``segment``: seconds per segment (cut at the BL's intra points); ``group``: frames per segment instead.
     ``workers`` / ``ray_address``: code the segments independently (``parallel``): on a local Ray with that many
@@ -152,7 +188,11 @@ def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "
     sample it was ranked on where the sample is sure of it.
     ``tiers``: the complexity tiers to send (``light``, ``full``): each learned from its own band references and
     chosen by J per segment on its own ("no EL" included); with more than ``full`` the EL is a tiered EL (EL 3),
-    and the summary's main figures are its most complex tier's. ``reference`` is the full tier's."""
+    and the summary's main figures are its most complex tier's. ``reference`` is the full tier's.
+    ``planes``: "yuv" (default) learns one model for U and V beside luma's (``CHROMA_MODELS``), "y,u,v" one per
+    plane, each from the tier's chroma references (then its luma ones) and chosen by J with "no EL" among its
+    candidates (J weighs the planes as PSNR-YUV does, ``W_Y``, ``W_C``); the EL is then of version 4 unless every
+    chroma model chose "no EL". "y": luma alone."""
     from mtvir_decoder.cli import progress_bar
 
     online = online or OnlineConfig()
@@ -179,14 +219,21 @@ def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "
     tiers = tuple(sorted(set(tiers), key=TIER_ORDER.index))
     if tiers != ("full",) and (workers is not None or ray_address is not None):
         raise MtvirError("--tiers with more than full runs in the serial export (leave out --workers/--ray-address)")
+    if planes not in PLANE_CHOICES:
+        raise MtvirError(f"--planes {planes!r}: one of {', '.join(PLANE_CHOICES)}")
+    if planes != "y" and (workers is not None or ray_address is not None):
+        raise MtvirError("colour runs in the serial export: leave out --workers/--ray-address, or give --planes y")
     runs = {}
     for name in tiers:
         choices = ([reference] if reference and name == "full" else references.starting_points(name)
                    or ([references.default()] if name == "full" else []))
         if not choices:
             raise MtvirError(f"no {name} tier references are installed (mtvir-pretrain --tier {name})")
-        runs[name] = _Run(choices, online, ablations, sample_pixels, threads or 0, measure)
-    run = runs[tiers[-1]]  # the most complex tier: the summary's main figures
+        runs[name, "y"] = _Run(choices, online, ablations, sample_pixels, threads or 0, measure)
+        for model in CHROMA_MODELS[planes]:
+            chroma_choices = references.starting_points(name, plane="chroma") or choices
+            runs[name, model] = _Run(chroma_choices, online, ablations, sample_pixels, threads or 0, measure, model)
+    run = runs[tiers[-1], "y"]  # the most complex tier: the summary's main figures
     info = video_io.probe(input_path)
     seg_len = group or segment_length(config, info.fps, segment)
     total = min(info.frames, frames) if info.frames and frames else (info.frames or frames or 0)
@@ -207,9 +254,15 @@ def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "
         bits = video_io.packet_bits(bl_tmp)  # R_i as stored in the file
         if len(bits) != count:
             raise bl.VideoError(f"the BL holds {len(bits)} frames, {count} were coded")
-        bodies = {name: write(r.reference.arch, r.groups, r.reference, width, height, depth, count)
-                  for name, r in runs.items()}
-        data = bodies["full"] if tiers == ("full",) else tiered.write(bodies)
+        bodies: dict[str, dict[str, bytes]] = {}
+        for (name, model), r in runs.items():
+            if model == "y" or r.groups:  # a chroma model that no segment chose sends nothing: chroma as decoded
+                w, h = tiered.plane_size(width, height, tiered.CHROMA_FORMATS[CHROMA_FORMAT], model[0])
+                bodies.setdefault(name, {})[model] = write(r.reference.arch, r.groups, r.reference, w, h, depth,
+                                                           count)
+        colour = any(set(b) != {"y"} for b in bodies.values())
+        data = (bodies["full"]["y"] if tiers == ("full",) and not colour else
+                tiered.write(bodies, CHROMA_FORMAT if colour else 0))
         reference = run.reference
         if in_band:
             carried = bl_tmp.with_name(bl_tmp.name + ".sei.mp4")
@@ -229,17 +282,29 @@ def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "
             bar.close()
         bl_tmp.unlink(missing_ok=True)
     npx, peak = width * height, (1 << depth) - 1
-    psnr = lambda sse: float(np.mean(psnr_from_sse(np.asarray(sse), npx, peak)))
+    psnr = lambda sse, n=npx: float(np.mean(psnr_from_sse(np.asarray(sse), n, peak)))
     seconds = count / float(info.fps)
+    top = tiers[-1]
+    cpx = int(np.prod(tiered.plane_size(width, height, tiered.CHROMA_FORMATS[CHROMA_FORMAT], "u")))
+    chroma_runs = {model: r for (name, model), r in runs.items() if name == top and model != "y"}
+    chroma = {model: {"el_bytes": len(bodies[top].get(model, b"")), "lagrangian": r.lam,
+                      "reference": f"{r.reference.name} {r.reference.id.hex()}",
+                      "chosen": [g.chosen for g in r.results], "groups": [asdict(g) for g in r.results]}
+              for model, r in chroma_runs.items()}
+    chroma_el = {p: r.plane_sse[p] for r in chroma_runs.values() for p in r.plane}  # enhanced chroma, per frame
     return Summary(str(bl_path), str(el_path or bl_path), codec, qp, config, count, width, height, depth,
                    sum(bits) // 8, bl_path.stat().st_size, sum(bits) / seconds / 1000, el_bytes, psnr(run.bl_sse),
                    psnr(run.el_sse), run.seconds_bl, sum(r.seconds_learning for r in runs.values()),
                    sum(r.seconds_selection for r in runs.values()), run.results,
                    f"{reference.name or '(given)'} {reference.id.hex()}", run.lam, run.lam_source, online.precision,
                    run.frames_estimated, float(np.sqrt(np.sum(np.square(run.psnr_errors))) / max(1, count)),
-                   [{"name": name, "macs_per_pixel": r.reference.arch.macs_per_pixel, "el_bytes": len(bodies[name]),
-                     "psnr_el": psnr(r.el_sse), "reference": f"{r.reference.name} {r.reference.id.hex()}",
-                     "chosen": [g.chosen for g in r.results]} for name, r in runs.items()])
+                   [{"name": name, "macs_per_pixel": r.reference.arch.macs_per_pixel,
+                     "el_bytes": sum(map(len, bodies[name].values())), "psnr_el": psnr(r.el_sse),
+                     "reference": f"{r.reference.name} {r.reference.id.hex()}",
+                     "chosen": [g.chosen for g in r.results]} for (name, plane), r in runs.items() if plane == "y"],
+                   chroma, *(psnr(run.chroma_bl_sse[p], cpx) if run.chroma_bl_sse[p] else 0.0 for p in "uv"),
+                   *(psnr(chroma_el.get(p, run.chroma_bl_sse[p]), cpx) if run.chroma_bl_sse[p] else 0.0
+                     for p in "uv"))
 
 
 def _shape(planes) -> tuple[int, int, int]:
@@ -249,9 +314,10 @@ def _shape(planes) -> tuple[int, int, int]:
 def _streamed(source, bl_tmp, codec, qp, config, fps, seg_len, runs: list["_Run"], bar) -> tuple[int, int, int]:
     """The serial export: one BL stream, coded and decoded back as frames arrive; each segment in turn, warm-started
     from the last model and free to share it, for each tier (``runs``). Returns (width, height, bit depth)."""
-    coder, shape, main = None, None, runs[-1]  # the BL's figures go with the summary's (most complex) tier
-    orig: dict[int, np.ndarray] = {}  # original luma waiting for its reconstruction
-    recon: list[np.ndarray] = []  # reconstructions of the segment being filled
+    coder, shape = None, None
+    main = [r for r in runs if r.plane == "y"][-1]  # the BL's figures go with the summary's (most complex) tier
+    orig: dict[int, tuple] = {}  # original planes waiting for their reconstruction
+    recon: list[tuple] = []  # reconstructed planes of the segment being filled
     head: list | None = []  # the first frames whole, until J's lambda is measured on them
 
     def measure_lambda():
@@ -259,7 +325,7 @@ def _streamed(source, bl_tmp, codec, qp, config, fps, seg_len, runs: list["_Run"
         if head is not None:
             t0 = time.time()
             main.measure_lambda(head, codec, qp, config, fps, shape[2])
-            for run in runs:  # one price of a bit: the BL's, whatever the tier
+            for run in runs:  # one price of a bit: the BL's, whatever the tier (chroma's weighed per segment)
                 run.lam, run.lam_source = main.lam, main.lam_source
             main.seconds_bl += time.time() - t0
             head = None
@@ -267,28 +333,37 @@ def _streamed(source, bl_tmp, codec, qp, config, fps, seg_len, runs: list["_Run"
     def segment(recon):
         first = main.next_frame
         originals = [orig.pop(i) for i in range(first, first + len(recon))]
+        plane = lambda frames, k: [f[k] for f in frames]
+        sse_y = float(np.sum(sse_per_frame(plane(recon, 0), plane(originals, 0))))
+        for k in (1, 2):  # the BL's chroma, measured whatever the EL enhances
+            main.chroma_bl_sse["yuv"[k]] += list(sse_per_frame(plane(recon, k), plane(originals, k)))
         for run in runs:
-            run.segment(recon, originals, coder.bits, shape[2], bar)
+            ks = ["yuv".index(p) for p in run.plane]  # a model of U and V learns from both planes' frames, U first
+            if ks != [0]:  # chroma's price of a bit: luma's over its planes' weight in PSNR-YUV on this segment's BL
+                sse = np.mean([np.sum(main.chroma_bl_sse["yuv"[k]][-len(recon):]) for k in ks])
+                run.lam = main.lam * W_Y / W_C * max(float(sse), SSE_FLOOR) / max(sse_y, SSE_FLOOR)
+            run.segment([f for k in ks for f in plane(recon, k)], [f for k in ks for f in plane(originals, k)],
+                        coder.bits, shape[2], bar)
 
     try:
         for i, planes in enumerate(source):
             if coder is None:
                 shape = _shape(planes)
                 coder = bl.Coder(bl_tmp, codec, qp, config, fps, *shape)
-            orig[i] = planes[0]
+            orig[i] = tuple(planes[:3])
             if head is not None:
                 head.append(planes)
                 if len(head) == probe_frames(config, fps, seg_len):
                     measure_lambda()
             t0 = time.time()
-            recon += [r[0] for r in coder.push(planes)]
+            recon += [tuple(r[:3]) for r in coder.push(planes)]
             main.seconds_bl += time.time() - t0
             while len(recon) >= seg_len:
                 measure_lambda()
                 segment(recon[:seg_len])
                 recon = recon[seg_len:]
         t0 = time.time()
-        recon += [r[0] for r in coder.finish()]
+        recon += [tuple(r[:3]) for r in coder.finish()]
         main.seconds_bl += time.time() - t0
         while recon:
             measure_lambda()
@@ -348,8 +423,11 @@ class _Run:
     """What the export carries from segment to segment: the groups of the EL, the last model, the figures."""
 
     def __init__(self, choices: list[Reference], online: OnlineConfig, ablations: bool, sample_pixels: int,
-                 threads: int = 0, measure: str = "auto"):
+                 threads: int = 0, measure: str = "auto", plane: str = "y"):
         self.choices, self.online, self.ablations, self.sample_pixels = choices, online, ablations, sample_pixels
+        self.plane = plane  # "y", "u", "v", or "uv": the planes this run's model enhances, each on its own
+        self.chroma_bl_sse: dict[str, list[float]] = {"u": [], "v": []}  # of the BL, per frame (the serial export)
+        self.plane_sse: dict[str, list[float]] = {p: [] for p in plane}  # enhanced, per frame and plane
         self.measure = measure
         self.threads = threads  # of ONNX Runtime in the serial export (0: every core)
         self.reference: Reference | None = choices[0] if len(choices) == 1 else None  # picked on the first segment
@@ -382,9 +460,10 @@ class _Run:
     def segment(self, recon: list[np.ndarray], orig: list[np.ndarray], bits: dict[int, int], depth: int,
                 bar) -> None:
         """Learn and choose for the next segment, from the last model, and record it."""
-        frames = range(self.next_frame, self.next_frame + len(recon))
+        frames = range(self.next_frame, self.next_frame + len(recon) // len(self.plane))
+        rates = [bits.get(i, 0) for i in frames] + [0] * (len(recon) - len(frames))  # stacked planes: bits once
         r = code_segment(self.reference or self.choices, recon, orig, depth,
-                         np.array([bits.get(i, 0) for i in frames], float), np.full(len(recon), self.lam), self.online,
+                         np.array(rates, float), np.full(len(recon), self.lam), self.online,
                          self.previous, self.shareable, self.sample_pixels, self.ablations, progress=bar.update,
                          threads=self.threads, measure=self.measure)
         bar.update(max(0, self.online.step_budget - r.steps))  # learning stopped early: the bar moves on
@@ -392,7 +471,9 @@ class _Run:
 
     def add(self, r: SegmentResult) -> None:
         """Record the next segment's outcome: a new group, the previous group grown, or a gap ("no EL")."""
-        first, count = self.next_frame, r.sse.size
+        stack = len(self.plane)
+        first, count = self.next_frame, r.sse.size // stack
+        r.stack = stack
         self.reference = r.reference
         if r.chosen.name == SHARED:
             self.groups[-1][1] += count
@@ -401,8 +482,10 @@ class _Run:
             self.previous = r.model
         self.shareable = r.model is not None
         self.next_frame += count
-        self.bl_sse += list(r.no_el_sse)
-        self.el_sse += list(r.sse)
+        self.bl_sse += list(r.no_el_sse.reshape(stack, count).sum(axis=0))
+        self.el_sse += list(r.sse.reshape(stack, count).sum(axis=0))
+        for p, sse in zip(self.plane, r.sse.reshape(stack, count)):
+            self.plane_sse[p] += list(sse)
         self.frames_estimated += count if r.estimated else 0
         self.psnr_errors.append(count * r.psnr_error)
         self.seconds_learning += r.seconds_learning

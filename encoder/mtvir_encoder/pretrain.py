@@ -56,9 +56,11 @@ class PretrainConfig:
     # those are larger): the float steps, then the quantization-aware ones; of this very network with no float
     # steps, the quantization-aware steps on its own grid (fine-tuning)
     teacher: str = ""  # a reference whose output on the decoded frames is the target instead of the originals
+    plane: str = "luma"  # the planes trained on: luma, or chroma (U and V of the same frames: a chroma reference)
 
 
 TIERS = ("light", "full")
+PLANES = ("luma", "chroma")
 MAX_STAGES = (MAX_LAYERS - 4) // 6  # sefcnn: four convolutions besides the stages, six layers a stage
 
 
@@ -69,8 +71,12 @@ def architecture(cfg: PretrainConfig) -> Architecture:
 
 
 def build_pairs(cfg: PretrainConfig, cache: Path) -> list[tuple[np.ndarray, np.ndarray, int, str]]:
-    """(decoded luma, original luma, qp, source) for every source, codec and QP, cached on disk."""
+    """(decoded plane, original plane, qp, source) for every source, codec and QP, cached on disk: luma, or with
+    ``cfg.plane == "chroma"`` the U and V planes of the same frames."""
+    if cfg.plane not in PLANES:
+        raise MtvirError(f"plane {cfg.plane!r}: one of {', '.join(PLANES)}")
     corpus = [cfg.corpus] if cfg.corpus != "generic" else []  # the generic corpus keeps the caches made before
+    corpus += [cfg.plane] if cfg.plane != "luma" else []
     key = hashlib.sha256(json.dumps([cfg.qps, cfg.codecs, data.SOURCES_VERSION, *corpus]).encode()).hexdigest()[:12]
     path = cache / f"pairs-{key}.npz"
     if path.exists():
@@ -83,8 +89,10 @@ def build_pairs(cfg: PretrainConfig, cache: Path) -> list[tuple[np.ndarray, np.n
         for codec in cfg.codecs:
             for qp in cfg.qps:
                 base = bl.code(video, cache / "tmp.mp4", codec, qp, config)
-                for d, o in zip(base.recon.y, video.y):
-                    pairs.append((d, o, qp, group))
+                planes = "y" if cfg.plane == "luma" else "uv"
+                for p in planes:
+                    for d, o in zip(getattr(base.recon, p), getattr(video, p)):
+                        pairs.append((d, o, qp, group))
         print(f"  coded {name}: {len(video)} frame(s) {video.width}x{video.height}", flush=True)
     (cache / "tmp.mp4").unlink(missing_ok=True)
     arrays = {"n": np.array(len(pairs))}

@@ -81,6 +81,7 @@ class SegmentResult:
     reference: Reference  # the one its models are residues against
     estimated: bool = False  # the chosen model was kept on its sample's estimate, not run on every frame
     psnr_error: float = 0.0  # then: one standard error of its PSNR-Y gain, in dB
+    stack: int = 1  # planes stacked in the frame list (a model of U and V: U's frames, then V's)
 
     @property
     def model(self) -> Model | None:
@@ -106,6 +107,10 @@ class SegmentResult:
         for c in self.candidates:
             row = {"name": c.name, "step": c.step, "bytes": c.model_bytes, "J": c.J, "seconds": c.seconds,
                    "delta_psnr": gain(c), "sampled": c.estimated_d is not None}
+            if self.stack > 1 and c.estimated_d is None:  # each stacked plane's own gain
+                ref = np.maximum(self.no_el_sse, SSE_FLOOR).reshape(self.stack, -1)
+                got = np.maximum(c.sse, SSE_FLOOR).reshape(self.stack, -1)
+                row["delta_psnr_planes"] = [float(x) for x in np.mean(10 * np.log10(ref / got), axis=1)]
             if c.ranked_as is not None:  # so that curves of the sample's figures can stay on the sample
                 row.update(sample_J=c.ranked_as.J, sample_delta_psnr=gain(c.ranked_as))
             out.append(row)
