@@ -365,10 +365,14 @@ def ffmpeg_args(video: str, shader_path: str, output: str, bit_depth: int = 8, f
                 ffmpeg: str = "ffmpeg") -> list[str]:
     """Stock ffmpeg rendering ``video`` through the shader with its ``libplacebo`` filter (Vulkan; lavapipe where
     no GPU is), as mpv would: no dithering, and nearest-neighbour chroma so that chroma comes out at its own samples
-    (untouched, or as the shader's chroma passes wrote it)."""
+    (untouched, or as the shader's chroma passes wrote it). The decoder runs on one thread: with ffmpeg 5.1's
+    frame-threaded HEVC decoder feeding ``hwupload`` on lavapipe, some frames came out with bands of another frame
+    from the top rows (3, 7 or 11 of 16, in a quarter to a half of the runs), with no custom shader as with the EL's,
+    and never with one decoding thread (docs/journal/2026-12-07-shader-frames-race.md)."""
     fmt = "yuv420p" if bit_depth == 8 else "yuv420p10le"
     placebo = (f"libplacebo=custom_shader_path={shader_path}:format={fmt}:dithering=none:upscaler=nearest:"
                f"downscaler=nearest")
-    return [ffmpeg, "-v", "error", "-y", "-init_hw_device", "vulkan=vk", "-filter_hw_device", "vk", "-i", str(video),
+    return [ffmpeg, "-v", "error", "-y", "-init_hw_device", "vulkan=vk", "-filter_hw_device", "vk", "-threads", "1",
+            "-i", str(video),
             *(["-frames:v", str(frames)] if frames else []), "-vf", f"hwupload,{placebo},hwdownload,format={fmt}",
             "-f", "yuv4mpegpipe", "-strict", "-1", str(output)]
