@@ -83,7 +83,7 @@ def before_runner(enh: m.Enhancer):
     import onnx
     import onnxruntime as ort
     from onnx import helper
-    model = m.graph.build(enh.el.arch, enh.el.groups[0].params.folded(enh.el.arch))
+    model = onnx.load_from_string(m.graph.build(enh.el.arch, enh.el.groups[0].params.folded(enh.el.arch)))
     nodes = []
     for node in model.graph.node:
         if node.output[0].endswith("_rows"):
@@ -143,6 +143,7 @@ def int8_runner(enh: m.Enhancer, calibration: np.ndarray):
     """The Enhancer's float32 graph as a QDQ int8 graph (U8S8, per-channel weights), run whole-frame."""
     import logging
     import tempfile
+    import onnx
     import onnxruntime as ort
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     logging.getLogger().setLevel(logging.ERROR)  # its advice to pre-process the graph: measured as it is
@@ -156,7 +157,8 @@ def int8_runner(enh: m.Enhancer, calibration: np.ndarray):
             return next(self.items, None)
 
     # SpaceToDepth and a 4-channel convolution: as a strided 1-channel one the light tier's int8 head runs 2x slower
-    model = m.graph.build(enh.el.arch, enh.el.groups[0].params.folded(enh.el.arch), strided_heads=False)
+    model = onnx.load_from_string(m.graph.build(enh.el.arch, enh.el.groups[0].params.folded(enh.el.arch),
+                                                strided_heads=False))
     with tempfile.TemporaryDirectory() as d:
         Path(d, "f.onnx").write_bytes(model.SerializeToString())
         quantize_static(str(Path(d, "f.onnx")), str(Path(d, "q.onnx")), Frames(), quant_format=QuantFormat.QDQ,

@@ -4,11 +4,13 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import mtvir_decoder as m
+import onnx
 from mtvir_decoder.descriptor import ADD, CONV, SE, SHUFFLE, UNSHUFFLE
 from conftest import frame, perturbed, random_params
 
@@ -101,7 +103,8 @@ def test_an_unshuffled_plane_feeds_one_strided_convolution(light_el):
     # the nested network's unshuffle of 8 channels stays SpaceToDepth; outputs are checked against numpy above
     for (arch, data), unshuffles in zip(light_el, ([1, 0], [2, 1])):
         params = m.read(data).groups[0].params.folded(arch)
-        plain, fused = (m.graph.build(arch, params, strided_heads=s).graph.node for s in (False, True))
+        plain, fused = (onnx.load_from_string(m.graph.build(arch, params, strided_heads=s)).graph.node
+                        for s in (False, True))
         assert [[n.op_type for n in g].count("SpaceToDepth") for g in (plain, fused)] == unshuffles
         strides = [list(a.ints) for n in fused for a in n.attribute if a.name == "strides"]
         assert strides == [[2, 2]]
@@ -205,8 +208,36 @@ def test_provider_and_missing_file(el_bytes, reference, tmp_path):
 
 def test_fp16_graph_builds(strong):
     ref, _ = strong
-    model = m.graph.build(ref.arch, ref.params.folded(ref.arch), "fp16")
+    model = onnx.load_from_string(m.graph.build(ref.arch, ref.params.folded(ref.arch), "fp16"))
+    onnx.checker.check_model(model)
     assert any(n.op_type == "Cast" for n in model.graph.node)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+def test_the_sdks_onnx_bytes_are_the_onnx_packages(strong, light_el, precision):
+    """The SDK writes its graphs' protobuf itself (a player needs no onnx package): byte for byte what onnx.helper
+    writes for the same graph (the full network, the light and the nested unshuffling ones), and the checker passes."""
+    from onnx import TensorProto, helper, numpy_helper
+    from mtvir_decoder import onnx_writer as w
+    kinds = {w.FLOAT: TensorProto.FLOAT, w.FLOAT16: TensorProto.FLOAT16, w.INT64: TensorProto.INT64}
+    archs = [(strong[0].arch, strong[0].params)] + [(a, m.read(d).groups[0].params) for a, d in light_el]
+    for arch, params in archs:
+        ours = m.graph.build(arch, params.folded(arch), precision)
+        parsed = onnx.load_from_string(ours)
+        onnx.checker.check_model(parsed)
+        g = parsed.graph  # rebuilt by onnx.helper from what was parsed, then serialized by protobuf
+        nodes = [helper.make_node(n.op_type, list(n.input), list(n.output),
+                                  **{a.name: helper.get_attribute_value(a) for a in n.attribute}) for n in g.node]
+        inits = [numpy_helper.from_array(numpy_helper.to_array(t), t.name) for t in g.initializer]
+        io = [helper.make_tensor_value_info(v.name, kinds[v.type.tensor_type.elem_type],
+                                            [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim])
+              for v in (*g.input, *g.output)]
+        theirs = helper.make_model(helper.make_graph(nodes, g.name, io[:1], io[1:], inits),
+                                   opset_imports=[helper.make_opsetid("", m.graph.OPSET)], producer_name="mtvir_decoder")
+        theirs.ir_version = m.graph.IR_VERSION
+        assert theirs.SerializeToString() == ours
+    assert w.node("X", ["a"], ["b"], alpha=0.5, mode="CRD") == helper.make_node(
+        "X", ["a"], ["b"], alpha=0.5, mode="CRD").SerializeToString()
 
 
 def test_enhance_without_torch_in_a_fresh_interpreter(el_bytes, reference, tmp_path):
@@ -225,6 +256,36 @@ def test_enhance_without_torch_in_a_fresh_interpreter(el_bytes, reference, tmp_p
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
     assert "Failed to load" not in res.stderr  # the CUDA probe is quiet
+
+
+def test_one_thread_pool_for_every_session_and_a_host_that_started_onnx_runtime_first(tmp_path):
+    """The SDK's sessions share one ONNX Runtime thread pool (each plane's model and each group's a session of its
+    own, whose pools would otherwise spin against each other); in a process where the host created a session before
+    the SDK, the SDK's sessions fall back to pools of their own and still enhance. A light network holds 4 values a
+    pixel against the full one's 16: its tiles are twice as wide for the same memory."""
+    code = textwrap.dedent(f"""
+        import sys
+        import numpy as np, onnxruntime as ort
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        if sys.argv[1] == "host-first":
+            from onnx import TensorProto, helper
+            g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "host",
+                                  [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+            model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+            model.ir_version = 8
+            ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        import mtvir_decoder as m
+        from conftest import random_params
+        arch = m.descriptor.light()
+        enh = m.Enhancer(m.write(arch, [(0, 1, random_params(arch, 1), m.Coding())], None))
+        out = enh.enhance(np.full((64, 48), 99, np.uint8), 0)
+        assert out.shape == (64, 48) and m.enhance._shared_thread_pool()
+        print("ok", arch.values_per_pixel, m.sefcnn().values_per_pixel)
+    """)
+    for mode in ("sdk-first", "host-first"):
+        res = subprocess.run([sys.executable, "-c", code, mode], capture_output=True, text=True, timeout=120)
+        assert res.returncode == 0 and res.stdout.strip() == "ok 4.0 16.0", (mode, res.stderr)
 
 
 def test_tiled_equals_whole_frame_with_the_trained_reference():

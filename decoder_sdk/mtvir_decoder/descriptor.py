@@ -102,6 +102,13 @@ class Architecture:
         return math.ceil(macs)
 
     @property
+    def values_per_pixel(self) -> float:
+        """The most values any node holds per pixel of the plane (channels over its scale squared): what a tile's
+        memory grows with (16 for the full network, 4 for the light tier's)."""
+        scale, channels = self.scales(), self.channels()
+        return max(c / s ** 2 for c, s in zip(channels, scale))
+
+    @property
     def receptive_radius(self) -> int:
         """How far (pixels) an output pixel sees: the halo a tile needs so that tiled == whole frame. A conv adds
         k // 2 samples of its scale, an SE window // 2, an unshuffle r - 1 pixels of its source's scale (where in
