@@ -336,3 +336,17 @@ def test_shipped_camera_references_beside_the_bands():
     installed = m.references.installed()
     assert all(c.arch == b.arch and c.id != b.id and c.id in installed for b, c in zip(bands, classes))
     assert [r.name for r in m.references.starting_points("light")] == [f"light-{b.name}" for b in bands]
+
+
+def test_shipped_chroma_references_one_per_band():
+    """Each band's chroma reference (its luma reference fine-tuned on U and V) is what the encoder offers chroma; a
+    tier without chroma references offers its luma ones."""
+    bands = m.references.starting_points(classes=False)
+    chroma = m.references.starting_points(plane="chroma")
+    assert [r.name for r in chroma] == [f"chroma-{b.name}" for b in bands]
+    assert all(c.arch == b.arch and c.id != b.id for b, c in zip(bands, chroma))
+    light = m.references.starting_points("light", plane="chroma")
+    own = [r for r in light if r.name.startswith("light-chroma-")]
+    assert own == light or [r.name for r in light] == [r.name for r in m.references.starting_points("light")]
+    with pytest.raises(ValueError):
+        m.references.starting_points(plane="alpha")

@@ -1,0 +1,68 @@
+"""What a player's call costs per tier: ``Enhancer.enhance`` (luma) and ``Enhancer.enhance_frame`` (Y, U, V of a
+4:2:0 frame) against the bare session on the same plane, interleaved in one process (ratios, not absolutes).
+
+    python bench/colour_speed.py [--sizes 1280x720,1920x1080] [--rounds 25] [--tiers light,full]
+
+Each tier's EL: its QP 37 band reference for luma and its QP 37 chroma reference (the luma one where none is
+installed) as one model for U and V, sent alone (an EL 4, as `mtvir-export` writes). Per size: the bare ONNX
+Runtime session on the whole luma plane (``run_float`` with no tiling: what the bench of the network measures),
+``enhance`` on the uint8 luma plane, and ``enhance_frame`` on the frame; medians of ``rounds`` rounds, the three
+calls taking turns within each round; the whole frame's time against luma's (colour's cost).
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+import sys
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import mtvir_decoder as m  # noqa: E402
+from decoder_speed import picture  # noqa: E402
+
+
+def colour_el(tier: str, w: int, h: int) -> bytes:
+    luma = next(r for r in m.references.starting_points(tier, classes=False) if r.name.endswith("qp37"))
+    chroma = next(r for r in m.references.starting_points(tier, classes=False, plane="chroma")
+                  if r.name.endswith("qp37"))
+    y = m.write(luma.arch, [(0, 1, luma.params, m.Coding())], luma, w, h, 8, 1)
+    uv = m.write(chroma.arch, [(0, 1, chroma.params, m.Coding())], chroma, (w + 1) // 2, (h + 1) // 2, 8, 1)
+    return m.tiers.write({tier: {"y": y, "uv": uv}}, "4:2:0")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sizes", default="1280x720,1920x1080")
+    p.add_argument("--rounds", type=int, default=25)
+    p.add_argument("--tiers", default="light,full")
+    a = p.parse_args()
+    print(f"onnxruntime {m.enhance.ort.__version__}; medians of {a.rounds} interleaved rounds, ms per frame")
+    print(f"{'tier':>6} {'size':>10} {'MAC/px Y / YUV':>15} {'session':>8} {'enhance':>8} {'of session':>11} "
+          f"{'frame':>8} {'fps':>6} {'frame / luma':>13}")
+    for tier in a.tiers.split(","):
+        for size in a.sizes.split(","):
+            w, h = map(int, size.split("x"))
+            enh = m.Enhancer(colour_el(tier, w, h), providers=["CPUExecutionProvider"], tier=tier)
+            y = picture(h, w)
+            u, v = picture((h + 1) // 2, (w + 1) // 2), picture((h + 1) // 2, (w + 1) // 2)[::-1].copy()
+            x = y.astype(np.float32) / 255
+            calls = {"session": lambda: enh.run_float(x, tile=1 << 16), "enhance": lambda: enh.enhance(y, 0),
+                     "frame": lambda: enh.enhance_frame(y, u, v, 0)}
+            times = {k: [] for k in calls}
+            for f in calls.values():
+                f()  # warm-up
+            for _ in range(a.rounds):
+                for k, f in calls.items():
+                    t = time.perf_counter()
+                    f()
+                    times[k].append(time.perf_counter() - t)
+            ms = {k: 1000 * float(np.median(t)) for k, t in times.items()}
+            print(f"{tier:>6} {size:>10} {enh.el.arch.macs_per_pixel:>7,} / {enh.macs_per_pixel:<6,} "
+                  f"{ms['session']:8.1f} {ms['enhance']:8.1f} {ms['enhance'] / ms['session']:10.2f}x "
+                  f"{ms['frame']:8.1f} {1000 / ms['frame']:6.1f} {ms['frame'] / ms['enhance']:12.2f}x")
+
+
+if __name__ == "__main__":
+    main()
