@@ -3,7 +3,8 @@
     python bench/decoder_speed.py [--sizes 176x144,1280x720,1920x1080] [--repeat 5] [--no-4k] [--tiers-only]
 
 First, per complexity tier (the shipped light and full QP 37 references): frames per second at 1280x720,
-1920x1080 and 3840x2160 through the SDK's Enhancer (float32) and through an int8 QDQ graph of the same weights
+1920x1080 and 3840x2160 through the call a player makes (``Enhancer.enhance`` on a uint8 luma plane, its default
+tiles), the bare session on the float plane beside it, and an int8 QDQ graph of the same weights
 (ONNX Runtime's quantize_static, per-channel int8 weights, uint8 activations, calibrated on a natural picture),
 each against the numpy float32 matmul of the same run, with how far int8's samples land from float32's.
 
@@ -185,25 +186,27 @@ def tier_table(repeat: int, mm: float) -> None:
         cuda = False
     refs = {"light": m.references.starting_points("light"), "full": m.references.starting_points("full")}
     print(f"\nper tier (the QP 37 band references), 1 frame = one luma plane; numpy float32 matmul {mm:.1f} GFLOP/s")
-    print(f"{'tier':>6} {'MAC/px':>7} {'size':>10} {'fp32 ms':>8} {'fp32 fps':>9} {'of matmul':>10} {'int8 ms':>8} "
-          f"{'int8 fps':>9} {'int8 vs fp32 (8-bit samples)':>36}")
+    print(f"{'tier':>6} {'MAC/px':>7} {'size':>10} {'enhance ms':>10} {'fps':>6} {'session ms':>10} {'of matmul':>10} "
+          f"{'int8 ms':>8} {'int8 fps':>9} {'int8 vs fp32 (8-bit samples)':>36}")
     for name, found in refs.items():
         ref = next((r for r in found if r.name.endswith("qp37")), None)
         if ref is None:
             print(f"{name:>6}: no QP 37 reference installed")
             continue
         enh = m.Enhancer(m.write(ref.arch, [(0, 1, ref.params, m.Coding())], ref), reference=ref,
-                         providers=["CPUExecutionProvider"], tile=4096)
+                         providers=["CPUExecutionProvider"])  # a player's defaults
         q = int8_runner(enh, picture(512, 512))
         for w, h in TIER_SIZES:
-            x = picture(h, w).astype(np.float32) / 255
-            f32 = timeit(lambda: enh.run_float(x), repeat)
+            y = picture(h, w)
+            x = y.astype(np.float32) / 255
+            f32 = timeit(lambda: enh.run_float(x), repeat)  # the bare session on a float plane
+            player = timeit(lambda: enh.enhance(y), repeat)  # what a player's call costs: uint8 in, uint8 out
             i8 = timeit(lambda: q(x), repeat)
             a, b = (np.rint(np.clip(v, 0, 1) * 255) for v in (enh.run_float(x), q(x)))
             diff = np.abs(a - b)
             gflops = 2 * ref.arch.macs_per_pixel * w * h / (f32 / 1000) / 1e9
-            print(f"{name:>6} {ref.arch.macs_per_pixel:7,} {w:>5}x{h:<4} {f32:8.1f} {1000 / f32:9.1f} "
-                  f"{100 * gflops / mm:9.0f}% {i8:8.1f} {1000 / i8:9.1f}   max {diff.max():.0f}, "
+            print(f"{name:>6} {ref.arch.macs_per_pixel:7,} {w:>5}x{h:<4} {player:10.1f} {1000 / player:6.1f} "
+                  f"{f32:10.1f} {100 * gflops / mm:9.0f}% {i8:8.1f} {1000 / i8:9.1f}   max {diff.max():.0f}, "
                   f"{100 * np.mean(diff > 0):5.1f} % differ, {100 * np.mean(diff <= 1):5.1f} % within 1")
             if cuda:  # the same weights in torch on the GPU (ONNX Runtime's CUDA provider where it loads is above)
                 cells = []

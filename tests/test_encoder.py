@@ -565,6 +565,12 @@ def test_colour_export_each_plane_as_players_decode_it(tmp_path):
         el = Path(s.el_path).read_bytes()
         assert [e.planes for e in m.tiers.table(el).tiers[0].entries] == entries and s.el_bytes == len(el)
         assert set(s.chroma) == set(entries[1:]) and m.Enhancer(el).planes == "yuv"
+        for model, c in s.chroma.items():  # J counted each chroma model's EL, its row and its share of the table
+            chosen = next(x for x in c["groups"][0]["candidates"] if x["name"] == c["chosen"][0])
+            own = len(m.tiers.parts(el)["full"][model])
+            assert chosen["bytes"] == own + export.ENTRY_BYTES + export.TABLE_BYTES // (len(entries) - 1)
+        assert len(el) == sum(map(len, m.tiers.parts(el)["full"].values())) + export.TABLE_BYTES + \
+            export.ENTRY_BYTES * (len(entries) - 1)
         assert s.psnr_u_el > s.psnr_u_bl and s.psnr_v_el > s.psnr_v_bl and s.psnr_yuv() > s.psnr_yuv(False)
         assert all(c["lagrangian"] < s.lagrangian for c in s.chroma.values())  # 6:1:1 over chroma's lower SSE
         d = decode(Path(s.bl_path), Path(s.el_path), tmp_path / "d.y4m", data.carphone(), 4, progress=False,

@@ -28,7 +28,7 @@ from .export import export
 from .segment import ABLATIONS, FAMILY_LABELS, family_ablation
 from .online import OnlineConfig
 
-CACHE_VERSION = 6  # bump when the EL format or the coder changes what a point measures
+CACHE_VERSION = 7  # bump when the EL format or the coder changes what a point measures
 # the ablations' rows, next to the full method (each learning family alone only where ``--adapt auto`` ran both)
 VARIANTS = ("reference", *ABLATIONS, *map(family_ablation, FAMILY_LABELS))
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mtvir_decoder import MtvirError, Reference, carriage, references, write
+from mtvir_decoder import MtvirError, Reference, carriage, layout, references, write
 from mtvir_decoder import tiers as tiered
 from mtvir_decoder import video as video_io
 from mtvir_decoder.files import partial_name
@@ -40,6 +40,11 @@ CHROMA_MODELS = {"yuv": ("uv",), "y,u,v": ("u", "v"), "y": ()}
 # W_C / W_Y * SSE_Y / SSE_C luma SSE (both of the segment's BL): its lambda is luma's divided by that.
 W_Y, W_C = 6, 1
 CHROMA_FORMAT = "4:2:0"  # what the BL is coded in (video.planes converts every input to it)
+# what a colour EL spends beyond a luma EL v2, in J's count of every chroma model's bytes: a row per chroma model, and
+# the table (its frame facts, a tier row, the luma model's row, its CRC) shared by the chroma models
+ENTRY_BYTES = layout.min_size("plane_entry", layout.PLANAR)
+TABLE_BYTES = len(layout.MAGIC) + sum(layout.min_size(s, layout.PLANAR) for s in ("planar_file", "planar_tier")) \
+    + ENTRY_BYTES
 
 
 @dataclass
@@ -232,7 +237,8 @@ def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "
         runs[name, "y"] = _Run(choices, online, ablations, sample_pixels, threads or 0, measure)
         for model in CHROMA_MODELS[planes]:
             chroma_choices = references.starting_points(name, plane="chroma") or choices
-            runs[name, model] = _Run(chroma_choices, online, ablations, sample_pixels, threads or 0, measure, model)
+            runs[name, model] = _Run(chroma_choices, online, ablations, sample_pixels, threads or 0, measure, model,
+                                     ENTRY_BYTES + TABLE_BYTES // len(CHROMA_MODELS[planes]))
     run = runs[tiers[-1], "y"]  # the most complex tier: the summary's main figures
     info = video_io.probe(input_path)
     seg_len = group or segment_length(config, info.fps, segment)
@@ -423,9 +429,10 @@ class _Run:
     """What the export carries from segment to segment: the groups of the EL, the last model, the figures."""
 
     def __init__(self, choices: list[Reference], online: OnlineConfig, ablations: bool, sample_pixels: int,
-                 threads: int = 0, measure: str = "auto", plane: str = "y"):
+                 threads: int = 0, measure: str = "auto", plane: str = "y", extra_bytes: int = 0):
         self.choices, self.online, self.ablations, self.sample_pixels = choices, online, ablations, sample_pixels
         self.plane = plane  # "y", "u", "v", or "uv": the planes this run's model enhances, each on its own
+        self.extra_bytes = extra_bytes  # what the EL's container spends on this run's model beyond its own EL
         self.chroma_bl_sse: dict[str, list[float]] = {"u": [], "v": []}  # of the BL, per frame (the serial export)
         self.plane_sse: dict[str, list[float]] = {p: [] for p in plane}  # enhanced, per frame and plane
         self.measure = measure
@@ -465,7 +472,7 @@ class _Run:
         r = code_segment(self.reference or self.choices, recon, orig, depth,
                          np.array(rates, float), np.full(len(recon), self.lam), self.online,
                          self.previous, self.shareable, self.sample_pixels, self.ablations, progress=bar.update,
-                         threads=self.threads, measure=self.measure)
+                         threads=self.threads, measure=self.measure, extra_bytes=self.extra_bytes)
         bar.update(max(0, self.online.step_budget - r.steps))  # learning stopped early: the bar moves on
         self.add(r)
 

@@ -121,8 +121,9 @@ class _Judge:
     """Candidates written, read back and run by the SDK's Enhancer: on the sample (J estimated) or on every frame
     (J exact), against "no EL" of the same segment."""
 
-    def __init__(self, recon, orig, bit_depth, bits, lambdas, sample_pixels, seed, threads):
+    def __init__(self, recon, orig, bit_depth, bits, lambdas, sample_pixels, seed, threads, extra_bytes=0):
         h, w = recon[0].shape
+        self.extra_bytes = extra_bytes  # what sending any model costs beyond its own EL (a colour EL's table rows)
         self.recon, self.orig, self.bit_depth, self.bits, self.lambdas = recon, orig, bit_depth, bits, lambdas
         self.threads, self.seconds = threads, 0.0
         self.sample = plan_sample(len(recon), h, w, sample_pixels, seed=seed)
@@ -134,7 +135,8 @@ class _Judge:
         t = time.time()
         sample = None if full else self.sample
         nbytes, sse = evaluate(reference, params, coding, self.recon, self.orig, self.bit_depth, sample, self.threads)
-        c = Candidate(name, step, nbytes if model_bytes is None else model_bytes, sse, params=params, coding=coding,
+        c = Candidate(name, step, nbytes + self.extra_bytes if model_bytes is None else model_bytes, sse, params=params,
+                      coding=coding,
                       seconds=seconds,
                       estimated_d=None if full else estimate_d(sample, sse, self.no_el_box_sse, self.no_el.sse))
         c.J = cost(c, self.bits, self.lambdas)
@@ -201,14 +203,16 @@ def pick_reference(refs: Sequence[Reference], recon: list[np.ndarray], orig: lis
 def code_segment(reference: Reference | Sequence[Reference], recon: list[np.ndarray], orig: list[np.ndarray],
                  bit_depth: int, bits: np.ndarray, lambdas: np.ndarray, online: OnlineConfig,
                  previous: Model | None = None, shareable: bool = False, sample_pixels: int = 1 << 20,
-                 ablations: bool = False, progress=None, threads: int = 0, measure: str = "auto") -> SegmentResult:
+                 ablations: bool = False, progress=None, threads: int = 0, measure: str = "auto",
+                 extra_bytes: int = 0) -> SegmentResult:
     """Learn and choose for one segment. ``reference``: one, or several to pick from (``pick_reference``: only
     before the EL's first model); ``previous``: the last model sent (learning starts from it); ``shareable``: it is
     the model of the segment just before, whose group this one may join for free; ``threads``: of ONNX Runtime
-    (0: its default); ``measure``: how the winner is measured (``MEASURES``)."""
+    (0: its default); ``measure``: how the winner is measured (``MEASURES``); ``extra_bytes``: added to every model's
+    bytes (what the EL's container spends on it beyond the model's own EL v2: a chroma model's table rows)."""
     lambdas = np.asarray(lambdas, np.float64) * online.lambda_scale
     every_frame = measures_all(measure, len(recon), *recon[0].shape, sample_pixels)
-    judge = _Judge(recon, orig, bit_depth, bits, lambdas, sample_pixels, online.seed, threads)
+    judge = _Judge(recon, orig, bit_depth, bits, lambdas, sample_pixels, online.seed, threads, extra_bytes)
     no_el = judge.no_el
     t0 = time.time()
     refs = [reference] if isinstance(reference, Reference) else list(reference)
