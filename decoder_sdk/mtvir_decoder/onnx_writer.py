@@ -11,6 +11,8 @@ import struct
 
 import numpy as np
 
+from .layout import write_uvar
+
 # TensorProto.DataType
 FLOAT, UINT8, INT64, FLOAT16 = 1, 2, 7, 10
 _DTYPES = {np.dtype(np.float32): FLOAT, np.dtype(np.uint8): UINT8, np.dtype(np.int64): INT64,
@@ -20,14 +22,8 @@ _FLOAT_ATTR, _INT_ATTR, _STRING_ATTR, _INTS_ATTR = 1, 2, 3, 7
 
 
 def _varint(value: int) -> bytes:
-    value &= (1 << 64) - 1  # negative int64 as two's complement, 10 bytes
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
+    """Protobuf's varint is the EL's uvar (LEB128); a negative int64 as its two's complement, 10 bytes."""
+    return write_uvar(value & (1 << 64) - 1)
 
 
 def _int(field: int, value: int) -> bytes:
