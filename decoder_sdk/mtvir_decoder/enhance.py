@@ -135,7 +135,6 @@ class Enhancer:
     def _use(self, el) -> None:
         self.el = el
         self.block = el.arch.block  # tiles start on multiples of it, so they cut the frame's blocks
-
         self.halo = -(-el.arch.receptive_radius // self.block) * self.block
         self._sessions: dict[int, ort.InferenceSession] = {}
         if el.groups:
@@ -245,7 +244,7 @@ class Enhancer:
     def _session(self, index: int) -> ort.InferenceSession:
         if index not in self._sessions:
             group = self.el.groups[index]
-            onnx_model = graph.build(self.el.arch, group.params.folded(self.el.arch), self.precision)  # bytes
+            onnx_model = graph.build(self.el.arch, group.params.folded(self.el.arch), self.precision)
             opts = ort.SessionOptions()
             opts.log_severity_level = 3
             # ENABLE_ALL turns on the blocked NCHWc convolutions on x86: about 2x the default's speed here
@@ -256,20 +255,16 @@ class Enhancer:
             if self._threads:
                 opts.intra_op_num_threads = self._threads
             shared = not self._threads and _shared_thread_pool()
-            opts.use_per_session_threads = not shared
-            try:
-                self._sessions[index] = ort.InferenceSession(onnx_model, opts,
-                                                             providers=self.providers)
-            except Exception as exc:
-                if shared:  # ONNX Runtime started in this process before the pool was set up: a pool of its own
-                    opts.use_per_session_threads = True
-                    try:
-                        self._sessions[index] = ort.InferenceSession(onnx_model, opts,
-                                                                     providers=self.providers)
-                        return self._sessions[index]
-                    except Exception as again:
-                        exc = again
-                raise RuntimeProviderError(f"ONNX Runtime could not build the session: {exc}") from None
+            error = None
+            for own_pool in ([False, True] if shared else [True]):  # the shared pool fails where ONNX Runtime had
+                opts.use_per_session_threads = own_pool  # started in this process before it was set up
+                try:
+                    self._sessions[index] = ort.InferenceSession(onnx_model, opts, providers=self.providers)
+                    break
+                except Exception as exc:  # onnxruntime's errors share no public base class
+                    error = exc
+            else:
+                raise RuntimeProviderError(f"ONNX Runtime could not build the session: {error}") from None
         return self._sessions[index]
 
     def _group_index(self, frame_index: int | None) -> int | None:
