@@ -92,9 +92,7 @@ def run_point(clip: Path, config: str, qp: int, cfg: EvalConfig, reference: Refe
                                  f"reported {s.psnr_plane(p):.6f} dB")
         tiers[t["name"]] = {"macs_per_pixel": t["macs_per_pixel"], "el_bits_alone": 8 * t["el_bytes"],
                             "psnr_y_el": d["psnr_el"], "yuv_psnr_el": d["yuv_psnr_el"], "chosen": t["chosen"]}
-    d = sdk_decode(Path(s.bl_path), Path(s.el_path), decoded, clip, cfg.frames, progress=False, log=lambda *_: None,
-                   tier=s.tiers[-1]["name"]) if len(s.tiers) > 1 else d  # the summary's tier, as the last decode
-    decoded.unlink(missing_ok=True)
+    # d: the last tier decoded, the most complex: the summary's
     seconds = s.frames / float(video.probe(s.bl_path).fps)
     row = {"clip": clip.stem, "codec": cfg.codec, "config": config, "qp": qp, "frames": s.frames,
            "width": s.width, "height": s.height, "bit_depth": s.bit_depth,
