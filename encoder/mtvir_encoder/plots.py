@@ -1,4 +1,5 @@
-"""PNG plots of an evaluation: RD curves, J of the candidates against training steps, EL size and gain."""
+"""PNG plots of an evaluation: RD curves (PSNR-Y, and per plane with PSNR-YUV where the EL has colour), J of the
+luma candidates against training steps, EL size and gain."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -58,7 +59,8 @@ def draw(rows: list[dict], out_dir: Path) -> list[Path]:
         curves.setdefault((r["clip"], r["config"]), []).append(r)
     for (clip, config), rs in curves.items():
         rs = sorted(rs, key=lambda r: r["qp"])
-        fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+        colour = all("psnr_u_el" in r for r in rs)
+        fig, axes = plt.subplots(1, 4 if colour else 3, figsize=(20 if colour else 15, 4.2))
         ax = axes[0]
         ax.plot([r["bl_kbps"] for r in rs], [r["psnr_y_bl"] for r in rs], "o-", label="BL alone")
         ax.plot([r["bl_kbps"] + r["el_kbps"] for r in rs], [r["psnr_y_el"] for r in rs], "s-", label="BL + EL")
@@ -81,13 +83,22 @@ def draw(rows: list[dict], out_dir: Path) -> list[Path]:
                 ax2.plot(x, [steps[s]["bytes"] for s in x], "x:", color=f"C{k}", alpha=0.7)
         axes[1].axhline(0, color="k", lw=1, label="no EL")
         axes[1].set(xlabel="training steps (0: reference alone)", ylabel="J relative to no EL (%)",
-                    title="Lagrangian cost J of the candidates")
+                    title="Lagrangian cost J of the luma candidates")
         axes[2].set(xlabel="training steps (0: reference alone)", ylabel="delta PSNR-Y (dB), solid",
-                    title="gain (solid) and EL size (dotted)")
+                    title="luma: gain (solid) and model size (dotted)")
         ax2.set_ylabel("EL bytes, dotted")
-        for a in axes[1:]:
+        for a in axes[1:3]:
             a.grid(True, alpha=0.3)
             a.legend(fontsize=8)
+        if colour:  # each plane's and PSNR-YUV's change at the same rates: what the whole picture gains per QP
+            ax = axes[3]
+            for key, name, style in (("y", "Y", "o-"), ("u", "U", "s--"), ("v", "V", "^--"), ("yuv", "YUV 6:1:1", "D-")):
+                el, bl = (f"yuv_psnr_{w}" if key == "yuv" else f"psnr_{key}_{w}" for w in ("el", "bl"))
+                ax.plot([r["qp"] for r in rs], [r[el] - r[bl] for r in rs], style, label=name)
+            ax.set(xlabel="QP", ylabel="delta PSNR (dB), BL + EL against the BL",
+                   title="gain per plane (every EL byte in the left panel's rate)")
+            ax.grid(True, alpha=0.3)
+            ax.legend(fontsize=8)
         fig.tight_layout()
         path = out_dir / f"{clip}_{rs[0]['codec']}_{config}.png"
         fig.savefig(path, dpi=110)
