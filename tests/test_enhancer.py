@@ -262,7 +262,8 @@ def test_one_thread_pool_for_every_session_and_a_host_that_started_onnx_runtime_
     """The SDK's sessions share one ONNX Runtime thread pool (each plane's model and each group's a session of its
     own, whose pools would otherwise spin against each other); in a process where the host created a session before
     the SDK, the SDK's sessions fall back to pools of their own and still enhance. A light network holds 4 values a
-    pixel against the full one's 16: its tiles are twice as wide for the same memory."""
+    pixel against the full one's 16: its tiles are twice as wide for the same memory. An Enhancer asking for its own
+    thread count after the pool is set up runs on the pool (ONNX Runtime refuses a session pool beside it)."""
     code = textwrap.dedent(f"""
         import sys
         import numpy as np, onnxruntime as ort
@@ -281,6 +282,8 @@ def test_one_thread_pool_for_every_session_and_a_host_that_started_onnx_runtime_
         enh = m.Enhancer(m.write(arch, [(0, 1, random_params(arch, 1), m.Coding())], None))
         out = enh.enhance(np.full((64, 48), 99, np.uint8), 0)
         assert out.shape == (64, 48) and m.enhance._shared_thread_pool()
+        one = m.Enhancer(m.write(arch, [(0, 1, random_params(arch, 1), m.Coding())], None), threads=1)
+        assert np.array_equal(one.enhance(np.full((64, 48), 99, np.uint8), 0), out)  # a later thread count: the pool
         print("ok", arch.values_per_pixel, m.sefcnn().values_per_pixel)
     """)
     for mode in ("sdk-first", "host-first"):

@@ -62,6 +62,8 @@ class Enhancer:
     same). ``tier`` takes one tier of a tiered EL: ``light``, ``full``, ``heavy``, or ``auto``: the most complex
     tier this machine runs in real time at ``fps`` (default 30) on the EL's frame size, timed once per process,
     else the lightest; a damaged tier is then passed over with a warning.
+    ``threads``: ONNX Runtime's threads (0: its choice); the SDK's sessions share one pool in a process, whose size the
+    first session sets.
     ``enhance(luma, frame_index=None)``: uint8 (8-bit) or uint16 (10-bit..16-bit) H x W in, same out.
     ``enhance_frame(y, u, v, frame_index=None)``: the whole frame, each plane by its own model (EL 4); planes the
     tier has no model for, and every chroma plane of an EL of version 1-3, come back as given. Frames outside every
@@ -252,12 +254,12 @@ class Enhancer:
             # no pre-planned block for the whole graph: the arena reuses freed activations instead (a 1024 tile of
             # 1080p: 404 MiB peak against 689, at the same speed)
             opts.enable_mem_pattern = False
-            if self._threads:
-                opts.intra_op_num_threads = self._threads
-            shared = not self._threads and _shared_thread_pool()
+            shared = _shared_thread_pool(self._threads)
             error = None
             for own_pool in ([False, True] if shared else [True]):  # the shared pool fails where ONNX Runtime had
                 opts.use_per_session_threads = own_pool  # started in this process before it was set up
+                if own_pool and self._threads:
+                    opts.intra_op_num_threads = self._threads
                 try:
                     self._sessions[index] = ort.InferenceSession(onnx_model, opts, providers=self.providers)
                     break
@@ -368,18 +370,23 @@ class Enhancer:
 _SECONDS: dict[tuple, float] = {}  # frame_seconds' timings, per process
 
 
-@lru_cache(maxsize=None)
-def _shared_thread_pool() -> bool:
+_POOL: list[bool] = []  # whether ONNX Runtime's global thread pool is set up for this process (once)
+
+
+def _shared_thread_pool(threads: int = 0) -> bool:
     """One pool of ONNX Runtime threads for every session of the process (a model per plane, per group, per tier),
-    set up once; False where it cannot be. With a pool per session, one session's threads still spin after its run
-    while the next session's work: a 1080p frame through the light tier's luma and chroma sessions took 96-105 ms
-    that way, 56 ms with one pool (38 + 16 ms, each alone)."""
-    try:
-        from onnxruntime.capi import _pybind_state
-        _pybind_state.set_global_thread_pool_sizes(0, 0)  # 0: ONNX Runtime's own choice (the physical cores)
-        return True
-    except Exception:  # noqa: BLE001 - an older or other build: sessions keep their own pools
-        return False
+    set up once, of ``threads`` threads (0: ONNX Runtime's choice, the physical cores) as the first session asks; False
+    where it cannot be. Once it is, ONNX Runtime refuses sessions with pools of their own, so a later ``threads`` has
+    no effect. With a pool per session, one session's threads still spin after its run while the next session works:
+    a 1080p frame through the light tier's luma and chroma sessions took 96-105 ms that way, 56 ms with one pool."""
+    if not _POOL:
+        try:
+            from onnxruntime.capi import _pybind_state
+            _pybind_state.set_global_thread_pool_sizes(threads, 0)
+            _POOL.append(True)
+        except Exception:  # noqa: BLE001 - an older or other build: sessions keep their own pools
+            _POOL.append(False)
+    return _POOL[0]
 
 
 def _run(session: ort.InferenceSession, x: np.ndarray) -> np.ndarray:
