@@ -62,8 +62,7 @@ class Enhancer:
     same). ``tier`` takes one tier of a tiered EL: ``light``, ``full``, ``heavy``, or ``auto``: the most complex
     tier this machine runs in real time at ``fps`` (default 30) on the EL's frame size, timed once per process,
     else the lightest; a damaged tier is then passed over with a warning.
-    ``threads``: ONNX Runtime's threads (0: its choice); the SDK's sessions share one pool in a process, whose size the
-    first session sets.
+    ``threads``: ONNX Runtime's threads per session (0: its choice).
     ``enhance(luma, frame_index=None)``: uint8 (8-bit) or uint16 (10-bit..16-bit) H x W in, same out.
     ``enhance_frame(y, u, v, frame_index=None)``: the whole frame, each plane by its own model (EL 4); planes the
     tier has no model for, and every chroma plane of an EL of version 1-3, come back as given. Frames outside every
@@ -254,19 +253,16 @@ class Enhancer:
             # no pre-planned block for the whole graph: the arena reuses freed activations instead (a 1024 tile of
             # 1080p: 404 MiB peak against 689, at the same speed)
             opts.enable_mem_pattern = False
-            shared = _shared_thread_pool(self._threads)
-            error = None
-            for own_pool in ([False, True] if shared else [True]):  # the shared pool fails where ONNX Runtime had
-                opts.use_per_session_threads = own_pool  # started in this process before it was set up
-                if own_pool and self._threads:
-                    opts.intra_op_num_threads = self._threads
-                try:
-                    self._sessions[index] = ort.InferenceSession(onnx_model, opts, providers=self.providers)
-                    break
-                except Exception as exc:  # onnxruntime's errors share no public base class
-                    error = exc
-            else:
-                raise RuntimeProviderError(f"ONNX Runtime could not build the session: {error}") from None
+            # the pool's threads sleep when a run ends instead of spinning: a frame runs one session per plane (and a
+            # process may hold several Enhancers), and spinning threads of one session slowed the next one's run (the
+            # light tier's 1080p frame, luma then chroma: 96-105 ms spinning, 50 ms not; each alone the same)
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            if self._threads:
+                opts.intra_op_num_threads = self._threads
+            try:
+                self._sessions[index] = ort.InferenceSession(onnx_model, opts, providers=self.providers)
+            except Exception as exc:  # onnxruntime's errors share no public base class
+                raise RuntimeProviderError(f"ONNX Runtime could not build the session: {exc}") from None
         return self._sessions[index]
 
     def _group_index(self, frame_index: int | None) -> int | None:
@@ -368,25 +364,6 @@ class Enhancer:
 
 
 _SECONDS: dict[tuple, float] = {}  # frame_seconds' timings, per process
-
-
-_POOL: list[bool] = []  # whether ONNX Runtime's global thread pool is set up for this process (once)
-
-
-def _shared_thread_pool(threads: int = 0) -> bool:
-    """One pool of ONNX Runtime threads for every session of the process (a model per plane, per group, per tier),
-    set up once, of ``threads`` threads (0: ONNX Runtime's choice, the physical cores) as the first session asks; False
-    where it cannot be. Once it is, ONNX Runtime refuses sessions with pools of their own, so a later ``threads`` has
-    no effect. With a pool per session, one session's threads still spin after its run while the next session works:
-    a 1080p frame through the light tier's luma and chroma sessions took 96-105 ms that way, 56 ms with one pool."""
-    if not _POOL:
-        try:
-            from onnxruntime.capi import _pybind_state
-            _pybind_state.set_global_thread_pool_sizes(threads, 0)
-            _POOL.append(True)
-        except Exception:  # noqa: BLE001 - an older or other build: sessions keep their own pools
-            _POOL.append(False)
-    return _POOL[0]
 
 
 def _run(session: ort.InferenceSession, x: np.ndarray) -> np.ndarray:

@@ -320,7 +320,7 @@ def build(el: ElFile, group: int | None = None, precision: str = "fp16",
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
     if not el.groups:
-        raise ShaderError("the EL holds no luma model: nothing to run as a shader")
+        raise ShaderError("the EL holds no model for luma: nothing to run as a shader")
     _check(el, "luma")
     if group is None:
         if len(el.groups) > 1:
