@@ -162,6 +162,28 @@ def test_sizes_8_bit(strong, h, w):
     assert np.abs(out.astype(int) - want).max() <= 1
 
 
+def test_a_large_plane_is_converted_in_halves_exactly_and_non_finite_values_refused(light_el, monkeypatch):
+    """At 720p the conversions around the session run as two halves at once: the samples are still the spec's
+    (steps 1 and 5 to the bit against the session's own float output), and a NaN or an infinity in either half,
+    or finite values whose squares overflow, are told apart."""
+    enh = m.Enhancer(light_el[0][1])
+    luma = frame(720, 1280, 3)
+    x = np.divide(luma, np.float32(255), dtype=np.float32)
+    v = enh.run_float(x)
+    session_output = v.copy()
+    want = np.rint(np.clip(v, 0, 1) * np.float32(255)).astype(np.uint8)
+    assert np.array_equal(enh.enhance(luma), want)
+    for where, bad in (((700, 5), np.inf), ((3, 1000), np.nan), ((360, 0), -np.inf), ((719, 1279), 3e30)):
+        v = session_output.copy()
+        v[where] = bad
+        monkeypatch.setattr(enh, "run_float", lambda *a, v=v: v.copy())
+        if np.isfinite(bad):  # finite, only huge: a sample like any other (clipped to the peak)
+            assert enh.enhance(luma)[where] == 255
+        else:
+            with pytest.raises(m.FormatError, match="non-finite"):
+                enh.enhance(luma)
+
+
 def test_10_bit(arch, reference):
     data = m.write(arch, [(0, 1, reference.params, m.Coding())], reference, 33, 21, 10, 1)
     luma = frame(21, 33, 6, np.uint16, 1023)

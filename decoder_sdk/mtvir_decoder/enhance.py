@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 import warnings
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
@@ -323,14 +325,22 @@ class Enhancer:
             return luma[y0:y1, x0:x1].copy()
         ry0, rx0 = (max(0, v - self.halo) // self.block * self.block for v in (y0, x0))
         region = luma[ry0:min(luma.shape[0], y1 + self.halo), rx0:min(luma.shape[1], x1 + self.halo)]
-        peak = float((1 << bit_depth) - 1)
-        y = self.run_float(np.divide(region, np.float32(peak), dtype=np.float32), index)
-        y = y[y0 - ry0:y1 - ry0, x0 - rx0:x1 - rx0]
-        if not (np.isfinite(y.min()) and np.isfinite(y.max())):  # a degenerate (hostile) model overflowing float32:
+        peak = np.float32((1 << bit_depth) - 1)
+        x = _buffer(region.shape)
+        _in_halves(lambda a, b: np.divide(a, peak, out=b, dtype=np.float32), region, x)
+        y = self.run_float(x, index)[y0 - ry0:y1 - ry0, x0 - rx0:x1 - rx0]
+        out = np.empty(y.shape, luma.dtype)
+
+        def to_samples(v, o) -> bool:  # the spec's step 5, in place on this call's own float array
+            if not _finite(v):
+                return False
+            np.clip(v, 0, 1, out=v)
+            np.multiply(v, peak, out=v)
+            np.copyto(o, np.rint(v, out=v), casting="unsafe")
+            return True
+        if not all(_in_halves(to_samples, y, out)):  # a degenerate (hostile) model overflowing float32:
             raise FormatError("the EL's model gives non-finite values on this frame")  # never a garbage frame
-        np.clip(y, 0, 1, out=y)  # y is this call's own array: the steps to samples in place
-        np.multiply(y, np.float32(peak), out=y)
-        return np.rint(y, out=y).astype(luma.dtype)
+        return out
 
     def enhance_frames(self, frames: Iterable[np.ndarray], start: int = 0) -> Iterator[np.ndarray]:
         """Each frame enhanced by its group's model (frame numbers count from ``start``)."""
@@ -364,6 +374,41 @@ class Enhancer:
 
 
 _SECONDS: dict[tuple, float] = {}  # frame_seconds' timings, per process
+_BUFFERS = threading.local()  # each thread's float input planes, by shape: a fresh 8 MB array a frame costs page faults
+
+
+def _buffer(shape: tuple[int, int]) -> np.ndarray:
+    """This thread's float32 input plane of ``shape``, reused from frame to frame (a few shapes: Y, U, V, tiles)."""
+    kept = _BUFFERS.__dict__.setdefault("planes", {})
+    if shape not in kept:
+        if len(kept) >= 4:
+            kept.clear()
+        kept[shape] = np.empty(shape, np.float32)
+    return kept[shape]
+
+
+@lru_cache(maxsize=None)
+def _helper(pid: int) -> ThreadPoolExecutor:  # per process: a forked child inherits no worker thread
+    return ThreadPoolExecutor(1, thread_name_prefix="mtvir-convert")
+
+
+def _in_halves(fn, *arrays: np.ndarray) -> list:
+    """``fn(*arrays)`` on the top and the bottom half of the rows at once (numpy releases the GIL): around the
+    session, a large plane's conversions would otherwise run on one core while ONNX Runtime's threads sleep."""
+    rows = arrays[0].shape[0]
+    if arrays[0].size < 1 << 18:
+        return [fn(*arrays)]
+    job = _helper(os.getpid()).submit(fn, *(a[rows // 2:] for a in arrays))
+    return [fn(*(a[:rows // 2] for a in arrays)), job.result()]
+
+
+def _finite(y: np.ndarray) -> bool:
+    """Whether every value is finite: a dot product (one fast pass) is, unless a value is NaN or infinite or the
+    squares overflow, and only then are the extremes looked at."""
+    flat = y.reshape(-1) if y.flags.c_contiguous else np.ravel(y)
+    with np.errstate(over="ignore", invalid="ignore"):
+        squares = np.dot(flat, flat)
+    return bool(np.isfinite(squares)) or bool(np.isfinite(y.min()) and np.isfinite(y.max()))
 
 
 def _run(session: ort.InferenceSession, x: np.ndarray) -> np.ndarray:
