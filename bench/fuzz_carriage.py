@@ -23,9 +23,10 @@ def main() -> int:
     p.add_argument("--seconds", type=float, default=600)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tiered", action="store_true", help="the video carries a tiered EL (a light and a full tier)")
+    p.add_argument("--av1", action="store_true", help="an AV1 BL (SVT-AV1), the EL in metadata OBUs")
     a = p.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        seed = carriage_fuzz.make_seed(Path(folder), tiered=a.tiered)
+        seed = carriage_fuzz.make_seed(Path(folder), tiered=a.tiered, codec="libsvtav1" if a.av1 else "libx265")
         t0 = time.time()
         stats = carriage_fuzz.fuzz(seed, a.cases, a.seed, seconds=a.seconds, decode_every=10)
         wall = time.time() - t0

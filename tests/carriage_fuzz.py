@@ -1,8 +1,8 @@
 """Mutation fuzzing of one-file videos (the EL in band), shared by the tests (bounded) and
 ``bench/fuzz_carriage.py`` (long mode).
 
-The seed is a real one-file MP4: a 16-frame HEVC BL coded by libx265 through PyAV, with a two-group EL carried in
-SEI messages by ``carriage.embed``. Each case changes bytes in and around the MTVIR messages, anywhere in the
+The seed is a real one-file MP4: a 16-frame HEVC BL coded by libx265 through PyAV (or AV1 by SVT-AV1), with a
+two-group EL carried in SEI messages (metadata OBUs) by ``carriage.embed``. Each case changes bytes in and around the MTVIR messages, anywhere in the
 container, truncates the file or inserts and deletes bytes. A case passes when ``Enhancer.from_video`` ends in an
 Enhancer or an ``MtvirError`` (never another exception), within 1 s; ``decode_check`` runs the whole
 ``mtvir-decode`` path (BL frames out, enhanced where the EL survives) with the same contract.
@@ -24,10 +24,11 @@ from mtvir_decoder import carriage, references
 FRAMES, WIDTH, HEIGHT = 16, 64, 48
 
 
-def make_seed(folder: Path, tiered: bool = False, colour: bool = False) -> Path:
+def make_seed(folder: Path, tiered: bool = False, colour: bool = False, codec: str = "libx265") -> Path:
     """``folder/one.mp4``: a 16-frame 64x48 x265 BL carrying a two-group EL in band (``tiered``: a tiered EL, a light
     and a full tier of two groups each, so each message holds both tiers' group; ``colour``: a colour EL whose U and
-    V model has one group, so the first message holds a luma and a chroma group, the second a luma one alone)."""
+    V model has one group, so the first message holds a luma and a chroma group, the second a luma one alone;
+    ``codec="libsvtav1"``: an AV1 BL, the messages in metadata OBUs)."""
     import av
     from conftest import perturbed, random_params
     folder.mkdir(parents=True, exist_ok=True)
@@ -35,9 +36,10 @@ def make_seed(folder: Path, tiered: bool = False, colour: bool = False) -> Path:
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0:HEIGHT, 0:WIDTH]
     with av.open(str(bl), "w") as out:
-        s = out.add_stream("libx265", rate=10)
+        s = out.add_stream(codec, rate=10)
         s.width, s.height, s.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-        s.options = {"x265-params": "log-level=none:info=0:keyint=8:qp=37"}
+        s.options = ({"x265-params": "log-level=none:info=0:keyint=8:qp=37"} if codec == "libx265" else
+                     {"qp": "50", "preset": "10", "svtav1-params": "keyint=8"})
         for i in range(FRAMES):
             y = (128 + 60 * np.sin((xx + 3 * i) / 6.0) + rng.normal(0, 8, xx.shape)).clip(0, 255).astype(np.uint8)
             frame = av.VideoFrame.from_ndarray(

@@ -1,4 +1,5 @@
-"""In-band carriage: the EL in SEI messages of the BL, through remuxes by stock ffmpeg, damaged or dropped."""
+"""In-band carriage: the EL in SEI messages (HEVC, H.264) or metadata OBUs (AV1) of the BL, through remuxes by stock
+ffmpeg, damaged or dropped."""
 from __future__ import annotations
 
 import shutil
@@ -62,6 +63,56 @@ def test_sei_nal_round_trip_with_emulation_prevention(codec):
     foreign = carriage.sei_nal(codec, b"x").replace(carriage.MTVIR_UUID, bytes(range(16)))
     assert carriage.messages_in(codec, foreign) == []  # another UUID: not ours
     assert carriage.messages_in(codec, carriage.sei_nal(codec, b"abc")[:-6]) == []  # truncated
+
+
+def test_metadata_obu_round_trip():
+    """AV1: the message in a metadata OBU of type 6 behind the UUID, read back from a temporal unit, whatever the
+    OBUs around it; another type, another UUID, a truncated OBU or missing trailing bits are not messages."""
+    message = bytes(range(256)) * 3 + b"\0\0\x80\0"  # ends like trailing bits: the OBU's own 0x80 still tells
+    obu = carriage.metadata_obu(message)
+    payload = obu[3:]  # metadata type 6, the UUID, the message, 0x80: 790 bytes, a 2-byte leb128 size
+    assert obu[:3] == bytes([0x2A, 0x96, 0x06]) and payload[:17] == b"\x06" + carriage.MTVIR_UUID
+    frame_header, sequence_header = b"\x1a\x01\x10", b"\x0a\x03\x00\x00\x00"
+    packet = carriage._insert_obu(sequence_header + frame_header, obu)
+    assert packet == sequence_header + obu + frame_header  # before the first frame (header)
+    assert [kind for kind, _, _ in carriage.obus(packet)] == [1, 5, 3]
+    assert carriage._messages(packet, "av1", None) == [message]
+    padded = b"\x2e\x00" + carriage._leb128(len(payload) + 2) + payload + b"\0\0"
+    assert carriage._messages(padded, "av1", None) == [message]  # an extension byte before; zero bytes after
+    assert carriage._messages(b"\x28" + payload, "av1", None) == [message]  # no size field: to the packet's end
+    other = obu.replace(carriage.MTVIR_UUID, bytes(16))
+    assert carriage._messages(other + obu[:-5], "av1", None) == []  # another UUID; a truncated OBU
+    short = carriage.metadata_obu(b"abc")  # without its trailing bits (a message ending 0x80 0* would be read
+    assert carriage._messages(short[:1] + bytes([short[1] - 1]) + short[2:-1], "av1", None) == []  # short: its CRC)
+    assert carriage._messages(b"\x2a" + carriage._leb128(len(payload)) + b"\x07" + payload[1:], "av1", None) == []
+
+
+@pytest.mark.skipif(FFMPEG is None, reason="stock ffmpeg is not installed (Debian: ffmpeg)")
+def test_av1_in_band_plays_in_stock_ffmpeg_and_survives_webm_and_mkv(ref, tmp_path):
+    """``mtvir-export --codec svtav1 --in-band``: stock ffmpeg (libdav1d) decodes the one file (dav1d before 1.1
+    notes the user-private metadata once; later ones are silent), a copy to WebM or MKV keeps the EL byte for byte,
+    and mtvir-decode enhances it as it does with the EL as a file."""
+    pytest.importorskip("torch")
+    from mtvir_encoder import data, export
+    from mtvir_encoder.online import OnlineConfig
+    cfg = OnlineConfig(iterations=4, snapshot_every=2, batch=8, lr=5e-2, adapt="all")  # the BL's own RD slope
+    one = export.export(data.carphone(), tmp_path / "one", "svtav1", frames=8, group=4, online=cfg, progress=False,
+                        in_band=True, planes="y")  # the shipped references: the EL sends at least one of them
+    path = tmp_path / "one.mp4"
+    assert Path(one.bl_path) == path and sorted(p.name for p in tmp_path.iterdir()) == ["one.mp4"]
+    el, problems = carriage.extract(path)
+    assert el is not None and problems == [] and one.el_bytes > len(el) > 0
+    r = subprocess.run([FFMPEG, "-v", "warning", "-i", path, "-f", "null", "-"], capture_output=True, text=True)
+    assert r.returncode == 0 and all("Unknown Metadata OBU type 6" in line or "repeated" in line
+                                     for line in r.stderr.splitlines()), r.stderr
+    (tmp_path / "el.mtvir").write_bytes(el)
+    want, _ = decode_frames(path, tmp_path / "el.mtvir")
+    for ext in ("webm", "mkv"):
+        subprocess.run([FFMPEG, "-v", "error", "-y", "-i", path, "-c", "copy", tmp_path / f"copy.{ext}"], check=True)
+        assert carriage.extract(tmp_path / f"copy.{ext}") == (el, [])
+        got, _ = decode_frames(tmp_path / f"copy.{ext}")
+        assert len(got) == 8 and all(np.array_equal(a, b) for a, b in zip(got, want)), ext
+    assert m.Enhancer.from_video(path).el.groups[0].first_frame == 0
 
 
 def decode_frames(path, *more) -> tuple[list[np.ndarray], str]:
@@ -153,6 +204,16 @@ def test_hostile_one_file_videos_end_in_an_el_or_an_mtvir_error(one_file_seed):
     assert not stats.failures, stats.failures[:3]
     assert stats.slowest[0] < 1.0, stats.report()
     assert {"ok", "VideoError", "MtvirError"} <= set(stats.outcomes), stats.report()  # both fates are reached
+
+
+def test_hostile_one_file_av1_videos(tmp_path_factory):
+    """The same with an AV1 BL (the messages in metadata OBUs): the intact video gives its two groups back, and
+    every mutant ends in success or an MtvirError."""
+    seed = carriage_fuzz.make_seed(tmp_path_factory.mktemp("av1_seed"), codec="libsvtav1")
+    assert [g.first_frame for g in m.Enhancer.from_video(seed).el.groups] == [0, 8]
+    stats = carriage_fuzz.fuzz(seed, 150, seed=8, decode_every=5)
+    assert not stats.failures, stats.failures[:3]
+    assert {"ok", "MtvirError"} <= set(stats.outcomes), stats.report()
 
 
 def test_hostile_one_file_videos_carrying_a_tiered_el(tmp_path_factory):

@@ -190,16 +190,18 @@ def test_c_library_with_a_broken_environment_fails_every_call_and_says_why(shipp
 @needs_cc
 @pytest.mark.skipif(LIBAV is None, reason="libavformat/libavcodec development files are missing (Debian: "
                     "libavformat-dev libavcodec-dev pkg-config)")
-def test_libav_player_reads_the_el_in_band(c_tools, shipped, tmp_path):
-    """The EL inside the BL's bitstream (SEI, reaching av_player as frame side data), also after a remux to
-    MPEG-TS: the same frames as mtvir-decode with the separate EL; a damaged message costs only its group."""
+@pytest.mark.parametrize("codec,remuxes", [("x265", ("ts",)), ("svtav1", ("webm", "mkv"))])
+def test_libav_player_reads_the_el_in_band(c_tools, shipped, tmp_path, codec, remuxes):
+    """The EL inside the BL's bitstream (HEVC: SEI, reaching av_player as frame side data; AV1: metadata OBUs, read
+    from the packets), also after a remux: the same frames as mtvir-decode with the separate EL; a damaged message
+    costs only its group."""
     pytest.importorskip("torch")
     from mtvir_encoder import bl
     from mtvir_decoder import carriage
     from mtvir_decoder.cli import decode
     lumas = [np.roll(frame(48, 64, 0), 3 * i, axis=1) for i in range(10)]
     chroma = [np.full((24, 32), 128, np.uint8)] * 10
-    bl.encode(bl.Video(lumas, chroma, chroma), tmp_path / "bl.mp4", qp=37)
+    bl.encode(bl.Video(lumas, chroma, chroma), tmp_path / "bl.mp4", codec, qp=37)
     el = m.write(shipped.arch, [(0, 4, perturbed(shipped.params, 5), m.Coding()), (6, 3, shipped.params, m.Coding())],
                  shipped, 64, 48, 8, 10)
     (tmp_path / "el.mtvir").write_bytes(el)
@@ -207,10 +209,10 @@ def test_libav_player_reads_the_el_in_band(c_tools, shipped, tmp_path):
     decode(tmp_path / "bl.mp4", tmp_path / "el.mtvir", tmp_path / "py.y4m", progress=False)
     want = y4m.read_file(tmp_path / "py.y4m")[1]
     files = [tmp_path / "one.mp4"]
-    if shutil.which("ffmpeg"):
-        subprocess.run(["ffmpeg", "-v", "error", "-i", tmp_path / "one.mp4", "-c", "copy", tmp_path / "one.ts"],
+    for ext in remuxes if shutil.which("ffmpeg") else ():
+        subprocess.run(["ffmpeg", "-v", "error", "-i", tmp_path / "one.mp4", "-c", "copy", tmp_path / f"one.{ext}"],
                        check=True)
-        files.append(tmp_path / "one.ts")
+        files.append(tmp_path / f"one.{ext}")
     for path in files:
         r = as_a_player([c_tools["av_player"], path, tmp_path / "c.y4m"], tmp_path / "elsewhere")
         assert r.returncode == 0 and "10 frames, enhanced" in r.stderr, r.stderr

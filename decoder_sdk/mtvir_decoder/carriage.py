@@ -1,9 +1,11 @@
-"""In-band carriage: the EL inside the BL's own bitstream, in SEI "user data unregistered" messages (HEVC, H.264).
+"""In-band carriage: the EL inside the BL's own bitstream, in SEI "user data unregistered" messages (HEVC, H.264)
+or in metadata OBUs of a user-private type (AV1).
 
 An EL travels as one message per group: each message is a complete EL file (the EL's header, the group's
-model, its own CRC) in an SEI message of payload type 5 whose 16-byte UUID is ``MTVIR_UUID``, in the access unit
-of the group's first frame (display order), before its first slice. Players that do not know the UUID skip the
-message, as the standards require; a copy into another container (``ffmpeg -c copy`` to MKV, MP4, MPEG-TS)
+model, its own CRC) behind the 16-byte ``MTVIR_UUID``, in an SEI message of payload type 5 (HEVC, H.264) or a
+metadata OBU of type ``AV1_METADATA_TYPE`` (AV1), in the access unit (temporal unit) of the group's first frame
+(display order), before its first slice (frame header). Players that do not know them skip such messages, as the
+standards require; a copy into another container (``ffmpeg -c copy`` to MKV, MP4, MPEG-TS)
 keeps it, since it is part of the coded pictures. A reader collects the messages, checks each on its own and
 joins the intact ones into one EL (``join``): a missing or damaged message costs only its group's frames, which
 then play as the BL. Joining the messages of an export gives back its .mtvir file byte for byte. A tiered EL
@@ -22,7 +24,8 @@ from .references import Reference
 
 MTVIR_UUID = uuid.uuid5(uuid.NAMESPACE_URL, "urn:mtvir:enhancement-layer:v1").bytes
 SEI_USER_DATA_UNREGISTERED = 5
-CODECS = ("hevc", "h264")  # AV1 would take a metadata OBU (ITU-T T.35): not yet
+AV1_METADATA_TYPE = 6  # the first of AV1's unregistered user-private metadata types (6-31); the UUID tells it ours
+CODECS = ("hevc", "h264", "av1")
 
 
 # --- EL <-> messages -------------------------------------------------------------------------------------------
@@ -201,7 +204,9 @@ def messages_in(codec: str, nal: bytes) -> list[bytes]:
 
 # --- access units in packets: Annex B (MPEG-TS, raw streams) or length-prefixed (MP4, MKV) ---------------------
 def _length_size(codec: str, extradata: bytes | None) -> int | None:
-    """NAL length field size of hvcC / avcC extradata; None when packets are Annex B."""
+    """NAL length field size of hvcC / avcC extradata; None when packets are Annex B (or OBUs: AV1)."""
+    if codec == "av1":
+        return None
     if not extradata or extradata[:3] == b"\0\0\1" or extradata[:4] == b"\0\0\0\1":
         return None
     if codec == "hevc" and len(extradata) > 21:
@@ -240,12 +245,88 @@ def _insert(packet: bytes, nal: bytes, codec: str, length_size: int | None) -> b
     return b"".join(len(u).to_bytes(length_size, "big") + u for u in units)
 
 
+# --- AV1: metadata OBUs in temporal units (low-overhead format: each OBU with its size, as MP4, MKV, IVF hold it)
+OBU_FRAME_HEADER, OBU_TILE_GROUP, OBU_METADATA, OBU_FRAME = 3, 4, 5, 6
+
+
+def metadata_obu(message: bytes) -> bytes:
+    """A metadata OBU (with its size field, no extension) of the MTVIR type holding ``message`` under the UUID:
+    metadata_type, the UUID, the message, then trailing bits (a byte 0x80)."""
+    payload = _leb128(AV1_METADATA_TYPE) + MTVIR_UUID + message + b"\x80"
+    return bytes([OBU_METADATA << 3 | 2]) + _leb128(len(payload)) + payload
+
+
+def _leb128(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        out.append(n & 0x7F | (0x80 if n > 0x7F else 0))
+        n >>= 7
+        if not n:
+            return bytes(out)
+
+
+def obus(packet: bytes) -> list[tuple[int, bytes, bytes]]:
+    """(type, whole OBU, payload) of each OBU of a temporal unit, up to the first that does not parse (an OBU
+    without a size field runs to the end of the packet)."""
+    out, i = [], 0
+    while i < len(packet):
+        start, header = i, packet[i]
+        i += 2 if header & 4 else 1  # obu_extension_flag: one more header byte
+        if header & 0x80 or i > len(packet):  # the forbidden bit, or a truncated header
+            break
+        size = len(packet) - i
+        if header & 2:  # obu_has_size_field: leb128, at most 8 bytes
+            size = shift = 0
+            while i < len(packet) and shift < 56:
+                size, i, shift = size | (packet[i] & 0x7F) << shift, i + 1, shift + 7
+                if not packet[i - 1] & 0x80:
+                    break
+            else:
+                break
+        if i + size > len(packet):
+            break
+        out.append((header >> 3 & 0xF, packet[start:i + size], packet[i:i + size]))
+        i += size
+    return out
+
+
+def messages_in_obu(kind: int, payload: bytes) -> list[bytes]:
+    """The MTVIR message of one OBU (none for another OBU or another metadata type)."""
+    if kind != OBU_METADATA or payload[:1] != bytes([AV1_METADATA_TYPE]) or payload[1:17] != MTVIR_UUID:
+        return []
+    body = payload[17:].rstrip(b"\0")  # trailing bits: a one bit, then zeros to the OBU's end
+    return [body[:-1]] if body[-1:] == b"\x80" else []
+
+
+def _insert_obu(packet: bytes, obu: bytes) -> bytes:
+    """``obu`` placed after the temporal unit's temporal delimiter, sequence header and metadata, before its first
+    frame (header)."""
+    units = obus(packet)
+    at = next((k for k, (kind, _, _) in enumerate(units) if kind in (OBU_FRAME_HEADER, OBU_TILE_GROUP, OBU_FRAME)),
+              len(units))
+    offset = sum(len(whole) for _, whole, _ in units[:at])
+    return packet[:offset] + obu + packet[offset:]
+
+
 # --- files ----------------------------------------------------------------------------------------------------
 def _codec(stream) -> str:
-    name = stream.codec_context.name
+    name = stream.codec_context.codec.canonical_name
     if name not in CODECS:
-        raise MtvirError(f"in-band carriage is defined for HEVC and H.264 (SEI); this video is {name}")
+        raise MtvirError(f"in-band carriage is defined for HEVC and H.264 (SEI) and AV1 (metadata OBUs); this "
+                         f"video is {name}")
     return name
+
+
+def _carry(packet: bytes, message: bytes, codec: str, length_size: int | None) -> bytes:
+    if codec == "av1":
+        return _insert_obu(packet, metadata_obu(message))
+    return _insert(packet, sei_nal(codec, message), codec, length_size)
+
+
+def _messages(packet: bytes, codec: str, length_size: int | None) -> list[bytes]:
+    if codec == "av1":
+        return [msg for kind, _, payload in obus(packet) for msg in messages_in_obu(kind, payload)]
+    return [msg for nal in nal_units(packet, length_size) if _is_sei(codec, nal) for msg in messages_in(codec, nal)]
 
 
 def embed(src: str | os.PathLike, el: bytes, dst: str | os.PathLike, reference: Reference | None = None) -> int:
@@ -260,14 +341,14 @@ def embed(src: str | os.PathLike, el: bytes, dst: str | os.PathLike, reference: 
         with _open(av, src) as c, av.open(str(dst), "w") as out:  # the container its name says
             s = c.streams.video[0]
             codec, length_size = _codec(s), _length_size(_codec(s), s.codec_context.extradata)
-            o = out.add_stream_from_template(s)
+            o = out.add_stream_from_template(s, opaque=True)  # opaque: no encoder is looked up (none is libdav1d)
             carried = 0
             for p in c.demux(s):
                 if not p.size:
                     continue
                 message = by_frame.get(frame_of.get(p.pts, -1))
                 if message is not None:
-                    q = av.Packet(_insert(bytes(p), sei_nal(codec, message), codec, length_size))
+                    q = av.Packet(_carry(bytes(p), message, codec, length_size))
                     q.pts, q.dts, q.time_base, q.is_keyframe = p.pts, p.dts, p.time_base, p.is_keyframe
                     p, carried = q, carried + 1
                 p.stream = o
@@ -294,12 +375,11 @@ def extract(path: str | os.PathLike, reference: Reference | None = None) -> tupl
     found = []
     with pyav_errors(f"cannot read {Path(path).name}") as av, _open(av, path) as c:
         s = c.streams.video[0]
-        if s.codec_context.name not in CODECS:
+        codec = s.codec_context.codec.canonical_name
+        if codec not in CODECS:
             return None, []
-        codec, length_size = s.codec_context.name, _length_size(s.codec_context.name, s.codec_context.extradata)
+        length_size = _length_size(codec, s.codec_context.extradata)
         for p in c.demux(s):
             if p.size:
-                for nal in nal_units(bytes(p), length_size):
-                    if _is_sei(codec, nal):
-                        found += messages_in(codec, nal)
+                found += _messages(bytes(p), codec, length_size)
     return join(found, reference) if found else (None, [])

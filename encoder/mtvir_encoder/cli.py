@@ -198,7 +198,8 @@ def export_main(argv: list[str] | None = None) -> int:
                         "planes) with 'no EL' among its candidates (an EL of version 4 when any is sent); y: luma "
                         "alone (EL version 2 or 3, as before colour)")
     p.add_argument("--in-band", action="store_true", help="one file: OUT.mp4 whose bitstream carries the EL in SEI "
-                   "messages (x265, x264), played by any player, found by mtvir-decode and Enhancer.from_video")
+                   "messages (x265, x264) or metadata OBUs (svtav1: the web's codec), played by any player, found by "
+                   "mtvir-decode, Enhancer.from_video and the web player")
     p.add_argument("--threads", type=int, help="threads of learning and ONNX Runtime (default: every core; "
                    "per independent segment with --workers: the cores shared by the local workers, 1 on a cluster)")
     p.add_argument("--reference", type=Path, help="reference model file (default: of the shipped ones, QP bands and "
@@ -225,7 +226,8 @@ def export_main(argv: list[str] | None = None) -> int:
         return status
     print(summary.report())
     if summary.el_path == summary.bl_path:
-        print(f"wrote {summary.bl_path} (the EL in band: {summary.el_bytes:,} B of SEI)")
+        print(f"wrote {summary.bl_path} (the EL in band: {summary.el_bytes:,} B of "
+              f"{'metadata OBUs' if summary.codec == 'svtav1' else 'SEI'})")
     else:
         print(f"wrote {summary.bl_path} and {summary.el_path}")
     if a.json:

@@ -188,7 +188,8 @@ def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "
     workers, on a Ray cluster, or (``workers=0``) one after another here; ``threads``: of ONNX Runtime per
     segment's task there (default: the cores shared by the workers), and of ONNX Runtime here otherwise (default:
     every core; torch's are the caller's).
-    ``in_band``: one file, OUT.mp4, whose bitstream carries the EL (SEI messages: HEVC and H.264).
+    ``in_band``: one file, OUT.mp4, whose bitstream carries the EL (SEI messages: HEVC and H.264; metadata OBUs:
+    AV1).
     ``measure``: how each segment's chosen model is measured (``segment.MEASURES``): on every frame, or on the
     sample it was ranked on where the sample is sure of it.
     ``tiers``: the complexity tiers to send (``light``, ``full``): each learned from its own band references and
@@ -217,8 +218,8 @@ def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "
     online = replace(online, precision=resolve_precision(online.precision, torch.device(online.device)))
     if measure not in MEASURES:
         raise MtvirError(f"--measure {measure!r}: {', '.join(MEASURES)}")
-    if in_band and codec not in ("x265", "x264"):
-        raise MtvirError("--in-band carries the EL in SEI messages: x265 or x264 (AV1 has no carriage yet)")
+    if in_band and codec not in ("x265", "x264", "svtav1"):
+        raise MtvirError(f"--in-band: no carriage for {codec} (x265 and x264: SEI messages; svtav1: metadata OBUs)")
     if not tiers or any(t not in TIER_ORDER for t in tiers):
         raise MtvirError(f"--tiers {','.join(tiers)}: one or more of {', '.join(TIER_ORDER)}")
     tiers = tuple(sorted(set(tiers), key=TIER_ORDER.index))
@@ -271,10 +272,10 @@ def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "
                 tiered.write(bodies, CHROMA_FORMAT if colour else 0))
         reference = run.reference
         if in_band:
-            carried = bl_tmp.with_name(bl_tmp.name + ".sei.mp4")
+            carried = bl_tmp.with_name(bl_tmp.name + ".el.mp4")
             try:
                 carriage.embed(bl_tmp, data, carried, reference)
-                el_bytes = (sum(video_io.packet_bits(carried)) - sum(bits)) // 8  # what the SEI messages add
+                el_bytes = (sum(video_io.packet_bits(carried)) - sum(bits)) // 8  # what the messages add
                 os.replace(carried, bl_tmp)
             finally:
                 carried.unlink(missing_ok=True)

@@ -5,12 +5,14 @@
  *   av_player --tier light BL.mp4 ...      the tier of a tiered EL (default auto: the most complex tier that
  *                                          runs in real time at the stream's frame rate here)
  *   av_player BL.mp4 OUT.y4m               the EL the BL carries in band: libavcodec hands each SEI "user data
- *                                          unregistered" message to the frame as side data; an MTVIR one is a
+ *                                          unregistered" message to the frame as side data (HEVC, H.264); AV1's
+ *                                          metadata OBUs are read from the packets; an MTVIR message is a
  *                                          small EL for the group starting at that frame
  *
  * An EL that cannot be opened or does not fit is reported once and the decoded frames go out untouched.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <libavcodec/avcodec.h>
@@ -36,22 +38,82 @@ static void say_tier(mtvir_el *el) {
     }
 }
 
-/* An in-band EL message on this frame: it replaces the handle in use (NULL when none is there). */
+/* An in-band EL message: a small EL for the group starting at this frame; it replaces the handle in use. */
+static mtvir_el *use_message(const uint8_t *message, size_t size, mtvir_el *el, int index) {
+    mtvir_el *next = NULL;
+    if (mtvir_open_memory_tier(message, size, tier, fps, &next) != MTVIR_OK) {
+        fprintf(stderr, "av_player: the EL message at frame %d is not used (%s): its frames play as the BL\n",
+                index, mtvir_last_error());
+        next = NULL;
+    } else {
+        say_tier(next);
+    }
+    mtvir_close(el);
+    return next;
+}
+
+/* HEVC, H.264: libavcodec hands the frame its SEI "user data unregistered" messages as side data. */
 static mtvir_el *in_band(const AVFrame *f, mtvir_el *el, int index) {
     for (int k = 0; k < f->nb_side_data; k++) {
         const AVFrameSideData *sd = f->side_data[k];
-        if (sd->type != AV_FRAME_DATA_SEI_UNREGISTERED || sd->size < 16 || memcmp(sd->data, MTVIR_UUID, 16))
-            continue;
-        mtvir_el *next = NULL;
-        if (mtvir_open_memory_tier(sd->data + 16, sd->size - 16, tier, fps, &next) != MTVIR_OK) {
-            fprintf(stderr, "av_player: the EL message at frame %d is not used (%s): its frames play as the BL\n",
-                    index, mtvir_last_error());
-            next = NULL;
-        } else {
-            say_tier(next);
+        if (sd->type == AV_FRAME_DATA_SEI_UNREGISTERED && sd->size >= 16 && !memcmp(sd->data, MTVIR_UUID, 16))
+            return use_message(sd->data + 16, sd->size - 16, el, index);
+    }
+    return el;
+}
+
+/* AV1: libdav1d skips user-private metadata, so the messages are read from each temporal unit's OBUs (metadata
+ * type 6, the UUID, the message, trailing bits) and kept by the packet's pts until that frame comes out. */
+enum { AV1_METADATA_TYPE = 6, PENDING = 64 };
+static struct { int64_t pts; uint8_t *data; size_t size; } pending[PENDING];
+
+static int leb128(const uint8_t *p, const uint8_t *end, uint64_t *value, const uint8_t **next) {
+    *value = 0;
+    for (int k = 0; k < 8 && p < end; k++, p++) {
+        *value |= (uint64_t)(*p & 0x7f) << (7 * k);
+        if (!(*p & 0x80)) {
+            *next = p + 1;
+            return 0;
         }
-        mtvir_close(el);
-        return next;
+    }
+    return -1;
+}
+
+static void keep_av1_messages(const AVPacket *pkt) {
+    const uint8_t *p = pkt->data, *end = pkt->data + pkt->size;
+    while (p < end) {
+        uint8_t header = *p++;
+        if (header & 0x80 || (header & 4 && p++ >= end)) return; /* forbidden bit; extension byte */
+        uint64_t size = (uint64_t)(end - p);
+        if (header & 2 && leb128(p, end, &size, &p)) return;
+        if (size > (uint64_t)(end - p)) return;
+        const uint8_t *obu = p;
+        p += size;
+        if ((header >> 3 & 15) != 5 || size < 18 || obu[0] != AV1_METADATA_TYPE || memcmp(obu + 1, MTVIR_UUID, 16))
+            continue;
+        size_t n = size - 17;
+        while (n && obu[17 + n - 1] == 0) n--; /* trailing bits: 0x80, then zero bytes */
+        if (!n || obu[17 + n - 1] != 0x80) continue;
+        int slot = 0; /* a free slot, else the oldest message's: a hostile stream cannot grow this */
+        for (int k = 0; k < PENDING; k++) {
+            if (!pending[k].data) { slot = k; break; }
+            if (pending[k].pts < pending[slot].pts) slot = k;
+        }
+        free(pending[slot].data);
+        pending[slot].data = malloc(n - 1);
+        if (!pending[slot].data) return;
+        memcpy(pending[slot].data, obu + 17, n - 1);
+        pending[slot].size = n - 1;
+        pending[slot].pts = pkt->pts;
+    }
+}
+
+static mtvir_el *in_band_av1(const AVFrame *f, mtvir_el *el, int index) {
+    for (int k = 0; k < PENDING; k++) {
+        if (!pending[k].data || pending[k].pts != f->pts) continue;
+        el = use_message(pending[k].data, pending[k].size, el, index);
+        free(pending[k].data);
+        pending[k].data = NULL;
     }
     return el;
 }
@@ -122,6 +184,7 @@ int main(int argc, char **argv) {
             eof = 1;
             avcodec_send_packet(dec, NULL); /* flush */
         } else if (pkt->stream_index == stream) {
+            if (!el_path && dec->codec_id == AV_CODEC_ID_AV1) keep_av1_messages(pkt);
             avcodec_send_packet(dec, pkt);
         }
         av_packet_unref(pkt);
@@ -133,7 +196,7 @@ int main(int argc, char **argv) {
                 return 1;
             }
             if (!el_path)
-                el = in_band(frame, el, index);
+                el = dec->codec_id == AV_CODEC_ID_AV1 ? in_band_av1(frame, el, index) : in_band(frame, el, index);
             /* decoded frames may be shared with the decoder's references: enhance a private copy */
             if (el && av_frame_make_writable(frame) == 0) {
                 int e = mtvir_enhance_frame(el, frame->data[0], frame->linesize[0], frame->data[1], frame->linesize[1],
