@@ -20,7 +20,9 @@ demo: $(STAMP)  ## export carphone (x265 QP 37, random access) as BL + EL and ch
 		-o out/carphone --qp 37 --config ra --json out/carphone.json
 	$(BIN)/python examples/check_demo.py out/carphone
 
-test: $(STAMP)
+test: $(STAMP)  ## the web package's tests (node's runner: every conformance vector, fuzzing), then the Python suite
+	@if command -v npm >/dev/null; then cd web && npm ci --silent --no-audit --no-fund && npm test --silent; \
+	else echo "node and npm missing: the web package's tests skip (Debian: nodejs npm)"; fi
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

@@ -1,0 +1,67 @@
+// mtvir-web: MTVIR's enhancement layer in JavaScript. One face: `Enhancer.open(bytes, options)`, then enhance the
+// planes of decoded frames; errors are the package's own types (errors.js).
+import { InputMismatchError } from "./errors.js";
+import { version, tierTable, colourTable, TIER_KINDS } from "./format.js";
+import { decodePlane } from "./decode.js";
+import { runModel } from "./network.js";
+
+export * from "./errors.js";
+export { decodePlane } from "./decode.js";
+export { runModel } from "./network.js";
+
+const PLANES = ["y", "u", "v"];
+
+export class Enhancer {
+  /** @param {Uint8Array} data an EL (.mtvir, or joined in-band messages) @param {{reference?: Uint8Array, tier?: string}} options */
+  static async open(data, { reference = null, tier = null } = {}) {
+    const v = version(data);
+    const tiers = v === 3 ? Object.keys(tierTable(data).tiers) : v === 4 ? Object.keys(colourTable(data).tiers) : ["full"];
+    const name = tier || tiers.at(-1);
+    if (!Object.values(TIER_KINDS).includes(name)) throw new InputMismatchError(`tier ${name}: light, full or heavy`);
+    const planes = {};
+    for (const plane of PLANES) {
+      const decoded = await decodePlane(data, reference, v >= 3 ? name : null, plane);
+      if (decoded) planes[plane] = decoded;
+    }
+    return new Enhancer(tiers, name, planes);
+  }
+
+  constructor(tiers, tier, planes) {
+    this.tiers = tiers; // the EL's tiers, lightest first
+    this.tier = tier;
+    this.models = planes; // plane -> { el, models }
+  }
+
+  /** "y", "yuv", "uv"...: the planes this tier enhances. */
+  get planes() { return PLANES.filter((p) => p in this.models).join(""); }
+  get macsPerPixel() { return this.models.y ? this.models.y.el.complexity[1] : 0; }
+
+  /** One plane of frame ``frameIndex`` (display order): samples in, the enhanced samples out (a new array), or the
+   * same array untouched when no model's group holds the frame or the EL has no model for that plane. */
+  enhancePlane(plane, samples, width, height, { frameIndex = null, bitDepth = null } = {}) {
+    const found = this.models[plane];
+    if (!found) return samples;
+    const { el, models } = found;
+    const depth = bitDepth ?? (el.bitDepth || (samples instanceof Uint8Array ? 8 : 10));
+    checkFrame(el, samples, width, height, depth, frameIndex);
+    const model = frameIndex === null ? models[0] : models.find((m) => m.first <= frameIndex && frameIndex < m.first + m.count);
+    return model ? runModel(el.descriptor, model.params, samples, width, height, depth) : samples;
+  }
+}
+
+/** The frames a decoder refuses: another size, bit depth or sample type than the EL's, a sample above the peak, an
+ * index beyond its frame count. */
+export function checkFrame(el, samples, width, height, bitDepth, frameIndex) {
+  if ((el.width && width !== el.width) || (el.height && height !== el.height))
+    throw new InputMismatchError(`a ${width}x${height} plane for an EL of ${el.width}x${el.height}`);
+  if (samples.length !== width * height) throw new InputMismatchError(`${samples.length} samples for a ${width}x${height} plane`);
+  const type = bitDepth === 8 ? Uint8Array : Uint16Array;
+  if ((el.bitDepth && bitDepth !== el.bitDepth) || bitDepth < 8 || bitDepth > 16 || !(samples instanceof type))
+    throw new InputMismatchError(`a ${bitDepth}-bit ${samples.constructor.name} plane for a ${el.bitDepth || "any"}-bit EL`);
+  if (bitDepth < 16) {
+    const peak = 2 ** bitDepth - 1;
+    for (let i = 0; i < samples.length; i++) if (samples[i] > peak) throw new InputMismatchError(`sample values beyond ${bitDepth} bits`);
+  }
+  if (frameIndex !== null && el.frameCount && !(frameIndex >= 0 && frameIndex < el.frameCount))
+    throw new InputMismatchError(`frame ${frameIndex} beyond the EL's ${el.frameCount} frames`);
+}

@@ -1,0 +1,59 @@
+// Every conformance vector of schemas/vectors (the spec's own): models rebuilt to the bit (SHA-256 of the
+// parameters and of the folded weights), frames within the manifest's tolerance, refused frames and files refused
+// with the package's errors.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { decodePlane, checkFrame, runModel, MtvirError } from "../src/index.js";
+import { paramsBytes, foldedBytes } from "../src/rebuild.js";
+import { readNpy } from "./npy.js";
+
+const folder = fileURLToPath(new URL("../../schemas/vectors/", import.meta.url));
+const manifest = JSON.parse(readFileSync(folder + "vectors.json", "utf8"));
+const read = (name) => new Uint8Array(readFileSync(folder + name));
+const hex = (bytes) => createHash("sha256").update(bytes).digest("hex");
+
+for (const entry of manifest.vectors) {
+  const label = entry.file + (entry.tier ? ` (${entry.tier})` : "") + (entry.plane ? ` (${entry.plane})` : "");
+  test(`vector ${label}`, async () => {
+    const tol = entry.tolerance ?? manifest.tolerance;
+    const decoded = await decodePlane(read(entry.file), entry.reference ? read(entry.reference) : null, entry.tier ?? null, entry.plane ?? "y");
+    assert.ok(decoded, "a model for the plane");
+    const { el, models } = decoded;
+    assert.deepEqual(models.map((m) => [m.first, m.count, hex(paramsBytes(m.params)), hex(foldedBytes(m.params))]),
+      entry.groups.map((g) => [g.first_frame, g.frame_count, g.params_sha256, g.folded_sha256]));
+    for (const fr of entry.frames) {
+      const { samples, width, height } = readNpy(folder + fr.input);
+      const run = () => {
+        checkFrame(el, samples, width, height, fr.bit_depth, fr.frame_index);
+        const model = models.find((m) => m.first <= fr.frame_index && fr.frame_index < m.first + m.count);
+        return model ? runModel(el.descriptor, model.params, samples, width, height, fr.bit_depth) : samples;
+      };
+      if (fr.refused) {
+        assert.throws(run, MtvirError, `frame ${fr.frame_index}: ${fr.refused}`);
+        continue;
+      }
+      const got = run(), want = readNpy(folder + fr.expected).samples;
+      assert.equal(got.constructor, want.constructor);
+      let worst = 0, differing = 0;
+      for (let i = 0; i < want.length; i++) {
+        const diff = Math.abs(got[i] - want[i]);
+        worst = Math.max(worst, diff);
+        differing += diff > 0;
+      }
+      assert.ok(worst <= tol.max_abs_diff && differing / want.length <= tol.max_fraction_differing,
+        `frame ${fr.frame_index}: max diff ${worst}, ${differing} of ${want.length} samples differ`);
+    }
+  });
+}
+
+for (const entry of manifest.refused ?? []) {
+  test(`refused ${entry.file} (${entry.rule})`, async () => {
+    await assert.rejects(async () => {
+      const decoded = await decodePlane(read(entry.file), entry.reference ? read(entry.reference) : null, entry.tier ?? null, entry.plane ?? "y");
+      if (decoded === null) throw new MtvirError("no model for that plane");
+    }, MtvirError);
+  });
+}
