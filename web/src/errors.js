@@ -10,3 +10,5 @@ export class UnsupportedVersionError extends FormatError {}
 export class ReferenceModelError extends MtvirError {}
 /** A frame the EL does not fit: another size, bit depth or sample type, or an index beyond its frame count. */
 export class InputMismatchError extends MtvirError {}
+/** The runtime failed: ONNX Runtime Web missing, a back end this browser lacks, a failure mid-stream. */
+export class RuntimeError extends MtvirError {}

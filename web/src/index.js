@@ -3,17 +3,21 @@
 import { InputMismatchError } from "./errors.js";
 import { version, tierTable, colourTable, TIER_KINDS } from "./format.js";
 import { decodePlane } from "./decode.js";
-import { runModel } from "./network.js";
+import { enhanceSamples } from "./network.js";
+import { createForward, BACKENDS } from "./backends.js";
 
 export * from "./errors.js";
 export { decodePlane } from "./decode.js";
-export { runModel } from "./network.js";
+export { runModel, enhanceSamples } from "./network.js";
+export { createForward, BACKENDS } from "./backends.js";
 
 const PLANES = ["y", "u", "v"];
 
 export class Enhancer {
-  /** @param {Uint8Array} data an EL (.mtvir, or joined in-band messages) @param {{reference?: Uint8Array, tier?: string}} options */
-  static async open(data, { reference = null, tier = null } = {}) {
+  /** @param {Uint8Array} data an EL (.mtvir, or an in-band message)
+   * @param {{reference?: Uint8Array, tier?: string, backend?: "js"|"wasm"|"webgpu", threads?: number}} options */
+  static async open(data, { reference = null, tier = null, backend = "js", threads = 0 } = {}) {
+    if (!BACKENDS.includes(backend)) throw new InputMismatchError(`backend ${backend}: one of ${BACKENDS.join(", ")}`);
     const v = version(data);
     const tiers = v === 3 ? Object.keys(tierTable(data).tiers) : v === 4 ? Object.keys(colourTable(data).tiers) : ["full"];
     const name = tier || tiers.at(-1);
@@ -23,29 +27,39 @@ export class Enhancer {
       const decoded = await decodePlane(data, reference, v >= 3 ? name : null, plane);
       if (decoded) planes[plane] = decoded;
     }
-    return new Enhancer(tiers, name, planes);
+    return new Enhancer(tiers, name, planes, backend, threads);
   }
 
-  constructor(tiers, tier, planes) {
+  constructor(tiers, tier, planes, backend, threads) {
     this.tiers = tiers; // the EL's tiers, lightest first
     this.tier = tier;
     this.models = planes; // plane -> { el, models }
+    this.backend = backend;
+    this.threads = threads;
   }
 
   /** "y", "yuv", "uv"...: the planes this tier enhances. */
   get planes() { return PLANES.filter((p) => p in this.models).join(""); }
   get macsPerPixel() { return this.models.y ? this.models.y.el.complexity[1] : 0; }
 
-  /** One plane of frame ``frameIndex`` (display order): samples in, the enhanced samples out (a new array), or the
+  /** One plane of frame ``frameIndex`` (display order): a Promise of the enhanced samples (a new array), or of the
    * same array untouched when no model's group holds the frame or the EL has no model for that plane. */
-  enhancePlane(plane, samples, width, height, { frameIndex = null, bitDepth = null } = {}) {
+  async enhancePlane(plane, samples, width, height, { frameIndex = null, bitDepth = null } = {}) {
     const found = this.models[plane];
     if (!found) return samples;
     const { el, models } = found;
     const depth = bitDepth ?? (el.bitDepth || (samples instanceof Uint8Array ? 8 : 10));
     checkFrame(el, samples, width, height, depth, frameIndex);
     const model = frameIndex === null ? models[0] : models.find((m) => m.first <= frameIndex && frameIndex < m.first + m.count);
-    return model ? runModel(el.descriptor, model.params, samples, width, height, depth) : samples;
+    if (!model) return samples;
+    model.forward ??= createForward(el.descriptor, model.params, this.backend, { threads: this.threads });
+    return enhanceSamples(await model.forward, el.descriptor, samples, width, height, depth);
+  }
+
+  /** The sessions of every model made now (ONNX Runtime Web compiles a model on its first frame otherwise). */
+  async warmUp() {
+    for (const { el, models } of Object.values(this.models))
+      for (const m of models) await (m.forward ??= createForward(el.descriptor, m.params, this.backend, { threads: this.threads }));
   }
 }
 

@@ -62,40 +62,58 @@ function roundHalfEven(v) {
   return d > 0.5 ? f + 1 : d < 0.5 ? f : f % 2 ? f + 1 : f;
 }
 
-/** The enhanced plane: samples (Uint8Array or Uint16Array, row-major) of a width x height plane in, same out. */
-export function runModel(d, p, samples, width, height, bitDepth) {
+/** The network in plain JavaScript: (u, H, W) -> v for a plane u already extended to multiples of the block with
+ * the input offset (zeros after centring), v = u + the network's output with the global residual. */
+export function jsForward(d, p) {
+  return (u, H, W) => {
+    const centred = new Float32Array(u.length);
+    for (let i = 0; i < u.length; i++) centred[i] = u[i] - d.offset;
+    const nodes = [{ t: centred, ch: 1, s: 1 }];
+    for (const [op, a, b, c] of d.nodes) {
+      const n = nodes[a], h = H / n.s, w = W / n.s;
+      if (op === OP.UNSHUFFLE) { nodes.push({ t: unshuffle(n.t, n.ch, h, w, b), ch: n.ch * b * b, s: n.s * b }); continue; }
+      if (op === OP.SHUFFLE) { nodes.push({ t: shuffle(n.t, n.ch, h, w, b), ch: n.ch / (b * b), s: n.s / b }); continue; }
+      if (op === OP.CONV) {
+        const [ci, co, k] = d.layers[b];
+        nodes.push({ t: conv(n.t, h, w, p.folded[b], p.biasOf[b], ci, co, k, c === 1), ch: co, s: n.s });
+      } else if (op === OP.ADD) {
+        const o = nodes[b].t, t = new Float32Array(n.t.length);
+        for (let i = 0; i < t.length; i++) { const v = n.t[i] + o[i]; t[i] = c && v < 0 ? 0 : v; }
+        nodes.push({ t, ch: n.ch, s: n.s });
+      } else { // squeeze-excitation: the gate is a 1x1 conv of the box mean, through a sigmoid
+        const gate = conv(boxMean(n.t, n.ch, h, w, c), h, w, p.folded[b], p.biasOf[b], n.ch, n.ch, 1, false);
+        const t = new Float32Array(n.t.length);
+        for (let i = 0; i < t.length; i++) t[i] = n.t[i] * Math.fround(1 / Math.fround(1 + Math.fround(Math.exp(-gate[i]))));
+        nodes.push({ t, ch: n.ch, s: n.s });
+      }
+    }
+    const last = nodes.at(-1).t;
+    if (!d.residual) return last;
+    const v = new Float32Array(u.length);
+    for (let i = 0; i < v.length; i++) v[i] = u[i] + last[i];
+    return v;
+  };
+}
+
+/** The spec's steps around the network for one plane: u = Y / P (binary32), extended to multiples of the block
+ * with the input offset, ``forward`` (sync or async) to v, cropped, refused when not finite, then
+ * round_half_even(min(max(v, 0), 1) P) in the samples' own type. */
+export async function enhanceSamples(forward, d, samples, width, height, bitDepth) {
   const peak = 2 ** bitDepth - 1, block = d.block;
   const H = Math.ceil(height / block) * block, W = Math.ceil(width / block) * block;
-  const u = new Float32Array(width * height);
-  for (let i = 0; i < u.length; i++) u[i] = samples[i] / peak; // one correctly rounded binary32 division
-  const centred = new Float32Array(H * W); // extended with zeros (after centring) at the bottom and right
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) centred[y * W + x] = u[y * width + x] - d.offset;
-  const nodes = [{ t: centred, ch: 1, s: 1 }];
-  for (const [op, a, b, c] of d.nodes) {
-    const n = nodes[a], h = H / n.s, w = W / n.s;
-    if (op === OP.UNSHUFFLE) { nodes.push({ t: unshuffle(n.t, n.ch, h, w, b), ch: n.ch * b * b, s: n.s * b }); continue; }
-    if (op === OP.SHUFFLE) { nodes.push({ t: shuffle(n.t, n.ch, h, w, b), ch: n.ch / (b * b), s: n.s / b }); continue; }
-    if (op === OP.CONV) {
-      const [ci, co, k] = d.layers[b];
-      nodes.push({ t: conv(n.t, h, w, p.folded[b], p.biasOf[b], ci, co, k, c === 1), ch: co, s: n.s });
-    } else if (op === OP.ADD) {
-      const o = nodes[b].t, t = new Float32Array(n.t.length);
-      for (let i = 0; i < t.length; i++) { const v = n.t[i] + o[i]; t[i] = c && v < 0 ? 0 : v; }
-      nodes.push({ t, ch: n.ch, s: n.s });
-    } else { // squeeze-excitation: the gate is a 1x1 conv of the box mean, through a sigmoid
-      const gate = conv(boxMean(n.t, n.ch, h, w, c), h, w, p.folded[b], p.biasOf[b], n.ch, n.ch, 1, false);
-      const t = new Float32Array(n.t.length);
-      for (let i = 0; i < t.length; i++) t[i] = n.t[i] * Math.fround(1 / Math.fround(1 + Math.fround(Math.exp(-gate[i]))));
-      nodes.push({ t, ch: n.ch, s: n.s });
-    }
-  }
-  const last = nodes.at(-1).t;
+  const u = new Float32Array(H * W).fill(d.offset);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) u[y * W + x] = samples[y * width + x] / peak;
+  const v = await forward(u, H, W);
   const out = new samples.constructor(width * height);
   for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) {
-    const i = y * width + x;
-    const v = d.residual ? Math.fround(u[i] + last[y * W + x]) : last[y * W + x];
-    if (!Number.isFinite(v)) throw new FormatError("the EL's model gives non-finite values on this frame");
-    out[i] = roundHalfEven(Math.fround((v < 0 ? 0 : v > 1 ? 1 : v) * peak));
+    const t = v[y * W + x];
+    if (!Number.isFinite(t)) throw new FormatError("the EL's model gives non-finite values on this frame");
+    out[y * width + x] = roundHalfEven(Math.fround((t < 0 ? 0 : t > 1 ? 1 : t) * peak));
   }
   return out;
+}
+
+/** One plane through the plain JavaScript network (the reference path). */
+export function runModel(d, p, samples, width, height, bitDepth) {
+  return enhanceSamples(jsForward(d, p), d, samples, width, height, bitDepth);
 }

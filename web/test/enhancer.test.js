@@ -33,14 +33,14 @@ test("a colour EL enhances the planes it has models for and passes the others th
   assert.equal(enh.planes, "yuv");
   const { el } = enh.models.u;
   const plane = new Uint16Array(el.width * el.height).fill(512);
-  const out = enh.enhancePlane("u", plane, el.width, el.height, { frameIndex: 0 });
+  const out = await enh.enhancePlane("u", plane, el.width, el.height, { frameIndex: 0 });
   assert.notEqual(out, plane);
-  assert.throws(() => enh.enhancePlane("u", new Uint8Array(el.width * el.height), el.width, el.height), InputMismatchError);
-  assert.throws(() => enh.enhancePlane("u", plane, el.width + 1, el.height), InputMismatchError);
+  await assert.rejects(enh.enhancePlane("u", new Uint8Array(el.width * el.height), el.width, el.height), InputMismatchError);
+  await assert.rejects(enh.enhancePlane("u", plane, el.width + 1, el.height), InputMismatchError);
   const only = await Enhancer.open(read("v4_chroma_only.mtvir"), { reference, tier: "light" });
   assert.equal(only.planes, "v");
   const y = new Uint8Array(4);
-  assert.equal(only.enhancePlane("y", y, 2, 2), y); // no luma model: as decoded
+  assert.equal(await only.enhancePlane("y", y, 2, 2), y); // no luma model: as decoded
 });
 
 test("frames outside every group come back untouched", async () => {
@@ -49,6 +49,6 @@ test("frames outside every group come back untouched", async () => {
   const gap = [...Array(el.frameCount).keys()].find((i) => !models.some((m) => m.first <= i && i < m.first + m.count));
   assert.notEqual(gap, undefined);
   const plane = new Uint16Array(el.width * el.height).fill(300);
-  assert.equal(enh.enhancePlane("y", plane, el.width, el.height, { frameIndex: gap }), plane);
-  assert.throws(() => enh.enhancePlane("y", plane, el.width, el.height, { frameIndex: el.frameCount }), InputMismatchError);
+  assert.equal(await enh.enhancePlane("y", plane, el.width, el.height, { frameIndex: gap }), plane);
+  await assert.rejects(enh.enhancePlane("y", plane, el.width, el.height, { frameIndex: el.frameCount }), InputMismatchError);
 });

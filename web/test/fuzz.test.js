@@ -40,7 +40,7 @@ test("mutated ELs end in an Enhancer or an MtvirError, each within 2 s", async (
       if (enh.models.y) { // the model runs on a small plane of the EL's size, or refuses it
         const { el } = enh.models.y;
         const w = Math.min(el.width || 16, 64), h = Math.min(el.height || 16, 64);
-        try { enh.enhancePlane("y", new Uint8Array(w * h).fill(100), w, h, { frameIndex: 0, bitDepth: el.bitDepth || 8 }); }
+        try { await enh.enhancePlane("y", new Uint8Array(w * h).fill(100), w, h, { frameIndex: 0, bitDepth: el.bitDepth || 8 }); }
         catch (e) { if (!(e instanceof MtvirError)) throw e; }
       }
       outcomes.ok++;

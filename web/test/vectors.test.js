@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import { decodePlane, checkFrame, runModel, MtvirError } from "../src/index.js";
+import { decodePlane, checkFrame, createForward, enhanceSamples, MtvirError } from "../src/index.js";
 import { paramsBytes, foldedBytes } from "../src/rebuild.js";
 import { readNpy } from "./npy.js";
 
@@ -15,9 +15,9 @@ const manifest = JSON.parse(readFileSync(folder + "vectors.json", "utf8"));
 const read = (name) => new Uint8Array(readFileSync(folder + name));
 const hex = (bytes) => createHash("sha256").update(bytes).digest("hex");
 
-for (const entry of manifest.vectors) {
+for (const [entry, backend] of manifest.vectors.flatMap((e) => [[e, "js"], [e, "wasm"]])) {
   const label = entry.file + (entry.tier ? ` (${entry.tier})` : "") + (entry.plane ? ` (${entry.plane})` : "");
-  test(`vector ${label}`, async () => {
+  test(`vector ${label}, ${backend}`, async () => {
     const tol = entry.tolerance ?? manifest.tolerance;
     const decoded = await decodePlane(read(entry.file), entry.reference ? read(entry.reference) : null, entry.tier ?? null, entry.plane ?? "y");
     assert.ok(decoded, "a model for the plane");
@@ -26,16 +26,18 @@ for (const entry of manifest.vectors) {
       entry.groups.map((g) => [g.first_frame, g.frame_count, g.params_sha256, g.folded_sha256]));
     for (const fr of entry.frames) {
       const { samples, width, height } = readNpy(folder + fr.input);
-      const run = () => {
+      const run = async () => {
         checkFrame(el, samples, width, height, fr.bit_depth, fr.frame_index);
         const model = models.find((m) => m.first <= fr.frame_index && fr.frame_index < m.first + m.count);
-        return model ? runModel(el.descriptor, model.params, samples, width, height, fr.bit_depth) : samples;
+        if (!model) return samples;
+        const forward = await createForward(el.descriptor, model.params, backend, { threads: 1 });
+        return enhanceSamples(forward, el.descriptor, samples, width, height, fr.bit_depth);
       };
       if (fr.refused) {
-        assert.throws(run, MtvirError, `frame ${fr.frame_index}: ${fr.refused}`);
+        await assert.rejects(run, MtvirError, `frame ${fr.frame_index}: ${fr.refused}`);
         continue;
       }
-      const got = run(), want = readNpy(folder + fr.expected).samples;
+      const got = await run(), want = readNpy(folder + fr.expected).samples;
       assert.equal(got.constructor, want.constructor);
       let worst = 0, differing = 0;
       for (let i = 0; i < want.length; i++) {
