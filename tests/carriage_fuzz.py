@@ -28,7 +28,7 @@ def make_seed(folder: Path, tiered: bool = False, colour: bool = False, codec: s
     """``folder/one.mp4``: a 16-frame 64x48 x265 BL carrying a two-group EL in band (``tiered``: a tiered EL, a light
     and a full tier of two groups each, so each message holds both tiers' group; ``colour``: a colour EL whose U and
     V model has one group, so the first message holds a luma and a chroma group, the second a luma one alone;
-    ``codec="libsvtav1"``: an AV1 BL, the messages in metadata OBUs)."""
+    ``codec="libsvtav1"``: an AV1 BL, the messages in metadata OBUs; ``"libx264"``: H.264, in SEI)."""
     import av
     from conftest import perturbed, random_params
     folder.mkdir(parents=True, exist_ok=True)
@@ -38,8 +38,9 @@ def make_seed(folder: Path, tiered: bool = False, colour: bool = False, codec: s
     with av.open(str(bl), "w") as out:
         s = out.add_stream(codec, rate=10)
         s.width, s.height, s.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-        s.options = ({"x265-params": "log-level=none:info=0:keyint=8:qp=37"} if codec == "libx265" else
-                     {"qp": "50", "preset": "10", "svtav1-params": "keyint=8"})
+        s.options = {"libx265": {"x265-params": "log-level=none:info=0:keyint=8:qp=37"},
+                     "libx264": {"qp": "37", "g": "8", "bf": "2"},
+                     "libsvtav1": {"qp": "50", "preset": "10", "svtav1-params": "keyint=8"}}[codec]
         for i in range(FRAMES):
             y = (128 + 60 * np.sin((xx + 3 * i) / 6.0) + rng.normal(0, 8, xx.shape)).clip(0, 255).astype(np.uint8)
             frame = av.VideoFrame.from_ndarray(

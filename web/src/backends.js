@@ -6,24 +6,28 @@ import { jsForward } from "./network.js";
 import { buildGraph } from "./onnx.js";
 
 export const BACKENDS = ["js", "wasm", "webgpu"];
-let ortModule = null;
+const ortModules = {};
+const inNode = typeof process !== "undefined" && !!process.versions?.node;
 
-/** ONNX Runtime Web, imported once (a page maps "onnxruntime-web" in its import map; node resolves the package). */
-export async function loadOrt() {
-  if (!ortModule) {
+/** ONNX Runtime Web, imported once per back end: node resolves the package; a page or worker (no import maps in
+ * workers) loads its ES module build beside this package, the WebAssembly-only one unless the GPU is asked for. */
+export async function loadOrt(backend = "wasm") {
+  const build = backend === "webgpu" ? "ort.webgpu.bundle.min.mjs" : "ort.wasm.bundle.min.mjs";
+  if (!ortModules[build]) {
     try {
-      ortModule = await import("onnxruntime-web");
+      ortModules[build] = inNode ? await import("onnxruntime-web")
+        : await import(new URL(`../node_modules/onnxruntime-web/dist/${build}`, import.meta.url).href);
     } catch (e) {
       throw new RuntimeError(`onnxruntime-web is not available: ${e.message}`);
     }
   }
-  return ortModule;
+  return ortModules[build];
 }
 
 export async function createForward(d, p, backend = "js", { threads = 0 } = {}) {
   if (backend === "js") return jsForward(d, p);
   if (!BACKENDS.includes(backend)) throw new RuntimeError(`backend ${backend}: one of ${BACKENDS.join(", ")}`);
-  const ort = await loadOrt();
+  const ort = await loadOrt(backend);
   if (threads) ort.env.wasm.numThreads = threads;
   let session;
   try {

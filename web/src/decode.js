@@ -7,7 +7,8 @@ import { rebuild, fold, paramsBytes } from "./rebuild.js";
 
 /** @returns {Promise<{el: object, models: {first: number, count: number, params: object}[]} | null>} the model
  * of ``plane`` ("y", "u", "v") in ``tier`` (default: the most complex the EL has); null when the EL has none for
- * that plane (it plays as decoded). ``reference``: the bytes of the reference model the EL names, if it names one. */
+ * that plane (it plays as decoded). ``reference``: the bytes of the reference model the EL names, if it names one,
+ * or an async function of its id (32 hex digits) that gives them (null when unknown). */
 export async function decodePlane(data, reference = null, tier = null, plane = "y") {
   const v = version(data);
   if (v === 4) {
@@ -34,7 +35,8 @@ export async function decodePlane(data, reference = null, tier = null, plane = "
   const el = parse(data);
   let d = el.descriptor, ref = null;
   if (el.referenceId.some((b) => b)) {
-    if (!reference) throw new ReferenceModelError("the EL needs its reference model (give its bytes as reference)");
+    if (typeof reference === "function") reference = await reference(toHex(el.referenceId));
+    if (!reference) throw new ReferenceModelError(`the EL needs its reference model ${toHex(el.referenceId)} (give its bytes, or a function of its id, as reference)`);
     const r = await decodePlane(reference, null);
     if (r.models.length !== 1) throw new ReferenceModelError("a reference holds exactly one model");
     ref = r.models[0].params; // the reference's first_frame and frame_count are ignored
@@ -55,6 +57,15 @@ export async function decodePlane(data, reference = null, tier = null, plane = "
   }
   el.descriptor = d;
   return { el, models };
+}
+
+const toHex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+
+/** The id of a reference model file (32 hex digits): SHA-256 of its descriptor and parameters, first 16 bytes. */
+export async function referenceId(data) {
+  const { el, models } = await decodePlane(data, null);
+  if (models.length !== 1) throw new ReferenceModelError("a reference holds exactly one model");
+  return toHex((await sha256(concat([descriptorBytes(el.descriptor), paramsBytes(models[0].params)]))).subarray(0, 16));
 }
 
 function pick(tiers, name) {

@@ -7,7 +7,8 @@ import { enhanceSamples } from "./network.js";
 import { createForward, BACKENDS } from "./backends.js";
 
 export * from "./errors.js";
-export { decodePlane } from "./decode.js";
+export { decodePlane, referenceId } from "./decode.js";
+export { messagesIn, codecOf, MTVIR_UUID } from "./inband.js";
 export { runModel, enhanceSamples } from "./network.js";
 export { createForward, BACKENDS } from "./backends.js";
 

@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+// Plays a video in headless Chromium through the web player and writes what it decoded: for each captured frame,
+// its BL and enhanced planes (raw little-endian samples, base64) and the player's figures, as JSON.
+//
+//   node web/tools/play.mjs VIDEO_FOLDER NAME [--el URL] [--capture 0,5,9] [--backend wasm] [--tier light] [--out F]
+//
+// The driver is playwright-core with the system's Chromium (/usr/bin/chromium, or $CHROMIUM): no browser download.
+import { chromium } from "playwright-core";
+import { writeFileSync } from "node:fs";
+import { serve } from "../serve.js";
+
+const args = process.argv.slice(2);
+const option = (name, fallback) => { const i = args.indexOf(name); return i >= 0 ? args.splice(i, 2)[1] : fallback; };
+const capture = option("--capture", "0"), backend = option("--backend", "wasm"), tier = option("--tier", "");
+const el = option("--el", ""), out = option("--out", ""), timeout = Number(option("--timeout", 300)) * 1000;
+const [folder, name] = args;
+process.argv[2] = folder; // serve.js reads its media folder from the command line
+const server = await serve({ port: 0 });
+const { port } = server.address();
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--enable-unsafe-swiftshader"],
+});
+try {
+  const page = await browser.newPage();
+  let report;
+  const reported = new Promise((ok) => { report = ok; });
+  await page.exposeFunction("mtvirReport", (json) => report(json)); // a binding: the page's CSP stays whole
+  const logs = [];
+  page.on("console", (m) => logs.push(`${m.type()}: ${m.text()}`));
+  page.on("pageerror", (e) => logs.push(`pageerror: ${e.message} ${e.stack}`));
+  page.on("response", (r) => { if (r.status() >= 400) logs.push(`HTTP ${r.status()}: ${r.url()}`); });
+  const query = new URLSearchParams({ src: `/media/${name}`, fast: "1", capture, backend, ...(tier && { tier }), ...(el && { el }) });
+  await page.goto(`http://127.0.0.1:${port}/player/?${query}`);
+  try { // a selector (Playwright's isolated world): evaluating script in the page is what its CSP forbids
+    await page.waitForSelector("body[data-done]", { timeout, state: "attached" });
+  } catch (e) {
+    throw new Error(`the player did not finish: ${e.message}\n${logs.join("\n")}`);
+  }
+  const result = JSON.parse(await Promise.race([reported, new Promise((_, no) => setTimeout(() => no(new Error(`no report\n${logs.join("\n")}`)), 10000))]));
+  result.logs = logs;
+  const text = JSON.stringify(result);
+  if (out) writeFileSync(out, text); else process.stdout.write(text + "\n");
+} finally {
+  await browser.close();
+  server.close();
+}
