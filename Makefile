@@ -4,7 +4,7 @@ VENV    ?= .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: setup demo test bench eval eval-unseen vectors schema pretrain corpus capi clean
+.PHONY: setup demo web test bench eval eval-unseen vectors schema pretrain corpus capi clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -19,6 +19,16 @@ demo: $(STAMP)  ## export carphone (x265 QP 37, random access) as BL + EL and ch
 	$(BIN)/mtvir-export "$$($(BIN)/python -c 'from mtvir_encoder.data import carphone; print(carphone())')" \
 		-o out/carphone --qp 37 --config ra --json out/carphone.json
 	$(BIN)/python examples/check_demo.py out/carphone
+
+WEB_DEMO := out/carphone-web.mp4
+$(WEB_DEMO): $(STAMP)
+	mkdir -p out
+	$(BIN)/mtvir-export "$$($(BIN)/python -c 'from mtvir_encoder.data import carphone; print(carphone())')" \
+		-o out/carphone-web --codec svtav1 --qp 37 --frames 32 --in-band
+
+web: $(WEB_DEMO)  ## play the demo in a browser: carphone's first 32 frames as AV1 with the EL in band (made once), served cross-origin isolated
+	cd web && npm ci --silent --no-audit --no-fund
+	node web/serve.js out
 
 test: $(STAMP)  ## the web package's tests (node's runner: every conformance vector, fuzzing), then the Python suite
 	@if command -v npm >/dev/null; then cd web && npm ci --silent --no-audit --no-fund && npm test --silent; \
