@@ -54,9 +54,31 @@ function channels(d) {
   return ch;
 }
 
+/** Unshuffles of a single plane read by one convolution alone: {unshuffle's node: [its source, block]}. The pair
+ * is one convolution of the plane with an (r k) x (r k) kernel and stride r: the same sums, without SpaceToDepth's
+ * pass over the plane (graph.py's _strided_heads). */
+function stridedHeads(d, ch) {
+  const heads = {};
+  d.nodes.forEach(([op, a, b], k) => {
+    const i = k + 1, readers = d.nodes.filter(([o, x, y]) => x === i || (o === OP.ADD && y === i));
+    if (op === OP.UNSHUFFLE && ch[a] === 1 && readers.length === 1 && readers[0][0] === OP.CONV) heads[i] = [a, b];
+  });
+  return heads;
+}
+
+/** A k x k kernel over an r x r unshuffle's r^2 channels as one (r k) x (r k) kernel over the plane: tap (ky, kx) of
+ * channel i r + j lands on row r ky + i, column r kx + j. */
+function asStrided(w, cout, r, k) {
+  const out = new Float32Array(cout * r * k * r * k);
+  for (let o = 0; o < cout; o++) for (let i = 0; i < r; i++) for (let j = 0; j < r; j++)
+    for (let ky = 0; ky < k; ky++) for (let kx = 0; kx < k; kx++)
+      out[((o * r * k) + r * ky + i) * r * k + r * kx + j] = w[(((o * r * r) + i * r + j) * k + ky) * k + kx];
+  return out;
+}
+
 /** @returns {Uint8Array} a serialized ModelProto of the network with its folded weights. */
 export function buildGraph(d, p) {
-  const nodes = [], inits = [], ch = channels(d);
+  const nodes = [], inits = [], ch = channels(d), heads = stridedHeads(d, ch);
   const konst = (name, dims, values) => { inits.push(tensor(name, dims, values)); return name; };
   nodes.push(node("Sub", ["luma", "offset"], ["centred"]));
   inits.push(tensor("offset", [], [d.offset]));
@@ -65,11 +87,18 @@ export function buildGraph(d, p) {
   d.nodes.forEach(([op, a, b, c], k) => {
     const i = k + 1;
     let out = `n${i}`;
-    if (op === OP.CONV) {
+    if (op === OP.CONV && heads[a]) { // the unshuffle it alone reads and this convolution: one of stride r
+      const [ci, co, kk] = d.layers[b], [src, r] = heads[a];
+      nodes.push(node("Conv", [names[src], konst(`w${b}`, [co, 1, r * kk, r * kk], asStrided(p.folded[b], co, r, kk)),
+        konst(`b${b}`, [co], p.biasOf[b])], [out], { kernel_shape: [r * kk, r * kk], pads: Array(4).fill(r * (kk >> 1)), strides: [r, r] }));
+      out = relu(out, c);
+    } else if (op === OP.CONV) {
       const [ci, co, kk] = d.layers[b];
       nodes.push(node("Conv", [names[a], konst(`w${b}`, [co, ci, kk, kk], p.folded[b]), konst(`b${b}`, [co], p.biasOf[b])], [out],
         { kernel_shape: [kk, kk], pads: Array(4).fill(kk >> 1) }));
       out = relu(out, c);
+    } else if (heads[i]) {
+      // its reader, a convolution of stride r, reads the plane itself
     } else if (op === OP.ADD) {
       nodes.push(node("Add", [names[a], names[b]], [out]));
       out = relu(out, c);

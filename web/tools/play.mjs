@@ -38,11 +38,12 @@ try {
   } catch (e) {
     throw new Error(`the player did not finish: ${e.message}\n${logs.join("\n")}`);
   }
-  const result = JSON.parse(await Promise.race([reported, new Promise((_, no) => setTimeout(() => no(new Error(`no report\n${logs.join("\n")}`)), 10000))]));
+  const result = JSON.parse(await Promise.race([reported, new Promise((_, no) => setTimeout(() => no(new Error(`no report\n${logs.join("\n")}`)), 10000).unref())]));
   result.logs = logs;
   const text = JSON.stringify(result);
   if (out) writeFileSync(out, text); else process.stdout.write(text + "\n");
 } finally {
   await browser.close();
+  server.closeAllConnections();
   server.close();
 }
