@@ -32,7 +32,7 @@ function report(frames) {
 
 function start(src) {
   $("messages").textContent = "";
-  const options = { el: $("el").value || null, tier: $("tier").value || null, backend: $("backend").value, fast: params.has("fast") };
+  const options = { el: $("el").value || null, tier: $("tier").value || "auto", backend: $("backend").value, fast: params.has("fast") };
   window.mtvir.done = player.play(src, options).then((frames) => {
     show();
     document.body.dataset.done = String(frames); // for tools that wait without evaluating script

@@ -17,10 +17,16 @@ const PLANES = ["y", "u", "v"];
 export class Enhancer {
   /** @param {Uint8Array} data an EL (.mtvir, or an in-band message)
    * @param {{reference?: Uint8Array, tier?: string, backend?: "js"|"wasm"|"webgpu", threads?: number}} options */
-  static async open(data, { reference = null, tier = null, backend = "js", threads = 0 } = {}) {
+  static async open(data, { reference = null, tier = null, backend = "js", threads = 0, fps = 30 } = {}) {
     if (!BACKENDS.includes(backend)) throw new InputMismatchError(`backend ${backend}: one of ${BACKENDS.join(", ")}`);
     const v = version(data);
     const tiers = v === 3 ? Object.keys(tierTable(data).tiers) : v === 4 ? Object.keys(colourTable(data).tiers) : ["full"];
+    if (tier === "auto") { // the most complex tier that enhances a whole frame in real time here, else the lightest
+      for (const name of [...tiers].reverse()) {
+        const enhancer = await Enhancer.open(data, { reference, tier: name, backend, threads });
+        if (name === tiers[0] || (await enhancer.frameMs()) <= 1000 / fps) return enhancer;
+      }
+    }
     const name = tier || tiers.at(-1);
     if (!Object.values(TIER_KINDS).includes(name)) throw new InputMismatchError(`tier ${name}: light, full or heavy`);
     const planes = {};
@@ -55,6 +61,20 @@ export class Enhancer {
     if (!model) return samples;
     model.forward ??= createForward(el.descriptor, model.params, this.backend, { threads: this.threads });
     return enhanceSamples(await model.forward, el.descriptor, samples, width, height, depth);
+  }
+
+  /** Milliseconds to enhance one whole frame of the EL's size (every plane this tier has a model for), timed on a
+   * grey frame after a first run that compiles the sessions; what tier "auto" compares with 1000 / fps. */
+  async frameMs() {
+    const planes = Object.entries(this.models).map(([plane, { el }]) => {
+      const w = el.width || 1280, h = el.height || 720, depth = el.bitDepth || 8;
+      return [plane, new (depth > 8 ? Uint16Array : Uint8Array)(w * h).fill(1 << (depth - 1)), w, h, depth];
+    });
+    const run = () => Promise.all(planes.map(([p, x, w, h, depth]) => this.enhancePlane(p, x, w, h, { bitDepth: depth })));
+    await run();
+    const t0 = performance.now();
+    await run();
+    return performance.now() - t0;
   }
 
   /** The sessions of every model made now (ONNX Runtime Web compiles a model on its first frame otherwise). */

@@ -21,8 +21,11 @@ async function references(id) {
   return new Uint8Array(await (await fetch(new URL(list[id], options.references))).arrayBuffer());
 }
 
-function openEl(bytes) {
-  return Enhancer.open(bytes, { reference: references, tier: options.tier, backend: options.backend, threads: options.threads });
+async function openEl(bytes) {
+  const e = await Enhancer.open(bytes, { reference: references, tier: options.tier ?? "auto", backend: options.backend,
+    threads: options.threads, fps: options.fps });
+  if (!options.tier || options.tier === "auto") options.tier = e.tier; // timed once: later messages take the same tier
+  return e;
 }
 
 /** The enhancer whose model of ``plane`` holds frame ``i``: the sidecar EL's, or the latest in-band message's. */
@@ -99,12 +102,22 @@ async function demux(src) {
     throw new Error(`this browser cannot decode ${config ? config.codec : track.codec} (AV1, H.264 and VP9 play; HEVC rarely)`);
   codec = codecOf(config.codec);
   const stats = await track.computePacketStats(50);
-  postMessage({ type: "ready", codec, codecString: config.codec, fps: stats.averagePacketRate || 25,
-    width: track.displayWidth, height: track.displayHeight });
+  options.fps = stats.averagePacketRate || 25;
+  postMessage({ type: "ready", codec, codecString: config.codec, fps: options.fps, width: track.displayWidth,
+    height: track.displayHeight });
+  if (options.el) {
+    try {
+      sidecar = await openEl(options.el);
+      postMessage({ type: "el", tier: sidecar.tier, tiers: sidecar.tiers, planes: sidecar.planes, bytes: options.el.length });
+    } catch (err) {
+      if (!(err instanceof MtvirError)) throw err;
+      say(`the EL is not used (${err.message}): the BL plays alone`);
+    }
+  }
   decoder = new VideoDecoder({ output: (f) => { queue.push(f); pump(); }, error: (e) => postMessage({ type: "error", text: `decoder: ${e.message}` }) });
   decoder.configure(config);
   for await (const packet of new EncodedPacketSink(track).packets()) {
-    if (!sidecar) for (const message of messagesIn(codec, packet.data)) readMessage(message);
+    if (!options.el) for (const message of messagesIn(codec, packet.data)) readMessage(message);
     while (decoder.decodeQueueSize + queue.length + undrawn > AHEAD) await tick();
     decoder.decode(packet.toEncodedVideoChunk());
   }
@@ -126,10 +139,6 @@ onmessage = async ({ data: msg }) => {
   if (msg.type === "drawn") { undrawn--; poke(); return; }
   try {
     options = msg;
-    if (msg.el) {
-      try { sidecar = await openEl(msg.el); postMessage({ type: "el", tier: sidecar.tier, tiers: sidecar.tiers, planes: sidecar.planes, bytes: msg.el.length }); }
-      catch (err) { if (!(err instanceof MtvirError)) throw err; say(`the EL is not used (${err.message}): the BL plays alone`); }
-    }
     await demux(msg.src);
   } catch (err) {
     postMessage({ type: "failed", text: err.message });

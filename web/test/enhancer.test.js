@@ -26,6 +26,10 @@ test("a tiered EL: its tiers, the most complex by default, the light one on requ
   assert.equal(light.tier, "light");
   assert.ok(light.macsPerPixel < full.macsPerPixel);
   await assert.rejects(Enhancer.open(data, { reference, tier: "heavy" }), FormatError);
+  // auto: the most complex tier that runs a whole frame in real time at fps, timed here, else the lightest
+  assert.equal((await Enhancer.open(data, { reference, tier: "auto", fps: 1e-3 })).tier, "full");
+  assert.equal((await Enhancer.open(data, { reference, tier: "auto", fps: 1e9 })).tier, "light");
+  assert.ok((await full.frameMs()) > 0);
 });
 
 test("a colour EL enhances the planes it has models for and passes the others through", async () => {
