@@ -47,6 +47,7 @@ function start(src) {
 }
 $("play").addEventListener("click", () => start($("file").files[0] ?? $("url").value));
 $("file").addEventListener("change", () => start($("file").files[0]));
+if (params.get("split")) { $("split").value = params.get("split"); player.split = splitOf(); }
 if (params.get("el")) $("el").value = params.get("el");
 if (params.get("tier")) $("tier").value = params.get("tier");
 if (params.get("backend")) $("backend").value = params.get("backend");

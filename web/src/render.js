@@ -7,7 +7,7 @@ const FRAGMENT = `#version 300 es
 precision highp float;
 in vec2 uv; out vec4 colour;
 uniform sampler2D y0, u0, v0, y1, u1, v1;
-uniform float split;
+uniform float split, texel;
 vec3 rgb(float y, float u, float v) {
   y = (y - 16.0 / 255.0) * 255.0 / 219.0; u = (u - 128.0 / 255.0) * 255.0 / 224.0; v = (v - 128.0 / 255.0) * 255.0 / 224.0;
   return clamp(vec3(y + 1.402 * v, y - 0.344136 * u - 0.714136 * v, y + 1.772 * u), 0.0, 1.0);
@@ -16,7 +16,7 @@ void main() {
   bool bl = uv.x < split;
   vec3 c = bl ? rgb(texture(y0, uv).r, texture(u0, uv).r, texture(v0, uv).r)
               : rgb(texture(y1, uv).r, texture(u1, uv).r, texture(v1, uv).r);
-  if (abs(uv.x - split) < 0.002 && split > 0.0 && split < 1.0) c = vec3(1.0);
+  if (abs(uv.x - split) < texel && split > 0.0 && split < 1.0) c = vec3(1.0);
   colour = vec4(c, 1.0);
 }`;
 
@@ -57,7 +57,13 @@ export class Renderer {
   /** Draws a frame: ``bl`` and ``el`` are [Y, U, V] sample arrays (8-bit, or 10-bit shown through 8). */
   draw(width, height, depth, bl, el, split) {
     const gl = this.gl;
-    if (this.canvas.width !== width || this.canvas.height !== height) { this.canvas.width = width; this.canvas.height = height; }
+    if (this.canvas.width !== width || this.canvas.height !== height) {
+      this.canvas.width = width;
+      this.canvas.height = height;
+      const zoom = Math.max(1, Math.floor(640 / width)); // small videos shown at a whole multiple, sample for sample
+      this.canvas.style.width = `${width * zoom}px`;
+      this.canvas.style.imageRendering = zoom > 1 ? "pixelated" : "auto";
+    }
     gl.viewport(0, 0, width, height);
     [...bl, ...el].forEach((plane, k) => {
       const w = k % 3 ? Math.ceil(width / 2) : width, h = k % 3 ? Math.ceil(height / 2) : height;
@@ -67,6 +73,7 @@ export class Renderer {
       gl.texImage2D(gl.TEXTURE_2D, 0, gl.R8, w, h, 0, gl.RED, gl.UNSIGNED_BYTE, bytes);
     });
     gl.uniform1f(gl.getUniformLocation(this.program, "split"), split);
+    gl.uniform1f(gl.getUniformLocation(this.program, "texel"), 0.75 / width);
     gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
   }
 }

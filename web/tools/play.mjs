@@ -4,6 +4,7 @@
 //
 //   node web/tools/play.mjs VIDEO_FOLDER NAME [--el URL] [--capture 0,5,9] [--backend wasm] [--tier light] [--out F]
 //
+// --split 0.5 --screenshot F.png: the page as it looks at the end (the BL left of the line, BL+EL right of it).
 // The driver is playwright-core with the system's Chromium (/usr/bin/chromium, or $CHROMIUM): no browser download.
 import { chromium } from "playwright-core";
 import { writeFileSync } from "node:fs";
@@ -12,6 +13,7 @@ import { serve } from "../serve.js";
 const args = process.argv.slice(2);
 const option = (name, fallback) => { const i = args.indexOf(name); return i >= 0 ? args.splice(i, 2)[1] : fallback; };
 const capture = option("--capture", "0"), backend = option("--backend", "wasm"), tier = option("--tier", "");
+const split = option("--split", ""), screenshot = option("--screenshot", "");
 const el = option("--el", ""), out = option("--out", ""), timeout = Number(option("--timeout", 300)) * 1000;
 const [folder, name] = args;
 process.argv[2] = folder; // serve.js reads its media folder from the command line
@@ -31,7 +33,7 @@ try {
   page.on("console", (m) => logs.push(`${m.type()}: ${m.text()}`));
   page.on("pageerror", (e) => logs.push(`pageerror: ${e.message} ${e.stack}`));
   page.on("response", (r) => { if (r.status() >= 400) logs.push(`HTTP ${r.status()}: ${r.url()}`); });
-  const query = new URLSearchParams({ src: `/media/${name}`, fast: "1", capture, backend, ...(tier && { tier }), ...(el && { el }) });
+  const query = new URLSearchParams({ src: `/media/${name}`, fast: "1", capture, backend, ...(tier && { tier }), ...(el && { el }), ...(split && { split }) });
   await page.goto(`http://127.0.0.1:${port}/player/?${query}`);
   try { // a selector (Playwright's isolated world): evaluating script in the page is what its CSP forbids
     await page.waitForSelector("body[data-done]", { timeout, state: "attached" });
@@ -40,6 +42,7 @@ try {
   }
   const result = JSON.parse(await Promise.race([reported, new Promise((_, no) => setTimeout(() => no(new Error(`no report\n${logs.join("\n")}`)), 10000).unref())]));
   result.logs = logs;
+  if (screenshot) await page.screenshot({ path: screenshot, fullPage: true });
   const text = JSON.stringify(result);
   if (out) writeFileSync(out, text); else process.stdout.write(text + "\n");
 } finally {
