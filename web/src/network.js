@@ -56,12 +56,6 @@ function shuffle(x, ch, h, w, r) {
   return out;
 }
 
-/** round_half_even, for values already in [0, peak] */
-function roundHalfEven(v) {
-  const f = Math.floor(v), d = v - f;
-  return d > 0.5 ? f + 1 : d < 0.5 ? f : f % 2 ? f + 1 : f;
-}
-
 /** The network in plain JavaScript: (u, H, W) -> v for a plane u already extended to multiples of the block with
  * the input offset (zeros after centring), v = u + the network's output with the global residual. */
 export function jsForward(d, p) {
@@ -95,22 +89,42 @@ export function jsForward(d, p) {
   };
 }
 
-/** The spec's steps around the network for one plane: u = Y / P (binary32), extended to multiples of the block
- * with the input offset, ``forward`` (sync or async) to v, cropped, refused when not finite, then
- * round_half_even(min(max(v, 0), 1) P) in the samples' own type. */
+const ROUND = 2 ** 52; // x + 2^52 - 2^52 rounds a binary64 0 <= x < 2^51 to an integer, halves to even
+
+/** The spec's steps around the network for one plane: u = Y / P (binary32; a table of the P + 1 values), extended
+ * to multiples of the block with the input offset, ``forward`` (sync or async) to v, cropped, refused when not
+ * finite, then round_half_even(min(max(v, 0), 1) P) (the product in binary32) in the samples' own type. */
 export async function enhanceSamples(forward, d, samples, width, height, bitDepth) {
   const peak = 2 ** bitDepth - 1, block = d.block;
   const H = Math.ceil(height / block) * block, W = Math.ceil(width / block) * block;
-  const u = new Float32Array(H * W).fill(d.offset);
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) u[y * W + x] = samples[y * width + x] / peak;
+  const table = unitTable(peak);
+  const u = new Float32Array(H * W);
+  if (W === width) { // one flat loop (twice as fast as rows in V8) where no column is added
+    for (let i = 0; i < samples.length; i++) u[i] = table[samples[i]];
+    u.fill(d.offset, samples.length);
+  } else {
+    u.fill(d.offset);
+    for (let y = 0; y < height; y++) for (let x = 0, a = y * width, b = y * W; x < width; x++) u[b + x] = table[samples[a + x]];
+  }
   const v = await forward(u, H, W);
   const out = new samples.constructor(width * height);
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) {
-    const t = v[y * W + x];
-    if (!Number.isFinite(t)) throw new FormatError("the EL's model gives non-finite values on this frame");
-    out[y * width + x] = roundHalfEven(Math.fround((t < 0 ? 0 : t > 1 ? 1 : t) * peak));
-  }
+  if (W === width) toSamples(v, 0, out, 0, out.length, peak);
+  else for (let y = 0; y < height; y++) toSamples(v, y * W, out, y * width, width, peak);
   return out;
+}
+
+function toSamples(v, from, out, to, n, peak) {
+  for (let i = 0; i < n; i++) {
+    const t = v[from + i];
+    if (t - t !== 0) throw new FormatError("the EL's model gives non-finite values on this frame"); // NaN, +-inf
+    out[to + i] = Math.fround((t < 0 ? 0 : t > 1 ? 1 : t) * peak) + ROUND - ROUND;
+  }
+}
+
+const TABLES = new Map();
+function unitTable(peak) { // Y / P for every sample value, each one correctly rounded binary32 division
+  if (!TABLES.has(peak)) TABLES.set(peak, Float32Array.from({ length: peak + 1 }, (_, y) => y / peak));
+  return TABLES.get(peak);
 }
 
 /** One plane through the plain JavaScript network (the reference path). */
