@@ -13,6 +13,7 @@ import pytest
 
 import mtvir_decoder as m
 from mtvir_decoder import carriage, references, y4m
+from mtvir_decoder.layout import write_uvar
 from mtvir_decoder.errors import MtvirWarning
 import carriage_fuzz
 from conftest import perturbed
@@ -77,14 +78,14 @@ def test_metadata_obu_round_trip():
     assert packet == sequence_header + obu + frame_header  # before the first frame (header)
     assert [kind for kind, _, _ in carriage.obus(packet)] == [1, 5, 3]
     assert carriage._messages(packet, "av1", None) == [message]
-    padded = b"\x2e\x00" + carriage._leb128(len(payload) + 2) + payload + b"\0\0"
+    padded = b"\x2e\x00" + write_uvar(len(payload) + 2) + payload + b"\0\0"
     assert carriage._messages(padded, "av1", None) == [message]  # an extension byte before; zero bytes after
     assert carriage._messages(b"\x28" + payload, "av1", None) == [message]  # no size field: to the packet's end
     other = obu.replace(carriage.MTVIR_UUID, bytes(16))
     assert carriage._messages(other + obu[:-5], "av1", None) == []  # another UUID; a truncated OBU
     short = carriage.metadata_obu(b"abc")  # without its trailing bits (a message ending 0x80 0* would be read
     assert carriage._messages(short[:1] + bytes([short[1] - 1]) + short[2:-1], "av1", None) == []  # short: its CRC)
-    assert carriage._messages(b"\x2a" + carriage._leb128(len(payload)) + b"\x07" + payload[1:], "av1", None) == []
+    assert carriage._messages(b"\x2a" + write_uvar(len(payload)) + b"\x07" + payload[1:], "av1", None) == []
 
 
 @pytest.mark.skipif(FFMPEG is None, reason="stock ffmpeg is not installed (Debian: ffmpeg)")

@@ -19,6 +19,7 @@ import uuid
 from pathlib import Path
 
 from . import format, tiers
+from .layout import write_uvar
 from .errors import FormatError, MtvirError
 from .references import Reference
 
@@ -252,17 +253,8 @@ OBU_FRAME_HEADER, OBU_TILE_GROUP, OBU_METADATA, OBU_FRAME = 3, 4, 5, 6
 def metadata_obu(message: bytes) -> bytes:
     """A metadata OBU (with its size field, no extension) of the MTVIR type holding ``message`` under the UUID:
     metadata_type, the UUID, the message, then trailing bits (a byte 0x80)."""
-    payload = _leb128(AV1_METADATA_TYPE) + MTVIR_UUID + message + b"\x80"
-    return bytes([OBU_METADATA << 3 | 2]) + _leb128(len(payload)) + payload
-
-
-def _leb128(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        out.append(n & 0x7F | (0x80 if n > 0x7F else 0))
-        n >>= 7
-        if not n:
-            return bytes(out)
+    payload = write_uvar(AV1_METADATA_TYPE) + MTVIR_UUID + message + b"\x80"  # AV1's leb128 is the EL's uvar
+    return bytes([OBU_METADATA << 3 | 2]) + write_uvar(len(payload)) + payload
 
 
 def obus(packet: bytes) -> list[tuple[int, bytes, bytes]]:
