@@ -13,7 +13,8 @@ const poke = () => { if (wake) { const w = wake; wake = null; w(); } };
 const inBand = []; // {enhancer, promise} per message, in arrival order
 const said = new Set();
 
-function say(text) { if (!said.has(text)) { said.add(text); postMessage({ type: "message", text }); } }
+/** Each problem once (``key``: what it is, without the frame), however many frames it touches. */
+function say(text, key = text) { if (!said.has(key)) { said.add(key); postMessage({ type: "message", text }); } }
 
 async function references(id) {
   const list = await (await fetch(new URL("index.json", options.references))).json();
@@ -72,7 +73,8 @@ async function pump() {
             used = used ?? e;
           } catch (err) {
             if (!(err instanceof MtvirError)) throw err;
-            say(`frame ${i} ${plane.toUpperCase()}: the EL is not used (${err.message}); it plays as the BL`);
+            say(`from frame ${i}, ${plane.toUpperCase()}: the EL is not used (${err.message}); it plays as the BL`,
+              `${plane}: ${err.message.replace(/\d+/g, "#")}`);
           }
         }
         enhanced.push(out === planes[k] ? null : out);
