@@ -1,13 +1,9 @@
-import { Enhancer } from "../src/index.js";
+import { Enhancer, referencesAt } from "../src/index.js";
 
 onmessage = async ({ data: o }) => {
   try {
-    const references = async (id) => {
-      const list = await (await fetch(new URL("index.json", o.references))).json();
-      return list[id] ? new Uint8Array(await (await fetch(new URL(list[id], o.references))).arrayBuffer()) : null;
-    };
     const el = new Uint8Array(await (await fetch(o.el)).arrayBuffer());
-    const enhancer = await Enhancer.open(el, { reference: references, backend: o.backend, threads: o.threads });
+    const enhancer = await Enhancer.open(el, { reference: referencesAt(o.references), backend: o.backend, threads: o.threads });
     const plane = new Uint8Array(o.width * o.height);
     for (let y = 0; y < o.height; y++) for (let x = 0; x < o.width; x++) plane[y * o.width + x] = (128 + 60 * Math.sin(x / 7) * Math.cos(y / 5) + ((x * 31 + y * 17) % 23)) & 255;
     const t0 = performance.now();

@@ -59,6 +59,17 @@ export async function decodePlane(data, reference = null, tier = null, plane = "
   return { el, models };
 }
 
+/** A ``reference`` function for decodePlane that fetches reference models from a folder served with an index.json
+ * of their ids (as serve.js serves the shipped ones under /references/). */
+export function referencesAt(folderUrl) {
+  let index = null;
+  return async (id) => {
+    index ??= fetch(new URL("index.json", folderUrl)).then((r) => r.json());
+    const name = (await index)[id];
+    return name ? new Uint8Array(await (await fetch(new URL(name, folderUrl))).arrayBuffer()) : null;
+  };
+}
+
 const toHex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 
 /** The id of a reference model file (32 hex digits): SHA-256 of its descriptor and parameters, first 16 bytes. */

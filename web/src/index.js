@@ -7,7 +7,7 @@ import { enhanceSamples } from "./network.js";
 import { createForward, BACKENDS } from "./backends.js";
 
 export * from "./errors.js";
-export { decodePlane, referenceId } from "./decode.js";
+export { decodePlane, referenceId, referencesAt } from "./decode.js";
 export { messagesIn, codecOf, MTVIR_UUID } from "./inband.js";
 export { runModel, enhanceSamples } from "./network.js";
 export { createForward, BACKENDS } from "./backends.js";

@@ -3,7 +3,7 @@
 // its own group (frame index in display order) and posts the BL and enhanced planes back. Any EL trouble is
 // reported once and those frames play as the BL.
 import { Input, ALL_FORMATS, UrlSource, BlobSource, EncodedPacketSink } from "../node_modules/mediabunny/dist/bundles/mediabunny.min.mjs";
-import { Enhancer, MtvirError, messagesIn, codecOf } from "./index.js";
+import { Enhancer, MtvirError, messagesIn, codecOf, referencesAt } from "./index.js";
 
 const AHEAD = 4; // frames decoded or posted but not yet drawn: bounds this worker's memory
 let decoder = null, codec = null, options = null, sidecar = null, index = 0, queue = [], busy = false, ended = false;
@@ -16,14 +16,9 @@ const said = new Set();
 /** Each problem once (``key``: what it is, without the frame), however many frames it touches. */
 function say(text, key = text) { if (!said.has(key)) { said.add(key); postMessage({ type: "message", text }); } }
 
-async function references(id) {
-  const list = await (await fetch(new URL("index.json", options.references))).json();
-  if (!list[id]) return null;
-  return new Uint8Array(await (await fetch(new URL(list[id], options.references))).arrayBuffer());
-}
 
 async function openEl(bytes) {
-  const e = await Enhancer.open(bytes, { reference: references, tier: options.tier ?? "auto", backend: options.backend,
+  const e = await Enhancer.open(bytes, { reference: options.referenceModels, tier: options.tier ?? "auto", backend: options.backend,
     threads: options.threads, fps: options.fps });
   if (!options.tier || options.tier === "auto") options.tier = e.tier; // timed once: later messages take the same tier
   return e;
@@ -140,7 +135,7 @@ function readMessage(message) {
 onmessage = async ({ data: msg }) => {
   if (msg.type === "drawn") { undrawn--; poke(); return; }
   try {
-    options = msg;
+    options = { ...msg, referenceModels: referencesAt(msg.references) };
     await demux(msg.src);
   } catch (err) {
     postMessage({ type: "failed", text: err.message });

@@ -6,9 +6,8 @@
 //
 // --split 0.5 --screenshot F.png: the page as it looks at the end (the BL left of the line, BL+EL right of it).
 // The driver is playwright-core with the system's Chromium (/usr/bin/chromium, or $CHROMIUM): no browser download.
-import { chromium } from "playwright-core";
 import { writeFileSync } from "node:fs";
-import { serve } from "../serve.js";
+import { launch, server as pageServer } from "./browser.mjs";
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => { const i = args.indexOf(name); return i >= 0 ? args.splice(i, 2)[1] : fallback; };
@@ -16,14 +15,8 @@ const capture = option("--capture", "0"), backend = option("--backend", "wasm"),
 const split = option("--split", ""), screenshot = option("--screenshot", "");
 const el = option("--el", ""), out = option("--out", ""), timeout = Number(option("--timeout", 300)) * 1000;
 const [folder, name] = args;
-process.argv[2] = folder; // serve.js reads its media folder from the command line
-const server = await serve({ port: 0 });
-const { port } = server.address();
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  args: ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--enable-unsafe-swiftshader"],
-});
+const pages = await pageServer(folder);
+const browser = await launch();
 try {
   const page = await browser.newPage();
   let report;
@@ -34,7 +27,7 @@ try {
   page.on("pageerror", (e) => logs.push(`pageerror: ${e.message} ${e.stack}`));
   page.on("response", (r) => { if (r.status() >= 400) logs.push(`HTTP ${r.status()}: ${r.url()}`); });
   const query = new URLSearchParams({ src: `/media/${name}`, fast: "1", capture, backend, ...(tier && { tier }), ...(el && { el }), ...(split && { split }) });
-  await page.goto(`http://127.0.0.1:${port}/player/?${query}`);
+  await page.goto(`${pages.base}/player/?${query}`);
   try { // a selector (Playwright's isolated world): evaluating script in the page is what its CSP forbids
     await page.waitForSelector("body[data-done]", { timeout, state: "attached" });
   } catch (e) {
@@ -47,6 +40,5 @@ try {
   if (out) writeFileSync(out, text); else process.stdout.write(text + "\n");
 } finally {
   await browser.close();
-  server.closeAllConnections();
-  server.close();
+  pages.close();
 }
