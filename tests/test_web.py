@@ -45,9 +45,9 @@ def planes(frame: dict, key: str) -> list[np.ndarray]:
     return [np.frombuffer(base64.b64decode(b), np.uint8).reshape(s) for b, s in zip(frame[key], shapes)]
 
 
-def decoded(path: Path, *el: Path) -> list:
+def decoded(path: Path, *more) -> list:
     out = path.with_suffix(".y4m")
-    subprocess.run([sys.executable, "-m", "mtvir_decoder.cli", path, *el, "-o", out, "-q"], check=True, timeout=300)
+    subprocess.run([sys.executable, "-m", "mtvir_decoder.cli", path, *more, "-o", out, "-q"], check=True, timeout=300)
     return y4m.read_file(out)[1]
 
 
@@ -83,6 +83,15 @@ def test_the_web_player_reproduces_mtvir_decode_on_one_file_videos(tmp_path, cod
         assert not np.array_equal(planes(frame, "el")[0], bl[frame["index"]][0])
         assert frame["enhanced"][1] == colour
     assert result["stats"]["messages"] == [] and result["stats"]["elBytes"] > 0
+
+
+def test_the_light_tier_plays_through_the_packages_simd_kernels(tmp_path):
+    seed = carriage_fuzz.make_seed(tmp_path, tiered=True, codec="libsvtav1")
+    result = play(tmp_path, seed.name, "--tier", "light")  # backend auto: the simd kernels run the light network
+    assert result["stats"]["tier"] == "light" and result["stats"]["engine"] == "simd", result["stats"]
+    same_as_mtvir_decode(result, decoded(seed, "--tier", "light"), "y")
+    bl = decoded(tmp_path / "bl.mp4")
+    assert all(not np.array_equal(planes(f, "el")[0], bl[f["index"]][0]) for f in result["captured"])
 
 
 def test_a_damaged_message_leaves_its_frames_as_the_bl_and_a_sidecar_el_plays(tmp_path):

@@ -11,7 +11,7 @@ for (const index of (params.get("capture") ?? "").split(",").filter(Boolean)) pl
 function show() {
   const s = player.stats;
   const ms = s.frames ? s.enhanceMs / s.frames : 0;
-  $("stats").textContent = `${s.frames} frames · ${player.codec ?? ""} · EL ${s.elBytes.toLocaleString()} B · tier ${s.tier ?? "none"}`
+  $("stats").textContent = `${s.frames} frames · ${player.codec ?? ""} · EL ${s.elBytes.toLocaleString()} B · tier ${s.tier ?? "none"} on ${s.engine ?? "-"}`
     + ` · enhance ${ms.toFixed(1)} ms/frame (${ms ? (1000 / ms).toFixed(1) : "-"} fps) · ${crossOriginIsolated ? "threads" : "1 thread (not cross-origin isolated)"}`;
 }
 player.addEventListener("frame", show);

@@ -1,11 +1,14 @@
-// Where a model runs: "js" (plain JavaScript, the reference, everywhere), "wasm" (ONNX Runtime Web's WebAssembly
-// CPU back end, SIMD and threads where the page is cross-origin isolated), "webgpu" (ONNX Runtime Web on the GPU).
-// Each is a forward function (u, H, W) -> v for enhanceSamples; ONNX Runtime Web is imported only when asked for.
+// Where a model runs: "js" (plain JavaScript, the reference, everywhere), "simd" (the package's own WebAssembly SIMD
+// kernels: the light network only, threads as workers), "wasm" (ONNX Runtime Web's WebAssembly CPU back end, SIMD
+// and threads where the page is cross-origin isolated), "webgpu" (ONNX Runtime Web on the GPU), "auto" (simd where
+// it runs the network, else wasm: the fastest on a CPU, by web/bench). Each is a forward function (u, H, W) -> v for
+// enhanceSamples ("simd" takes the samples themselves); ONNX Runtime Web is imported only when asked for.
 import { RuntimeError } from "./errors.js";
 import { jsForward } from "./network.js";
 import { buildGraph } from "./onnx.js";
+import { lightForward, lightShape } from "./kernels.js";
 
-export const BACKENDS = ["js", "wasm", "webgpu"];
+export const BACKENDS = ["auto", "js", "simd", "wasm", "webgpu"];
 const ortModules = {};
 const inNode = typeof process !== "undefined" && !!process.versions?.node;
 
@@ -24,8 +27,13 @@ export async function loadOrt(backend = "wasm") {
   return ortModules[build];
 }
 
+/** The back end "auto" picks for a network. */
+export const autoBackend = (d) => (lightShape(d) ? "simd" : "wasm");
+
 export async function createForward(d, p, backend = "js", { threads = 0 } = {}) {
+  if (backend === "auto") backend = autoBackend(d);
   if (backend === "js") return jsForward(d, p);
+  if (backend === "simd") return lightForward(d, p, { threads });
   if (!BACKENDS.includes(backend)) throw new RuntimeError(`backend ${backend}: one of ${BACKENDS.join(", ")}`);
   const ort = await loadOrt(backend);
   // ONNX Runtime Web's default is half the cores; every core is its due here (light tier 720p on 2 cores: 71 ms

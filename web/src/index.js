@@ -4,20 +4,21 @@ import { InputMismatchError } from "./errors.js";
 import { version, tierTable, colourTable, TIER_KINDS } from "./format.js";
 import { decodePlane } from "./decode.js";
 import { enhanceSamples } from "./network.js";
-import { createForward, BACKENDS } from "./backends.js";
+import { createForward, autoBackend, BACKENDS } from "./backends.js";
 
 export * from "./errors.js";
 export { decodePlane, referenceId, referencesAt } from "./decode.js";
 export { messagesIn, codecOf, MTVIR_UUID } from "./inband.js";
 export { runModel, enhanceSamples } from "./network.js";
-export { createForward, BACKENDS } from "./backends.js";
+export { createForward, autoBackend, BACKENDS } from "./backends.js";
+export { kernelVariant } from "./kernels.js";
 
 const PLANES = ["y", "u", "v"];
 
 export class Enhancer {
   /** @param {Uint8Array} data an EL (.mtvir, or an in-band message)
-   * @param {{reference?: Uint8Array, tier?: string, backend?: "js"|"wasm"|"webgpu", threads?: number}} options */
-  static async open(data, { reference = null, tier = null, backend = "js", threads = 0, fps = 30 } = {}) {
+   * @param {{reference?: Uint8Array, tier?: string, backend?: "auto"|"js"|"simd"|"wasm"|"webgpu", threads?: number}} options */
+  static async open(data, { reference = null, tier = null, backend = "auto", threads = 0, fps = 30 } = {}) {
     if (!BACKENDS.includes(backend)) throw new InputMismatchError(`backend ${backend}: one of ${BACKENDS.join(", ")}`);
     const v = version(data);
     const tiers = v === 3 ? Object.keys(tierTable(data).tiers) : v === 4 ? Object.keys(colourTable(data).tiers) : ["full"];
@@ -47,6 +48,18 @@ export class Enhancer {
 
   /** "y", "yuv", "uv"...: the planes this tier enhances. */
   get planes() { return PLANES.filter((p) => p in this.models).join(""); }
+  /** Where each plane's model runs, "auto" resolved: "simd" where every plane runs on the kernels, else e.g.
+   * "y simd, uv wasm". */
+  get engine() {
+    const by = {};
+    for (const [plane, { el }] of Object.entries(this.models)) {
+      const b = this.backend === "auto" ? autoBackend(el.descriptor) : this.backend;
+      by[b] = (by[b] ?? "") + plane;
+    }
+    const names = Object.keys(by);
+    return names.length <= 1 ? names[0] ?? this.backend : names.map((b) => `${by[b]} ${b}`).join(", ");
+  }
+
   get macsPerPixel() { return this.models.y ? this.models.y.el.complexity[1] : 0; }
 
   /** One plane of frame ``frameIndex`` (display order): a Promise of the enhanced samples (a new array), or of the

@@ -95,6 +95,7 @@ const ROUND = 2 ** 52; // x + 2^52 - 2^52 rounds a binary64 0 <= x < 2^51 to an 
  * to multiples of the block with the input offset, ``forward`` (sync or async) to v, cropped, refused when not
  * finite, then round_half_even(min(max(v, 0), 1) P) (the product in binary32) in the samples' own type. */
 export async function enhanceSamples(forward, d, samples, width, height, bitDepth) {
+  if (forward.samples) return forward.samples(samples, width, height, bitDepth); // every step in one kernel
   const peak = 2 ** bitDepth - 1, block = d.block;
   const H = Math.ceil(height / block) * block, W = Math.ceil(width / block) * block;
   const table = unitTable(peak);

@@ -12,14 +12,15 @@ export class MtvirPlayer extends EventTarget {
     this.split = 0; // 0: BL+EL everywhere; 1: BL everywhere; between: BL left of the line
     this.capture = new Set(); // frame indices whose planes are kept in this.captured (tests, tools)
     this.captured = new Map();
-    this.stats = { frames: 0, enhanceMs: 0, elBytes: 0, tier: null, messages: [] };
+    this.stats = { frames: 0, enhanceMs: 0, elBytes: 0, tier: null, engine: null, messages: [] };
     this.last = null;
   }
 
   /** Plays ``src`` (a URL or a File) to the end; ``el``: a sidecar .mtvir (URL or File), else the EL in band;
-   * ``backend``: wasm (ONNX Runtime Web), webgpu or js; ``fast``: as fast as frames come (else at the stream's
-   * frame rate). Resolves with the number of frames played. */
-  async play(src, { el = null, tier = null, backend = "wasm", threads = 0, fast = false } = {}) {
+   * ``backend``: auto (simd for the light network, else wasm), simd (the package's kernels), wasm (ONNX Runtime
+   * Web), webgpu or js; ``fast``: as fast as frames come (else at the stream's frame rate). Resolves with the number
+   * of frames played. */
+  async play(src, { el = null, tier = null, backend = "auto", threads = 0, fast = false } = {}) {
     const elBytes = el ? await bytesOf(el) : null;
     const worker = new Worker(new URL("worker.js", import.meta.url), { type: "module" });
     this.worker = worker;
@@ -33,6 +34,7 @@ export class MtvirPlayer extends EventTarget {
           this.dispatchEvent(new CustomEvent("ready", { detail: m }));
         } else if (m.type === "el") {
           this.stats.tier = m.tier;
+          this.stats.engine = m.engine;
           this.stats.elBytes = m.inBand ? this.stats.elBytes + m.bytes : m.bytes;
           this.dispatchEvent(new CustomEvent("el", { detail: m }));
         } else if (m.type === "message" || m.type === "error") {
@@ -77,7 +79,7 @@ async function bytesOf(source) {
   return new Uint8Array(buffer);
 }
 
-/** <mtvir-video src="video.mp4" el="sidecar.mtvir" tier="light" backend="wasm">: a canvas that plays the video. */
+/** <mtvir-video src="video.mp4" el="sidecar.mtvir" tier="light" backend="auto">: a canvas that plays the video. */
 export class MtvirVideo extends HTMLElement {
   connectedCallback() {
     const canvas = document.createElement("canvas");
@@ -85,7 +87,7 @@ export class MtvirVideo extends HTMLElement {
     this.append(canvas);
     this.player = new MtvirPlayer(canvas);
     const src = this.getAttribute("src");
-    if (src) this.player.play(src, { el: this.getAttribute("el"), tier: this.getAttribute("tier"), backend: this.getAttribute("backend") ?? "wasm" });
+    if (src) this.player.play(src, { el: this.getAttribute("el"), tier: this.getAttribute("tier"), backend: this.getAttribute("backend") ?? "auto" });
   }
 }
 if (globalThis.customElements && !customElements.get("mtvir-video")) customElements.define("mtvir-video", MtvirVideo);

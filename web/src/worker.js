@@ -105,7 +105,7 @@ async function demux(src) {
   if (options.el) {
     try {
       sidecar = await openEl(options.el);
-      postMessage({ type: "el", tier: sidecar.tier, tiers: sidecar.tiers, planes: sidecar.planes, bytes: options.el.length });
+      postMessage({ type: "el", tier: sidecar.tier, tiers: sidecar.tiers, planes: sidecar.planes, bytes: options.el.length, engine: sidecar.engine });
     } catch (err) {
       if (!(err instanceof MtvirError)) throw err;
       say(`the EL is not used (${err.message}): the BL plays alone`);
@@ -127,7 +127,7 @@ function readMessage(message) {
   const entry = { enhancer: null, bytes: message.length };
   entry.promise = openEl(message).then((e) => {
     entry.enhancer = e;
-    postMessage({ type: "el", tier: e.tier, tiers: e.tiers, planes: e.planes, bytes: message.length, inBand: true });
+    postMessage({ type: "el", tier: e.tier, tiers: e.tiers, planes: e.planes, bytes: message.length, inBand: true, engine: e.engine });
   }, (err) => { say(`an in-band EL message is not used (${err.message}): its frames play as the BL`); });
   inBand.push(entry);
 }

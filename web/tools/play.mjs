@@ -2,7 +2,7 @@
 // Plays a video in headless Chromium through the web player and writes what it decoded: for each captured frame,
 // its BL and enhanced planes (raw little-endian samples, base64) and the player's figures, as JSON.
 //
-//   node web/tools/play.mjs VIDEO_FOLDER NAME [--el URL] [--capture 0,5,9] [--backend wasm] [--tier light] [--out F]
+//   node web/tools/play.mjs VIDEO_FOLDER NAME [--el URL] [--capture 0,5,9] [--backend auto] [--tier light] [--out F]
 //
 // --split 0.5 --screenshot F.png: the page as it looks at the end (the BL left of the line, BL+EL right of it).
 // The driver is playwright-core with the system's Chromium (/usr/bin/chromium, or $CHROMIUM): no browser download.
@@ -11,7 +11,7 @@ import { launch, server as pageServer } from "./browser.mjs";
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => { const i = args.indexOf(name); return i >= 0 ? args.splice(i, 2)[1] : fallback; };
-const capture = option("--capture", "0"), backend = option("--backend", "wasm"), tier = option("--tier", "");
+const capture = option("--capture", "0"), backend = option("--backend", "auto"), tier = option("--tier", "");
 const split = option("--split", ""), screenshot = option("--screenshot", "");
 const el = option("--el", ""), out = option("--out", ""), timeout = Number(option("--timeout", 300)) * 1000;
 const [folder, name] = args;
