@@ -1,11 +1,12 @@
 """Frames per second of each tier and each path of the web decoder in headless Chromium (Debian's, through
 playwright-core), beside the native SDK (ONNX Runtime, Python) in the same run on the same machine.
 
-    python bench/web_speed.py [--sizes 1280x720,1920x1080] [--rounds 7] [--paths wasm,js] [--webgpu]
+    python bench/web_speed.py [--sizes 1280x720,1920x1080] [--rounds 7] [--paths simd,wasm,js] [--webgpu]
 
 One luma plane of each size through ``Enhancer.enhancePlane`` in a worker (the player's path: samples in, samples
-out), the shipped QP 37 band references as self-contained ELs. ``wasm``: ONNX Runtime Web's WebAssembly back end
-(SIMD, threads: the page is cross-origin isolated); ``js``: plain JavaScript (the reference path; the full tier is
+out), the shipped QP 37 band references as self-contained ELs. ``simd``: the package's own WebAssembly SIMD kernels
+(the light network only; relaxed SIMD's multiply-add where Chromium has it; a band of rows per core on workers);
+``wasm``: ONNX Runtime Web's WebAssembly back end (SIMD, threads: the page is cross-origin isolated); ``js``: plain JavaScript (the reference path; the full tier is
 left out beyond 176x144, minutes a frame); ``--webgpu`` adds ONNX Runtime Web on WebGPU, which here is SwiftShader
 (the CPU): its figure says nothing about a GPU.
 """
@@ -42,7 +43,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", default="1280x720,1920x1080")
     p.add_argument("--rounds", type=int, default=7)
-    p.add_argument("--paths", default="wasm,js")
+    p.add_argument("--paths", default="simd,wasm,js")
     p.add_argument("--webgpu", action="store_true")
     a = p.parse_args()
     sizes = [tuple(int(v) for v in s.split("x")) for s in a.sizes.split(",")]
@@ -55,7 +56,7 @@ def main() -> None:
             data = m.write(ref.arch, [(0, 1, ref.params, m.Coding())], ref, w, h, 8, 0)
             (folder / f"{tier}-{w}x{h}.mtvir").write_bytes(data)
             cases = [f"el={tier}-{w}x{h}.mtvir&width={w}&height={h}&backend={b}&rounds={a.rounds}" for b in paths
-                     if not (b == "js" and tier == "full" and w * h > 176 * 144)]
+                     if not (b == "js" and tier == "full" and w * h > 176 * 144) and not (b == "simd" and tier == "full")]
             native = native_ms(data, ref, w, h, a.rounds)  # first: Chromium's processes linger a while after it
             r = subprocess.run(["node", ROOT / "web" / "tools" / "bench.mjs", folder, *cases], capture_output=True,
                                text=True)
@@ -69,7 +70,9 @@ def main() -> None:
         cells = []
         for b in paths:
             row = next((x for x in web if x.get("backend") == b or f"backend={b}&" in x["query"]), None)
-            if row is None or "median" not in row:
+            if row is None and b == "simd" and tier == "full":
+                cells.append(f"{'(light network only)':>28}")
+            elif row is None or "median" not in row:
                 cells.append(f"{(row or {}).get('error', 'not run')[:28]:>28}")
             else:
                 cells.append(f"{row['median']:10.1f} {1000 / row['median']:6.1f} {row['median'] / native:8.1f}")

@@ -106,7 +106,7 @@ export function checkFrame(el, samples, width, height, bitDepth, frameIndex) {
   const type = bitDepth === 8 ? Uint8Array : Uint16Array;
   if ((el.bitDepth && bitDepth !== el.bitDepth) || bitDepth < 8 || bitDepth > 16 || !(samples instanceof type))
     throw new InputMismatchError(`a ${bitDepth}-bit ${samples.constructor.name} plane for a ${el.bitDepth || "any"}-bit EL`);
-  if (bitDepth < 16) {
+  if (bitDepth > 8 && bitDepth < 16) { // 8-bit samples in a Uint8Array cannot exceed their peak
     const peak = 2 ** bitDepth - 1;
     for (let i = 0; i < samples.length; i++) if (samples[i] > peak) throw new InputMismatchError(`sample values beyond ${bitDepth} bits`);
   }

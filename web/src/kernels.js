@@ -71,13 +71,21 @@ export function packWeights(shape, p) {
 }
 
 const align = (n) => (n + 15) & ~15;
+const warmed = new WeakSet(); // the compiled modules this thread has run
 
 /** One instance: run(samples, width, height, bitDepth, firstRow, row0, row1) -> the samples of output rows
  * [row0 block, min(row1 block, height)) of the plane whose rows from firstRow on are given. */
 export class LightKernel {
   static async create(shape, weights, offset, residual, module = null) {
-    const instance = await WebAssembly.instantiate(module ?? await kernelModule(), {});
-    return new LightKernel(instance.exports, shape, weights, offset, residual);
+    module ??= await kernelModule();
+    const kernel = new LightKernel((await WebAssembly.instantiate(module, {})).exports, shape, weights, offset, residual);
+    if (!warmed.has(module)) { // V8 runs new code on its baseline compiler until it is hot: 30-80 ms frames at 720p
+      warmed.add(module); // for the first ten; three small ones make it hot (tiered up) before the first frame
+      try {
+        for (let k = 0; k < 3; k++) kernel.run(new Uint8Array(256 * 64), 256, 64, 8, 0, 0, 32 / shape.block);
+      } catch { /* a model that gives non-finite values says so on its frames */ }
+    }
+    return kernel;
   }
 
   constructor(exports, shape, weights, offset, residual) {
@@ -132,6 +140,7 @@ export async function lightForward(d, p, { threads = 0, variant = null } = {}) {
   const pool = helpers ? await workers(helpers, module) : [];
   const id = nextModel++;
   const model = { id, shape, weights, offset: d.offset, residual: d.residual };
+  pool.forEach((worker) => worker.learn(model)); // now: each makes its instance (and warms it) before the first frame
   const forward = () => { throw new RuntimeError("the simd back end takes samples (enhanceSamples)"); };
   forward.samples = async (samples, width, height, bitDepth) => {
     const h = Math.ceil(height / shape.block), pairs = Math.ceil(h / 2), n = Math.min(pool.length + 1, pairs);
@@ -218,13 +227,17 @@ class KernelWorker {
 
   run(model, samples, width, height, bitDepth, firstRow, row0, row1) {
     if (this.broken) return Promise.reject(this.broken);
-    if (!this.known.has(model.id)) { this.port.post({ model }); this.known.add(model.id); }
+    this.learn(model);
     const job = this.next++;
     return new Promise((ok, fail) => {
       this.pending.set(job, { ok, fail });
       this.port.busy(true);
       this.port.post({ job, id: model.id, samples, width, height, bitDepth, firstRow, row0, row1 }, [samples.buffer]);
     });
+  }
+
+  learn(model) {
+    if (!this.known.has(model.id)) { this.port.post({ model }); this.known.add(model.id); }
   }
 
   drop(id) {

@@ -12,7 +12,8 @@ export class MtvirPlayer extends EventTarget {
     this.split = 0; // 0: BL+EL everywhere; 1: BL everywhere; between: BL left of the line
     this.capture = new Set(); // frame indices whose planes are kept in this.captured (tests, tools)
     this.captured = new Map();
-    this.stats = { frames: 0, enhanceMs: 0, elBytes: 0, tier: null, engine: null, messages: [] };
+    // playMs: from the first frame drawn to the last (the playing rate: (frames - 1) / playMs)
+    this.stats = { frames: 0, enhanceMs: 0, playMs: 0, elBytes: 0, tier: null, engine: null, messages: [] };
     this.last = null;
   }
 
@@ -22,6 +23,7 @@ export class MtvirPlayer extends EventTarget {
    * of frames played. */
   async play(src, { el = null, tier = null, backend = "auto", threads = 0, fast = false } = {}) {
     const elBytes = el ? await bytesOf(el) : null;
+    this.firstDrawn = null;
     const worker = new Worker(new URL("worker.js", import.meta.url), { type: "module" });
     this.worker = worker;
     let started = null;
@@ -63,6 +65,8 @@ export class MtvirPlayer extends EventTarget {
     this.drawn = this.drawn.then(() => new Promise((ok) => setTimeout(ok, fast ? 0 : Math.max(0, due)))).then(() => {
       this.last = m;
       this.redraw();
+      this.firstDrawn ??= performance.now();
+      this.stats.playMs = performance.now() - this.firstDrawn;
       this.worker.postMessage({ type: "drawn" });
       this.dispatchEvent(new CustomEvent("frame", { detail: m }));
     });
