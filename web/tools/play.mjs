@@ -22,7 +22,8 @@ try {
   let report;
   const reported = new Promise((ok) => { report = ok; });
   await page.exposeFunction("mtvirReport", (json) => report(json)); // a binding: the page's CSP stays whole
-  const logs = [];
+  const logs = [], requests = [];
+  pages.server.on("request", (r) => requests.push(`${r.url} ${r.headers.range ?? ""}`));
   page.on("console", (m) => logs.push(`${m.type()}: ${m.text()}`));
   page.on("pageerror", (e) => logs.push(`pageerror: ${e.message} ${e.stack}`));
   page.on("response", (r) => { if (r.status() >= 400) logs.push(`HTTP ${r.status()}: ${r.url()}`); });
@@ -31,7 +32,9 @@ try {
   try { // a selector (Playwright's isolated world): evaluating script in the page is what its CSP forbids
     await page.waitForSelector("body[data-done]", { timeout, state: "attached" });
   } catch (e) {
-    throw new Error(`the player did not finish: ${e.message}\n${logs.join("\n")}`);
+    const shown = await page.locator("#stats").textContent({ timeout: 5000 }).catch(() => "?");
+    throw new Error(`the player did not finish: ${e.message}\n${shown}\n${requests.length} requests, the last: `
+      + `${requests.slice(-5).join("; ")}\n${logs.join("\n")}`);
   }
   const result = JSON.parse(await Promise.race([reported, new Promise((_, no) => setTimeout(() => no(new Error(`no report\n${logs.join("\n")}`)), 10000).unref())]));
   result.logs = logs;
