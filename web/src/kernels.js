@@ -179,7 +179,7 @@ async function cores() {
   return inNode ? (await import("node:os")).availableParallelism() : 1;
 }
 
-/** The workers of a compiled module, shared by every model: each learns a model's weights on its first band of it. */
+/** The workers of a compiled module, shared by every model: each learns a model's weights once, when it is opened. */
 async function workers(n, module) {
   if (!pools.has(module)) pools.set(module, []);
   const pool = pools.get(module);
