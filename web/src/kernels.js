@@ -3,6 +3,7 @@
 // into bands of rows, one per thread: this one and workers (kernel_worker.js), each with its own instance.
 import { RuntimeError, FormatError } from "./errors.js";
 import { OP } from "./format.js";
+import { unitTable } from "./network.js";
 
 const inNode = typeof process !== "undefined" && !!process.versions?.node;
 const compiled = {};
@@ -114,9 +115,8 @@ export class LightKernel {
     const outRows = Math.min(row1 * block, height) - row0 * block;
     this.reserve(outAt + outRows * width * bytes);
     const heap = this.memory.buffer;
-    if (peak !== this.peak) { // Y / P for every sample value, each a correctly rounded binary32 division
-      const table = new Float32Array(heap, this.tableAt, peak + 1);
-      for (let y = 0; y <= peak; y++) table[y] = y / peak;
+    if (peak !== this.peak) { // the spec's Y / P for every sample value
+      new Float32Array(heap, this.tableAt, peak + 1).set(unitTable(peak));
       this.peak = peak;
     }
     new Uint8Array(heap, inAt, samples.byteLength).set(new Uint8Array(samples.buffer, samples.byteOffset, samples.byteLength));

@@ -123,7 +123,7 @@ function toSamples(v, from, out, to, n, peak) {
 }
 
 const TABLES = new Map();
-function unitTable(peak) { // Y / P for every sample value, each one correctly rounded binary32 division
+export function unitTable(peak) { // Y / P for every sample value, each one correctly rounded binary32 division
   if (!TABLES.has(peak)) TABLES.set(peak, Float32Array.from({ length: peak + 1 }, (_, y) => y / peak));
   return TABLES.get(peak);
 }
