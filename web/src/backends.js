@@ -6,11 +6,10 @@
 import { RuntimeError } from "./errors.js";
 import { jsForward } from "./network.js";
 import { buildGraph } from "./onnx.js";
-import { lightForward, lightShape } from "./kernels.js";
+import { lightForward, lightShape, inNode } from "./kernels.js";
 
 export const BACKENDS = ["auto", "js", "simd", "wasm", "webgpu"];
 const ortModules = {};
-const inNode = typeof process !== "undefined" && !!process.versions?.node;
 
 /** ONNX Runtime Web, imported once per back end: node resolves the package; a page or worker (no import maps in
  * workers) loads its ES module build beside this package, the WebAssembly-only one unless the GPU is asked for. */

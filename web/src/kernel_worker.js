@@ -1,7 +1,6 @@
 // A worker of the simd back end (kernels.js): its own instance of the kernels per model, one band of rows a job.
-import { LightKernel } from "./kernels.js";
+import { LightKernel, inNode } from "./kernels.js";
 
-const inNode = typeof process !== "undefined" && !!process.versions?.node;
 const port = inNode ? (await import("node:worker_threads")).parentPort : null;
 const post = (message, transfer) => (port ? port.postMessage(message, transfer) : postMessage(message, transfer));
 const kernels = new Map();

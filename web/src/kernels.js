@@ -5,7 +5,8 @@ import { RuntimeError, FormatError } from "./errors.js";
 import { OP } from "./format.js";
 import { unitTable } from "./network.js";
 
-const inNode = typeof process !== "undefined" && !!process.versions?.node;
+/** Whether this runs in node (its fs, os and worker_threads) rather than a browser. */
+export const inNode = typeof process !== "undefined" && !!process.versions?.node;
 const compiled = {};
 
 /** The kernels' build: "relaxed" (relaxed SIMD's fused multiply-add) where the engine validates it, else "simd". */
