@@ -75,7 +75,7 @@ def test_the_web_player_reproduces_mtvir_decode_on_one_file_videos(tmp_path, cod
     seed = carriage_fuzz.make_seed(tmp_path, colour=colour, codec=codec)
     want = decoded(seed)
     bl = decoded(tmp_path / "bl.mp4")
-    result = play(tmp_path, seed.name)
+    result = play(tmp_path, seed.name, "--pixels")
     assert result["codec"] == ("av1" if codec == "libsvtav1" else "h264") and result["crossOriginIsolated"]
     same_as_mtvir_decode(result, want)
     for frame in result["captured"]:  # each frame through its own group's model: enhanced, and not by the other's
@@ -83,6 +83,20 @@ def test_the_web_player_reproduces_mtvir_decode_on_one_file_videos(tmp_path, cod
         assert not np.array_equal(planes(frame, "el")[0], bl[frame["index"]][0])
         assert frame["enhanced"][1] == colour
     assert result["stats"]["messages"] == [] and result["stats"]["elBytes"] > 0
+    drawn_as_its_planes(result)
+
+
+def drawn_as_its_planes(result: dict) -> None:
+    """The canvas shows the last frame's enhanced planes: the luma of its RGB (BT.601, limited range) is the Y plane's
+    sample for sample, upright (chroma is interpolated up, so colour is not compared sample for sample)."""
+    drawn = result["drawn"]
+    frame = next(f for f in result["captured"] if f["index"] == drawn["index"])
+    y = planes(frame, "el")[0].astype(float)
+    rgb = np.frombuffer(base64.b64decode(drawn["rgba"]), np.uint8).reshape(*y.shape, 4)[..., :3].astype(float)
+    seen = rgb @ [0.299, 0.587, 0.114]
+    want = np.clip((y - 16) * 255 / 219, 0, 255)
+    off = np.abs(seen - want)
+    assert drawn["split"] == 0 and np.mean(off <= 3) >= 0.98 and np.median(off) <= 1, (np.median(off), off.max())
 
 
 def test_the_light_tier_plays_through_the_packages_simd_kernels(tmp_path):

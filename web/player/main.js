@@ -1,4 +1,4 @@
-// The page's glue: the form to MtvirPlayer, its figures on screen. ?src=URL[&el=URL&tier=light&backend=js&fast=1]
+// The page's glue: the form to MtvirPlayer, its figures on screen. ?src=URL[&el=URL&tier=light&backend=js&fast=1&pixels=1]
 // starts at once (what `node web/serve.js` prints); window.mtvir holds the player for tools and tests.
 import { MtvirPlayer } from "../src/player.js";
 
@@ -27,7 +27,12 @@ function report(frames) {
   const b64 = (a) => { const u = new Uint8Array(a.buffer, a.byteOffset, a.byteLength); let s = ""; for (const v of u) s += String.fromCharCode(v); return btoa(s); };
   const captured = [...player.captured.values()].map((m) => ({ index: m.index, width: m.width, height: m.height, depth: m.depth,
     enhanced: m.enhanced, tier: m.tier, bl: m.bl.map(b64), el: m.el.map(b64) }));
-  return { frames, stats: player.stats, codec: player.codec, fps: player.fps, crossOriginIsolated, captured };
+  const result = { frames, stats: player.stats, codec: player.codec, fps: player.fps, crossOriginIsolated, captured };
+  if (params.has("pixels")) { // the last frame as drawn on the canvas (RGBA): tests check the drawing itself
+    player.redraw();
+    result.drawn = { index: player.last.index, split: player.split, rgba: b64(player.renderer.read()) };
+  }
+  return result;
 }
 
 function start(src) {

@@ -11,16 +11,18 @@ in vec2 uv; out vec4 colour;
 vec3 rgb(float y, float u, float v) {
   y = (y - 16.0 / 255.0) * 255.0 / 219.0; u = (u - 128.0 / 255.0) * 255.0 / 224.0; v = (v - 128.0 / 255.0) * 255.0 / 224.0;
   return clamp(vec3(y + 1.402 * v, y - 0.344136 * u - 0.714136 * v, y + 1.772 * u), 0.0, 1.0);
-}`;
+}
+// the canvas has the frame's size: luma sample for sample (chroma is interpolated up)
+float luma(sampler2D t) { return texelFetch(t, ivec2(gl_FragCoord.x, float(textureSize(t, 0).y) - gl_FragCoord.y), 0).r; }`;
 const ONE = `${RGB}
 uniform sampler2D y0, u0, v0;
-void main() { colour = vec4(rgb(texture(y0, uv).r, texture(u0, uv).r, texture(v0, uv).r), 1.0); }`;
+void main() { colour = vec4(rgb(luma(y0), texture(u0, uv).r, texture(v0, uv).r), 1.0); }`;
 const SPLIT = `${RGB}
 uniform sampler2D y0, u0, v0, y1, u1, v1;
 uniform float split, texel;
 void main() {
-  vec3 c = uv.x < split ? rgb(texture(y0, uv).r, texture(u0, uv).r, texture(v0, uv).r)
-                        : rgb(texture(y1, uv).r, texture(u1, uv).r, texture(v1, uv).r);
+  vec3 c = uv.x < split ? rgb(luma(y0), texture(u0, uv).r, texture(v0, uv).r)
+                        : rgb(luma(y1), texture(u1, uv).r, texture(v1, uv).r);
   if (abs(uv.x - split) < texel) c = vec3(1.0);
   colour = vec4(c, 1.0);
 }`;
@@ -28,7 +30,8 @@ const NAMES = ["y0", "u0", "v0", "y1", "u1", "v1"];
 
 export class Renderer {
   constructor(canvas) {
-    const gl = canvas.getContext("webgl2");
+    // no multisampling, alpha, depth or stencil: a video needs none, and without a GPU each costs a pass over the frame
+    const gl = canvas.getContext("webgl2", { antialias: false, alpha: false, depth: false, stencil: false });
     if (!gl) throw new Error("WebGL2 is not available");
     this.gl = gl;
     this.canvas = canvas;
@@ -104,5 +107,13 @@ export class Renderer {
       gl.uniform1f(view.texel, 0.75 / width);
     }
     gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
+  }
+
+  /** The canvas as drawn, RGBA rows from the top (read in the task that drew it: the buffer is not preserved). */
+  read() {
+    const gl = this.gl, { width: w, height: h } = this.canvas, flipped = new Uint8Array(w * h * 4), rows = new Uint8Array(w * h * 4);
+    gl.readPixels(0, 0, w, h, gl.RGBA, gl.UNSIGNED_BYTE, flipped);
+    for (let y = 0; y < h; y++) rows.set(flipped.subarray((h - 1 - y) * w * 4, (h - y) * w * 4), y * w * 4);
+    return rows;
   }
 }
