@@ -1,5 +1,7 @@
 """What `Enhancer.enhance` costs beyond the bare ONNX Runtime session, as a player calls it (uint8 plane in, uint8
-out), interleaved round by round in one process so that the machine's noise falls on both alike.
+out), interleaved round by round in one process so that the machine's noise falls on both alike. The bare session
+is the network on the float plane (what `bench/decoder_speed.py` times); `enhance` hands a plane that runs whole
+to a session that divides the samples itself, then rounds the output to samples here.
 
     python bench/enhance_overhead.py [--tier light] [--size 1920x1080] [--rounds 75] [--repeats 3]
 

@@ -162,26 +162,59 @@ def test_sizes_8_bit(strong, h, w):
     assert np.abs(out.astype(int) - want).max() <= 1
 
 
-def test_a_large_plane_is_converted_in_halves_exactly_and_non_finite_values_refused(light_el, monkeypatch):
-    """At 720p the conversions around the session run as two halves at once: the samples are still the spec's
-    (steps 1 and 5 to the bit against the session's own float output), and a NaN or an infinity in either half,
-    or finite values whose squares overflow, are told apart."""
-    enh = m.Enhancer(light_el[0][1])
-    luma = frame(720, 1280, 3)
-    x = np.divide(luma, np.float32(255), dtype=np.float32)
-    v = enh.run_float(x)
-    session_output = v.copy()
-    want = np.rint(np.clip(v, 0, 1) * np.float32(255)).astype(np.uint8)
-    assert np.array_equal(enh.enhance(luma), want)
+def test_a_large_plane_is_converted_exactly_on_either_path_and_non_finite_values_refused(light_el, monkeypatch):
+    """At 720p the light network runs the plane whole, on its samples (divided in the graph), or in tiles of float
+    input (divided here, in two halves at once): either way the samples are the spec's (steps 1 and 5 to the bit
+    against the session's own float output), 8- and 10-bit; and a NaN or an infinity in either half, or finite
+    values whose squares overflow, are told apart."""
+    import importlib
+    module = importlib.import_module("mtvir_decoder.enhance")
+    for depth, tile in ((8, 1024), (8, 256), (10, 1024), (10, 256)):
+        enh = m.Enhancer(light_el[0][1], tile=tile)
+        peak = (1 << depth) - 1
+        luma = frame(720, 1280, 3, np.uint8 if depth == 8 else np.uint16, peak)
+        assert enh._whole(720, 1280) == (tile == 1024)
+        v = enh.run_float(np.divide(luma, np.float32(peak), dtype=np.float32))
+        want = np.rint(np.clip(v, 0, 1) * np.float32(peak)).astype(luma.dtype)
+        assert np.array_equal(enh.enhance(luma, bit_depth=depth), want), (depth, tile)
+    session_output, enh = v, m.Enhancer(light_el[0][1])  # the whole plane: one run of the session
+    enh._checked[0] = True  # as for a model that magnitude_bound does not clear (that one it clears)
     for where, bad in (((700, 5), np.inf), ((3, 1000), np.nan), ((360, 0), -np.inf), ((719, 1279), 3e30)):
         v = session_output.copy()
         v[where] = bad
-        monkeypatch.setattr(enh, "run_float", lambda *a, v=v: v.copy())
+        monkeypatch.setattr(module, "_run", lambda session, x, v=v: v.copy()[None, None])
         if np.isfinite(bad):  # finite, only huge: a sample like any other (clipped to the peak)
-            assert enh.enhance(luma)[where] == 255
+            assert enh.enhance(luma, bit_depth=10)[where] == 1023
         else:
             with pytest.raises(m.FormatError, match="non-finite"):
-                enh.enhance(luma)
+                enh.enhance(luma, bit_depth=10)
+
+
+def test_a_model_whose_values_are_bounded_skips_the_finiteness_check_and_a_hostile_one_is_refused(light_el, arch):
+    """magnitude_bound is the exact worst case of a one-convolution network and no less than what a network gives on
+    extreme frames; the shipped references are bounded far below float32's range (their frames skip the check), and
+    a model scaled to overflow is not, and its frames are refused."""
+    from mtvir_decoder.model import FINITE_BOUND, magnitude_bound
+    one = m.Architecture((m.descriptor.Layer(1, 1, 3),), (m.descriptor.Node(CONV, 0, 0, 1),), 10, 0.0, False)
+    params = m.Params([np.array([[[[20, 10, 0], [5, 5, 5], [0, 0, 30]]]], np.int32)], [np.array([0.5], np.float32)],
+                      np.ones(1, np.float32), np.zeros(1, np.float32))
+    assert magnitude_bound(one, params.folded(one)) == pytest.approx(8.0)  # 7.5 taps of 1, the bias 0.5
+    assert numpy_network(one, params, np.ones((5, 5)))[2, 2] == pytest.approx(8.0)
+    for a, p in [(a, m.read(d).groups[0].params) for a, d in light_el] + [(arch, random_params(arch, 3, gain=3.0))]:
+        b = magnitude_bound(a, p.folded(a))
+        for x in (np.zeros((24, 24)), np.ones((24, 24)), frame(24, 24, 1) / 255.0):
+            assert np.abs(numpy_network(a, p, x)).max() <= b
+    for tier in ("light", "full"):
+        for ref in m.references.starting_points(tier):
+            assert magnitude_bound(ref.arch, ref.params.folded(ref.arch)) < FINITE_BOUND, ref.name
+    a, data = light_el[0]
+    assert not m.Enhancer(data)._checked[0]
+    p = m.read(data).groups[0].params
+    hostile = m.Params(p.weights, p.biases, np.full_like(p.scale, 1e20), p.shift)
+    enh = m.Enhancer(m.write(a, [(0, 1, hostile, m.Coding(scale_step=None))], None))
+    assert enh._checked[0]
+    with pytest.raises(m.FormatError, match="non-finite"):
+        enh.enhance(frame(64, 64, 2))
 
 
 def test_10_bit(arch, reference):

@@ -255,15 +255,17 @@ def test_safe_enhancer_falls_back_with_one_warning(shipped, arch):
     assert safe.active and not np.array_equal(safe.enhance(frame(40, 48, 1), 0), frame(40, 48, 1))
 
 
-def _failing_session():
+def _failing_session(source: str = "luma"):
     """A real ONNX Runtime session that fails when run (a Reshape to 7 values), as a CUDA out-of-memory or a
-    provider failing mid-stream would: ONNX Runtime's own exception, not the SDK's."""
+    provider failing mid-stream would: ONNX Runtime's own exception, not the SDK's. ``source``: its input (a
+    float plane, or a player's "samples")."""
     import onnxruntime as ort
     from onnx import TensorProto, helper
     from mtvir_decoder import graph
-    g = helper.make_graph([helper.make_node("Reshape", ["luma", "shape"], ["y"])], "fails",
-                          [helper.make_tensor_value_info("luma", TensorProto.FLOAT, None)],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    g = helper.make_graph([helper.make_node("Reshape", [source, "shape"], ["y"])], "fails",
+                          [helper.make_tensor_value_info(source, kind := TensorProto.FLOAT if source == "luma" else
+                                                         TensorProto.UINT8, None)],
+                          [helper.make_tensor_value_info("y", kind, None)],
                           [helper.make_tensor("shape", TensorProto.INT64, [1], [7])])
     model = helper.make_model(g, opset_imports=[helper.make_opsetid("", graph.OPSET)])
     model.ir_version = graph.IR_VERSION
@@ -273,11 +275,12 @@ def _failing_session():
 def test_a_runtime_failure_mid_stream_falls_back_to_the_base_layer(shipped):
     el, luma = two_group_el(shipped, 48, 40, 8, 3), frame(40, 48, 1)
     enhancer = m.Enhancer(el)
-    enhancer._sessions[0] = _failing_session()
+    failing = {(0, 0): _failing_session(), (0, 8): _failing_session("samples")}
+    enhancer._sessions.update(failing)
     with pytest.raises(m.RuntimeProviderError, match="ONNX Runtime failed on a frame"):
         enhancer.enhance(luma, 0)
     safe = SafeEnhancer(el, width=48, height=40, bit_depth=8, frame_count=3)
-    safe.enhancer._sessions[0] = _failing_session()
+    safe.enhancer._sessions.update(failing)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         outs = [safe.enhance(luma, i) for i in range(3)]

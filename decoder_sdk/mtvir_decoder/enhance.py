@@ -19,6 +19,7 @@ import onnxruntime as ort
 from . import graph, layout, tiers
 from .errors import (FormatError, InputMismatchError, MtvirError, MtvirWarning, RuntimeProviderError,
                      UnreadableFileError)
+from .model import FINITE_BOUND, magnitude_bound
 from .references import Reference
 
 CPU = "CPUExecutionProvider"
@@ -139,9 +140,12 @@ class Enhancer:
         self.el = el
         self.block = el.arch.block  # tiles start on multiples of it, so they cut the frame's blocks
         self.halo = -(-el.arch.receptive_radius // self.block) * self.block
-        self._sessions: dict[int, ort.InferenceSession] = {}
-        if el.groups:
-            self._session(0)  # ready to run when the constructor returns
+        self._sessions: dict[tuple[int, int], ort.InferenceSession] = {}  # (group, bit depth or 0 for floats)
+        self._checked: dict[int, bool] = {}  # group -> whether its frames' finiteness is checked (see _session)
+        if el.groups:  # ready to run when the constructor returns: the session the EL's frames will take
+            h, w, depth = el.height, el.width, el.bit_depth
+            whole = h and w and not (h % self.block or w % self.block) and self._whole(h, w)
+            self._session(0, depth if whole else 0)
 
     def _auto(self, data: bytes, reference: Reference | None, fps: float) -> None:
         """The most complex tier that runs one frame in 1 / fps here, else the lightest that can be read."""
@@ -244,10 +248,12 @@ class Enhancer:
         return self.el.bit_depth
 
     # --- running ------------------------------------------------------------------------------------
-    def _session(self, index: int) -> ort.InferenceSession:
-        if index not in self._sessions:
+    def _session(self, index: int, bit_depth: int = 0) -> ort.InferenceSession:
+        """Group ``index``'s session: on float planes, or (``bit_depth``) on samples of that depth."""
+        if (index, bit_depth) not in self._sessions:
             group = self.el.groups[index]
-            onnx_model = graph.build(self.el.arch, group.params.folded(self.el.arch), self.precision)
+            folded = group.params.folded(self.el.arch)
+            onnx_model = graph.build(self.el.arch, folded, self.precision, bit_depth=bit_depth)
             opts = ort.SessionOptions()
             opts.log_severity_level = 3
             # ENABLE_ALL turns on the blocked NCHWc convolutions on x86: about 2x the default's speed here
@@ -261,11 +267,15 @@ class Enhancer:
             opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
             if self._threads:
                 opts.intra_op_num_threads = self._threads
+            # a model whose values are bounded far below float32's range cannot give a non-finite frame: its frames
+            # skip that check (a pass over the output). fp16 has no such room.
+            if index not in self._checked:
+                self._checked[index] = self.precision != "fp32" or magnitude_bound(self.el.arch, folded) >= FINITE_BOUND
             try:
-                self._sessions[index] = ort.InferenceSession(onnx_model, opts, providers=self.providers)
+                self._sessions[index, bit_depth] = ort.InferenceSession(onnx_model, opts, providers=self.providers)
             except Exception as exc:  # onnxruntime's errors share no public base class
                 raise RuntimeProviderError(f"ONNX Runtime could not build the session: {exc}") from None
-        return self._sessions[index]
+        return self._sessions[index, bit_depth]
 
     def _group_index(self, frame_index: int | None) -> int | None:
         if frame_index is None:
@@ -326,13 +336,21 @@ class Enhancer:
         ry0, rx0 = (max(0, v - self.halo) // self.block * self.block for v in (y0, x0))
         region = luma[ry0:min(luma.shape[0], y1 + self.halo), rx0:min(luma.shape[1], x1 + self.halo)]
         peak = np.float32((1 << bit_depth) - 1)
-        x = _buffer(region.shape)
-        _in_halves(lambda a, b: np.divide(a, peak, out=b, dtype=np.float32), region, x)
-        y = self.run_float(x, index)[y0 - ry0:y1 - ry0, x0 - rx0:x1 - rx0]
+        if self._whole(*region.shape) and not (region.shape[0] % self.block or region.shape[1] % self.block):
+            # the samples themselves to the session, divided there: a quarter of the bytes in, no float plane here
+            # to write (the light tier's 1080p frame: 1 ms less than numpy's division, the same float32 values)
+            v = _run(self._session(index, bit_depth), np.ascontiguousarray(region)[None, None])[0, 0]
+        else:
+            x = _buffer(region.shape)
+            _in_halves(lambda a, b: np.divide(a, peak, out=b, dtype=np.float32), region, x)
+            v = self.run_float(x, index)
+        y = v[y0 - ry0:y1 - ry0, x0 - rx0:x1 - rx0]
         out = np.empty(y.shape, luma.dtype)
 
+        checked = self._checked[index]
+
         def to_samples(v, o) -> bool:  # the spec's step 5, in place on this call's own float array
-            if not _finite(v):
+            if checked and not _finite(v):
                 return False
             np.clip(v, 0, 1, out=v)
             np.multiply(v, peak, out=v)
@@ -347,6 +365,19 @@ class Enhancer:
         for i, frame in enumerate(frames, start):
             yield self.enhance(frame, i)
 
+    def _spans(self, h: int, w: int, tile: int | None = None) -> tuple[list, list]:
+        """The tiling of an h x w plane (multiples of the block). ``tile`` bounds the memory of the full network's
+        16 channels a pixel: a network that holds fewer values a pixel (the light tier: 16 channels at a quarter of
+        the pixels, 4) takes tiles as much larger in area, so that a 1080p plane runs whole (in two tiles it took
+        39 ms, against 31 ms whole)."""
+        tile = int(self.tile * max(1.0, (16 / self.el.arch.values_per_pixel) ** 0.5)) if tile is None else max(1, tile)
+        return _tiling(h, w, -(-tile // self.block) * self.block, self.halo, self.block)
+
+    def _whole(self, h: int, w: int) -> bool:
+        """Whether an h x w plane runs in one piece."""
+        spans_y, spans_x = self._spans(-(-h // self.block) * self.block, -(-w // self.block) * self.block)
+        return len(spans_y) == 1 and len(spans_x) == 1
+
     def run_float(self, x: np.ndarray, group: int = 0, tile: int | None = None) -> np.ndarray:
         """The network on a float32 plane in [0, 1]. A plane of more than (``tile`` + 2 halo)^2 pixels is cut
         into equal tiles, each run with a halo of the receptive radius in a region of one fixed shape (so one
@@ -354,15 +385,11 @@ class Enhancer:
         frame's. A plane that the network's block does not divide is extended at the bottom and right with the
         input offset (zeros after centring, as the spec says) and the output cropped."""
         session = self._session(group)
-        # ``tile`` bounds the memory of the full network's 16 channels a pixel: a network that holds fewer values a
-        # pixel (the light tier: 16 channels at a quarter of the pixels, 4) takes tiles as much larger in area, so
-        # that a 1080p plane runs whole (in two tiles it took 39 ms, against 31 ms whole)
-        tile = int(self.tile * max(1.0, (16 / self.el.arch.values_per_pixel) ** 0.5)) if tile is None else max(1, tile)
         h, w = x.shape
         if h % self.block or w % self.block:
             x = np.pad(x, ((0, -h % self.block), (0, -w % self.block)),
                        constant_values=np.float32(self.el.arch.input_offset))
-        spans_y, spans_x = _tiling(*x.shape, -(-tile // self.block) * self.block, self.halo, self.block)
+        spans_y, spans_x = self._spans(*x.shape, tile)
         if len(spans_y) == 1 and len(spans_x) == 1:
             return _run(session, x[None, None])[0, 0, :h, :w]
         out = np.empty_like(x)
@@ -415,7 +442,7 @@ def _run(session: ort.InferenceSession, x: np.ndarray) -> np.ndarray:
     """One run of the session, its failures (ONNX Runtime's own exceptions: a CUDA out-of-memory, a provider that
     fails mid-stream) as a ``RuntimeProviderError``, so that a player's fallback catches every one."""
     try:
-        return session.run(None, {"luma": x})[0]
+        return session.run(None, {"luma" if x.dtype == np.float32 else "samples": x})[0]
     except Exception as exc:  # onnxruntime's pybind errors share no public base class
         raise RuntimeProviderError(f"ONNX Runtime failed on a frame ({session.get_providers()[0]}): "
                                    f"{exc}") from None

@@ -1,7 +1,9 @@
 """The ONNX graph of a network: standard ops only, built from the descriptor and folded weights.
 
 Input ``luma``: float32 [1, 1, H, W] in [0, 1], H and W multiples of the network's ``block`` (the Enhancer extends
-planes); output ``enhanced``: float32, same shape, not yet clipped.
+planes); or ``samples`` of a bit depth (uint8 to 8 bits, else uint16), divided by the peak in the graph (the spec's
+step 1, the same float32 division: what a player hands over, a quarter of the bytes). Output ``enhanced``: float32,
+same shape, not yet clipped.
 With fp16 the body runs in float16; the input offset and the global residual stay float32 for precision.
 The model comes as serialized ONNX bytes (``onnx_writer``: no onnx package needed to run an EL).
 """
@@ -10,17 +12,17 @@ from __future__ import annotations
 import numpy as np
 
 from .descriptor import ADD, CONV, SE, SHUFFLE, UNSHUFFLE, Architecture
-from .onnx_writer import FLOAT, FLOAT16, model as make_model, node as make_node, tensor, value_info
+from .onnx_writer import FLOAT, FLOAT16, UINT8, UINT16, model as make_model, node as make_node, tensor, value_info
 
 OPSET = 17
 IR_VERSION = 8  # ONNX Runtime 1.31 reads IR <= 13
 
 
 def build(arch: Architecture, folded: list[tuple[np.ndarray, np.ndarray]], precision: str = "fp32",
-          strided_heads: bool = True) -> bytes:
+          strided_heads: bool = True, bit_depth: int = 0) -> bytes:
     """The serialized ONNX model. ``strided_heads``: an unshuffled plane's first convolution as one strided
     convolution (_strided_heads); off, SpaceToDepth then the convolution, as the descriptor says (what int8
-    quantizers run faster)."""
+    quantizers run faster). ``bit_depth``: the input is samples of that depth (0: the float plane)."""
     if precision not in ("fp32", "fp16"):
         raise ValueError(f"precision must be fp32 or fp16, not {precision!r}")
     dtype = np.float16 if precision == "fp16" else np.float32
@@ -30,6 +32,13 @@ def build(arch: Architecture, folded: list[tuple[np.ndarray, np.ndarray]], preci
         inits.append(tensor(name, np.asarray(value, dtype=dtype)))
         return name
 
+    shape = [1, 1, "height", "width"]
+    source = value_info("luma", FLOAT, shape)
+    if bit_depth:
+        source = value_info("samples", UINT8 if bit_depth <= 8 else UINT16, shape)
+        nodes += [make_node("Cast", ["samples"], ["samples_float"], to=FLOAT),
+                  make_node("Div", ["samples_float", "peak"], ["luma"])]
+        inits.append(tensor("peak", np.asarray((1 << bit_depth) - 1, np.float32)))
     nodes.append(make_node("Sub", ["luma", "offset"], ["centred"]))
     inits.append(tensor("offset", np.asarray(arch.input_offset, np.float32)))
     names = ["centred"]
@@ -99,8 +108,7 @@ def build(arch: Architecture, folded: list[tuple[np.ndarray, np.ndarray]], preci
         nodes.append(make_node("Add", ["luma", last], ["enhanced"]))
     else:
         nodes.append(make_node("Identity", [last], ["enhanced"]))
-    shape = [1, 1, "height", "width"]
-    return make_model(nodes, "mtvir", [value_info("luma", FLOAT, shape)], [value_info("enhanced", FLOAT, shape)],
+    return make_model(nodes, "mtvir", [source], [value_info("enhanced", FLOAT, shape)],
                       inits, OPSET, IR_VERSION, "mtvir_decoder")
 
 

@@ -14,7 +14,7 @@ import numpy as np
 from .layout import write_uvar
 
 # TensorProto.DataType
-FLOAT, UINT8, INT64, FLOAT16 = 1, 2, 7, 10
+FLOAT, UINT8, UINT16, INT64, FLOAT16 = 1, 2, 4, 7, 10
 _DTYPES = {np.dtype(np.float32): FLOAT, np.dtype(np.uint8): UINT8, np.dtype(np.int64): INT64,
            np.dtype(np.float16): FLOAT16}
 # AttributeProto.AttributeType
