@@ -365,7 +365,7 @@ class Enhancer:
         for i, frame in enumerate(frames, start):
             yield self.enhance(frame, i)
 
-    def _spans(self, h: int, w: int, tile: int | None = None) -> tuple[list, list]:
+    def _tiles(self, h: int, w: int, tile: int | None = None) -> tuple[list, list]:
         """The tiling of an h x w plane (multiples of the block). ``tile`` bounds the memory of the full network's
         16 channels a pixel: a network that holds fewer values a pixel (the light tier: 16 channels at a quarter of
         the pixels, 4) takes tiles as much larger in area, so that a 1080p plane runs whole (in two tiles it took
@@ -375,7 +375,7 @@ class Enhancer:
 
     def _whole(self, h: int, w: int) -> bool:
         """Whether an h x w plane runs in one piece."""
-        spans_y, spans_x = self._spans(-(-h // self.block) * self.block, -(-w // self.block) * self.block)
+        spans_y, spans_x = self._tiles(-(-h // self.block) * self.block, -(-w // self.block) * self.block)
         return len(spans_y) == 1 and len(spans_x) == 1
 
     def run_float(self, x: np.ndarray, group: int = 0, tile: int | None = None) -> np.ndarray:
@@ -389,7 +389,7 @@ class Enhancer:
         if h % self.block or w % self.block:
             x = np.pad(x, ((0, -h % self.block), (0, -w % self.block)),
                        constant_values=np.float32(self.el.arch.input_offset))
-        spans_y, spans_x = self._spans(*x.shape, tile)
+        spans_y, spans_x = self._tiles(*x.shape, tile)
         if len(spans_y) == 1 and len(spans_x) == 1:
             return _run(session, x[None, None])[0, 0, :h, :w]
         out = np.empty_like(x)
