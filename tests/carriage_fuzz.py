@@ -31,11 +31,12 @@ def make_seed(folder: Path, tiered: bool = False, colour: bool = False, codec: s
     ``codec="libsvtav1"``: an AV1 BL, the messages in metadata OBUs; ``"libx264"``: H.264, in SEI)."""
     import av
     from conftest import perturbed, random_params
+    from mtvir_encoder.bl import scheduling_kept
     folder.mkdir(parents=True, exist_ok=True)
     bl, one = folder / "bl.mp4", folder / "one.mp4"
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0:HEIGHT, 0:WIDTH]
-    with av.open(str(bl), "w") as out:
+    with av.open(str(bl), "w") as out, scheduling_kept():
         s = out.add_stream(codec, rate=10)
         s.width, s.height, s.pix_fmt = WIDTH, HEIGHT, "yuv420p"
         s.options = {"libx265": {"x265-params": "log-level=none:info=0:keyint=8:qp=37"},

@@ -56,9 +56,13 @@ def test_bl_is_frame_exact_and_bits_add_up(clip, base):
 
 @pytest.mark.parametrize("codec,config", [("x265", "ai"), ("x264", "ra"), ("svtav1", "ra")])
 def test_other_codecs_and_configs(clip, tmp_path, codec, config):
+    """Each codec codes; none leaves the calling thread's scheduling changed (SVT-AV1 run as root made it SCHED_FIFO
+    99, inherited by every thread and process started after it)."""
+    scheduling = os.sched_getscheduler(0), os.sched_getparam(0)
     short = bl.Video(clip.y[:4], clip.u[:4], clip.v[:4], clip.fps)
     b = bl.code(short, tmp_path / f"{codec}.mp4", codec, 37, config)
     assert len(b.recon) == 4 and len(b.bits) == 4 and all(r > 0 for r in b.bits)
+    assert (os.sched_getscheduler(0), os.sched_getparam(0)) == scheduling
 
 
 def synthetic(n: int, h: int, w: int, depth: int) -> bl.Video:

@@ -7,6 +7,7 @@ written as an ordinary container file, decoded back with PyAV, and checked frame
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import tempfile
@@ -104,6 +105,24 @@ def _sane_dts(packets, last: list):
 DECODERS = {"libx265": "hevc", "libx264": "h264", "libsvtav1": "libdav1d"}
 
 
+@contextlib.contextmanager
+def scheduling_kept():
+    """The calling thread's scheduling policy as it was, whatever an encoder does to it. SVT-AV1, run as root, makes
+    the thread that opens it real-time (SCHED_FIFO, priority 99), and every thread and process started from it
+    afterwards inherits that: learning's torch threads, ONNX Runtime's, a browser a test starts. Threads that
+    spin-wait then starve the ones they wait for on 2 cores: playbacks in Chromium hung at 100 % CPU."""
+    try:
+        before = os.sched_getscheduler(0), os.sched_getparam(0)
+    except (AttributeError, OSError):  # no such call on this system (macOS, Windows)
+        yield
+        return
+    try:
+        yield
+    finally:
+        if (os.sched_getscheduler(0), os.sched_getparam(0)) != before:
+            os.sched_setscheduler(0, *before)
+
+
 class Coder:
     """A BL coded as frames stream in: each frame is encoded, muxed into ``path`` and decoded back at once, so
     neither the input nor the reconstruction is ever held whole. ``push`` and ``finish`` return the
@@ -160,7 +179,8 @@ class Coder:
 
     def _emit(self, frame) -> list[video_io.Planes]:
         try:
-            packets = _sane_dts(self._stream.encode(frame), self._last_dts)
+            with scheduling_kept():  # the first frame opens the encoder
+                packets = _sane_dts(self._stream.encode(frame), self._last_dts)
             out = []
             for p in packets:
                 self.bits[int(p.pts)] = 8 * p.size
