@@ -83,6 +83,9 @@ def test_the_web_player_reproduces_mtvir_decode_on_one_file_videos(tmp_path, cod
         assert not np.array_equal(planes(frame, "el")[0], bl[frame["index"]][0])
         assert frame["enhanced"][1] == colour
     assert result["stats"]["messages"] == [] and result["stats"]["elBytes"] > 0
+    # auto: the full network on ONNX Runtime Web's WebAssembly, SwiftShader's WebGPU being no hardware GPU (the
+    # figures say the engine of the last message: luma alone in both seeds)
+    assert result["stats"]["engine"] == "wasm", result["stats"]
     drawn_as_its_planes(result)
 
 
@@ -127,3 +130,19 @@ def test_a_damaged_message_leaves_its_frames_as_the_bl_and_a_sidecar_el_plays(tm
     (tmp_path / "el.mtvir").write_bytes(el)
     result = play(tmp_path, "bl.mp4", "--el", "/media/el.mtvir")  # the BL alone, its EL as a file beside it
     same_as_mtvir_decode(result, decoded(tmp_path / "bl.mp4", tmp_path / "el.mtvir"), "y")
+
+
+def test_every_conformance_vector_passes_on_webgpu_in_chromium():
+    """ONNX Runtime Web on the page's GPU (here SwiftShader's WebGPU; node has none) is held to the spec's vectors as
+    the other back ends are in node: every frame within the manifest's tolerance, refused frames refused."""
+    r = subprocess.run(["node", WEB / "tools" / "bench.mjs", ROOT / "schemas" / "vectors", "/check/?backend=webgpu"],
+                       capture_output=True, text=True, timeout=600, env={**os.environ, "CHROMIUM": CHROMIUM})
+    assert r.returncode == 0, r.stderr[-3000:]
+    result = json.loads(r.stdout.splitlines()[-1])
+    manifest = json.loads((ROOT / "schemas" / "vectors" / "vectors.json").read_text())
+    assert result["backend"] == "webgpu" and "error" not in result, result
+    assert len(result["frames"]) == sum(len(e["frames"]) for e in manifest["vectors"])
+    assert result["failed"] == 0, [f for f in result["frames"] if not f["ok"]]
+    assert sum("refused" in f for f in result["frames"]) == sum(bool(f.get("refused")) for e in manifest["vectors"]
+                                                               for f in e["frames"])
+

@@ -4,13 +4,13 @@ import { InputMismatchError } from "./errors.js";
 import { version, tierTable, colourTable, TIER_KINDS } from "./format.js";
 import { decodePlane } from "./decode.js";
 import { enhanceSamples } from "./network.js";
-import { createForward, autoBackend, BACKENDS } from "./backends.js";
+import { createForward, autoBackend, hardwareGpu, BACKENDS } from "./backends.js";
 
 export * from "./errors.js";
 export { decodePlane, referenceId, referencesAt } from "./decode.js";
 export { messagesIn, codecOf, MTVIR_UUID } from "./inband.js";
 export { runModel, enhanceSamples } from "./network.js";
-export { createForward, autoBackend, BACKENDS } from "./backends.js";
+export { createForward, autoBackend, hardwareGpu, BACKENDS } from "./backends.js";
 export { kernelVariant } from "./kernels.js";
 
 const PLANES = ["y", "u", "v"];
@@ -35,15 +35,16 @@ export class Enhancer {
       const decoded = await decodePlane(data, reference, v >= 3 ? name : null, plane);
       if (decoded) planes[plane] = decoded;
     }
-    return new Enhancer(tiers, name, planes, backend, threads);
+    return new Enhancer(tiers, name, planes, backend, threads, backend === "auto" && (await hardwareGpu()));
   }
 
-  constructor(tiers, tier, planes, backend, threads) {
+  constructor(tiers, tier, planes, backend, threads, gpu = false) {
     this.tiers = tiers; // the EL's tiers, lightest first
     this.tier = tier;
     this.models = planes; // plane -> { el, models }
     this.backend = backend;
     this.threads = threads;
+    this.gpu = gpu; // a hardware GPU, where "auto" runs networks other than the light one
   }
 
   /** "y", "yuv", "uv"...: the planes this tier enhances. */
@@ -53,7 +54,7 @@ export class Enhancer {
   get engine() {
     const by = {};
     for (const [plane, { el }] of Object.entries(this.models)) {
-      const b = this.backend === "auto" ? autoBackend(el.descriptor) : this.backend;
+      const b = this.backend === "auto" ? autoBackend(el.descriptor, this.gpu) : this.backend;
       by[b] = (by[b] ?? "") + plane;
     }
     const names = Object.keys(by);

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { jsForward, enhanceSamples } from "../src/network.js";
 import { lightForward, lightShape, kernelVariant } from "../src/kernels.js";
-import { autoBackend } from "../src/backends.js";
+import { autoBackend, hardwareGpu } from "../src/backends.js";
 import { FormatError, RuntimeError } from "../src/errors.js";
 import { OP } from "../src/format.js";
 
@@ -84,15 +84,18 @@ test("a model that gives non-finite values is refused with a FormatError, on eve
     await assert.rejects(enhanceSamples(await lightForward(d, p, { threads }), d, plane(40, 40, 8, 1), 40, 40, 8), FormatError);
 });
 
-test("networks the kernels do not run are refused with a RuntimeError, and auto takes ONNX Runtime Web for them", async () => {
+test("networks the kernels do not run are refused with a RuntimeError, and auto takes ONNX Runtime Web for them (WebGPU where there is a hardware GPU)", async () => {
   const light = network(2, [[4, 16, 1], [16, 4, 0]], 1).d;
   assert.ok(lightShape(light));
   assert.equal(autoBackend(light), "simd");
+  assert.equal(autoBackend(light, true), "simd");
+  assert.equal(await hardwareGpu(), false); // node has no WebGPU
   const changed = (f) => { const d = structuredClone(light); f(d); return d; };
   for (const d of [changed((d) => { d.layers[0][2] = 5; }), changed((d) => { d.layers[0][1] = 12; d.layers[1][0] = 12; }),
     changed((d) => { d.nodes.pop(); }), changed((d) => { d.nodes[0][2] = 3; d.nodes.at(-1)[2] = 3; })]) {
     assert.equal(lightShape(d), null);
     assert.equal(autoBackend(d), "wasm");
+    assert.equal(autoBackend(d, true), "webgpu");
     await assert.rejects(lightForward(d, { folded: [], biasOf: [] }), RuntimeError);
   }
 });
