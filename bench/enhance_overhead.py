@@ -1,5 +1,6 @@
 """What `Enhancer.enhance` costs beyond the bare ONNX Runtime session, as a player calls it (uint8 plane in, uint8
-out), interleaved round by round in one process so that the machine's noise falls on both alike. The bare session
+out), interleaved round by round in one process so that the machine's noise falls on both alike, in an order
+drawn afresh each round (the second of two calls in a fixed order ran about 1 % slower). The bare session
 is the network on the float plane (what `bench/decoder_speed.py` times); `enhance` hands a plane that runs whole
 to a session that divides the samples itself, then rounds the output to samples here.
 
@@ -10,6 +11,7 @@ Prints the median of each and their ratio per repeat (the goal: within 5 %).
 from __future__ import annotations
 
 import argparse
+import random
 import time
 
 import numpy as np
@@ -41,10 +43,11 @@ def main() -> None:
     for fn in (bare, player):
         fn()
     print(f"{a.tier} tier QP 37 reference, {w}x{h} uint8, {a.rounds} interleaved rounds")
+    order = random.Random(0)
     for _ in range(a.repeats):
         times = {bare: [], player: []}
         for _ in range(a.rounds):
-            for fn in (bare, player):
+            for fn in order.sample((bare, player), 2):
                 t = time.perf_counter()
                 fn()
                 times[fn].append(time.perf_counter() - t)

@@ -178,7 +178,6 @@ def test_a_large_plane_is_converted_exactly_on_either_path_and_non_finite_values
         want = np.rint(np.clip(v, 0, 1) * np.float32(peak)).astype(luma.dtype)
         assert np.array_equal(enh.enhance(luma, bit_depth=depth), want), (depth, tile)
     session_output, enh = v, m.Enhancer(light_el[0][1])  # the whole plane: one run of the session
-    enh._checked[0] = True  # as for a model that magnitude_bound does not clear (that one it clears)
     for where, bad in (((700, 5), np.inf), ((3, 1000), np.nan), ((360, 0), -np.inf), ((719, 1279), 3e30)):
         v = session_output.copy()
         v[where] = bad
@@ -188,33 +187,6 @@ def test_a_large_plane_is_converted_exactly_on_either_path_and_non_finite_values
         else:
             with pytest.raises(m.FormatError, match="non-finite"):
                 enh.enhance(luma, bit_depth=10)
-
-
-def test_a_model_whose_values_are_bounded_skips_the_finiteness_check_and_a_hostile_one_is_refused(light_el, arch):
-    """magnitude_bound is the exact worst case of a one-convolution network and no less than what a network gives on
-    extreme frames; the shipped references are bounded far below float32's range (their frames skip the check), and
-    a model scaled to overflow is not, and its frames are refused."""
-    from mtvir_decoder.model import FINITE_BOUND, magnitude_bound
-    one = m.Architecture((m.descriptor.Layer(1, 1, 3),), (m.descriptor.Node(CONV, 0, 0, 1),), 10, 0.0, False)
-    params = m.Params([np.array([[[[20, 10, 0], [5, 5, 5], [0, 0, 30]]]], np.int32)], [np.array([0.5], np.float32)],
-                      np.ones(1, np.float32), np.zeros(1, np.float32))
-    assert magnitude_bound(one, params.folded(one)) == pytest.approx(8.0)  # 7.5 taps of 1, the bias 0.5
-    assert numpy_network(one, params, np.ones((5, 5)))[2, 2] == pytest.approx(8.0)
-    for a, p in [(a, m.read(d).groups[0].params) for a, d in light_el] + [(arch, random_params(arch, 3, gain=3.0))]:
-        b = magnitude_bound(a, p.folded(a))
-        for x in (np.zeros((24, 24)), np.ones((24, 24)), frame(24, 24, 1) / 255.0):
-            assert np.abs(numpy_network(a, p, x)).max() <= b
-    for tier in ("light", "full"):
-        for ref in m.references.starting_points(tier):
-            assert magnitude_bound(ref.arch, ref.params.folded(ref.arch)) < FINITE_BOUND, ref.name
-    a, data = light_el[0]
-    assert not m.Enhancer(data)._checked[0]
-    p = m.read(data).groups[0].params
-    hostile = m.Params(p.weights, p.biases, np.full_like(p.scale, 1e20), p.shift)
-    enh = m.Enhancer(m.write(a, [(0, 1, hostile, m.Coding(scale_step=None))], None))
-    assert enh._checked[0]
-    with pytest.raises(m.FormatError, match="non-finite"):
-        enh.enhance(frame(64, 64, 2))
 
 
 def test_10_bit(arch, reference):

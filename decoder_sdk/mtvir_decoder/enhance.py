@@ -19,7 +19,6 @@ import onnxruntime as ort
 from . import graph, layout, tiers
 from .errors import (FormatError, InputMismatchError, MtvirError, MtvirWarning, RuntimeProviderError,
                      UnreadableFileError)
-from .model import FINITE_BOUND, magnitude_bound
 from .references import Reference
 
 CPU = "CPUExecutionProvider"
@@ -141,7 +140,6 @@ class Enhancer:
         self.block = el.arch.block  # tiles start on multiples of it, so they cut the frame's blocks
         self.halo = -(-el.arch.receptive_radius // self.block) * self.block
         self._sessions: dict[tuple[int, int], ort.InferenceSession] = {}  # (group, bit depth or 0 for floats)
-        self._checked: dict[int, bool] = {}  # group -> whether its frames' finiteness is checked (see _session)
         if el.groups:  # ready to run when the constructor returns: the session the EL's frames will take
             h, w, depth = el.height, el.width, el.bit_depth
             whole = h and w and not (h % self.block or w % self.block) and self._whole(h, w)
@@ -252,8 +250,7 @@ class Enhancer:
         """Group ``index``'s session: on float planes, or (``bit_depth``) on samples of that depth."""
         if (index, bit_depth) not in self._sessions:
             group = self.el.groups[index]
-            folded = group.params.folded(self.el.arch)
-            onnx_model = graph.build(self.el.arch, folded, self.precision, bit_depth=bit_depth)
+            onnx_model = graph.build(self.el.arch, group.params.folded(self.el.arch), self.precision, bit_depth=bit_depth)
             opts = ort.SessionOptions()
             opts.log_severity_level = 3
             # ENABLE_ALL turns on the blocked NCHWc convolutions on x86: about 2x the default's speed here
@@ -267,10 +264,6 @@ class Enhancer:
             opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
             if self._threads:
                 opts.intra_op_num_threads = self._threads
-            # a model whose values are bounded far below float32's range cannot give a non-finite frame: its frames
-            # skip that check (a pass over the output). fp16 has no such room.
-            if index not in self._checked:
-                self._checked[index] = self.precision != "fp32" or magnitude_bound(self.el.arch, folded) >= FINITE_BOUND
             try:
                 self._sessions[index, bit_depth] = ort.InferenceSession(onnx_model, opts, providers=self.providers)
             except Exception as exc:  # onnxruntime's errors share no public base class
@@ -347,10 +340,9 @@ class Enhancer:
         y = v[y0 - ry0:y1 - ry0, x0 - rx0:x1 - rx0]
         out = np.empty(y.shape, luma.dtype)
 
-        checked = self._checked[index]
 
         def to_samples(v, o) -> bool:  # the spec's step 5, in place on this call's own float array
-            if checked and not _finite(v):
+            if not _finite(v):
                 return False
             np.clip(v, 0, 1, out=v)
             np.multiply(v, peak, out=v)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import entropy
-from .descriptor import ADD, CONV, SE, SHUFFLE, UNSHUFFLE, Architecture
+from .descriptor import Architecture
 from .errors import FormatError
 from .layout import MAX_ALPHABET, MAX_SYMBOL, write as write_fields
 
@@ -65,37 +65,6 @@ class Params:
                 conv = (np.float64(a) * (w.astype(np.float64) / arch.quant_scale) + np.float64(s)).astype(np.float32)
                 out.append((conv, b.astype(np.float32)))
         return out
-
-
-def magnitude_bound(arch: Architecture, folded: list[tuple[np.ndarray, np.ndarray]]) -> float:
-    """An upper bound of |value| over every value the network computes (each node, each SE's gate input, the
-    output) for any input plane in [0, 1], by interval arithmetic per channel: a convolution's channel is at most
-    sum |w| times its inputs' bounds plus |b|, an add the sum, an SE's product its input's (the gate is in
-    [0, 1]). Far below float32's range (``FINITE_BOUND``), no frame can make the model non-finite: a decoder may
-    skip that check. Infinite where a weight is not finite."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        bounds = [np.full(1, max(arch.input_offset, 1 - arch.input_offset), np.float64)]
-        worst = float(bounds[0][0])
-        for n in arch.nodes:
-            src = bounds[n.a]
-            if n.op in (CONV, SE):
-                w, b = folded[n.b]
-                taps = np.abs(w.astype(np.float64)).sum(axis=(2, 3)) @ src + np.abs(b.astype(np.float64))
-                worst = max(worst, float(taps.max()))
-                out = taps if n.op == CONV else src
-            elif n.op == ADD:
-                out = src + bounds[n.b]
-            elif n.op == UNSHUFFLE:
-                out = np.repeat(src, n.b * n.b)
-            else:  # SHUFFLE: channel c gathers channels c r^2 .. (c + 1) r^2 - 1
-                out = src.reshape(-1, n.b * n.b).max(axis=1)
-            bounds.append(out)
-            worst = max(worst, float(out.max()))
-        worst = max(worst, 1 + float(bounds[-1].max()) if arch.global_residual else 0)
-    return worst if np.isfinite(worst) else float("inf")
-
-
-FINITE_BOUND = 2.0 ** 100  # float32 reaches 2^128: rounding within sums of a few thousand terms cannot close the gap
 
 
 @dataclass
