@@ -2,8 +2,8 @@
 // kernels: the light network only, threads as workers), "wasm" (ONNX Runtime Web's WebAssembly CPU back end, SIMD
 // and threads where the page is cross-origin isolated), "webgpu" (ONNX Runtime Web on the GPU), "auto" (simd where
 // it runs the network, the fastest on a CPU by web/bench; else webgpu where the page has a hardware GPU, else wasm).
-// Each is a forward function (u, H, W) -> v for
-// enhanceSamples ("simd" takes the samples themselves); ONNX Runtime Web is imported only when asked for.
+// Each is a forward function (u, H, W) -> v for enhanceSamples ("simd" takes the samples themselves); ONNX Runtime
+// Web is imported only when asked for.
 import { RuntimeError } from "./errors.js";
 import { jsForward } from "./network.js";
 import { buildGraph } from "./onnx.js";
