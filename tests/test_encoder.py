@@ -506,8 +506,9 @@ def test_pretraining_stops_on_time_and_resumes(tmp_path, monkeypatch):
 
 
 def test_pretraining_another_width(tmp_path, monkeypatch):
-    """--channels: a narrower (or wider) network trains, ships and runs in the SDK; a checkpoint of another width is
-    refused with a clear error rather than a shape mismatch; widths the format cannot carry are refused."""
+    """--channels (and the light tier's --block): a narrower (or wider) network trains, ships and runs in the SDK; a
+    checkpoint of another width or block is refused with a clear error rather than a shape mismatch; widths the
+    format cannot carry are refused."""
     from mtvir_encoder import cli, pretrain
     video = synthetic(2, 48, 64, 8)
     monkeypatch.setattr(data, "pretraining_sources", lambda corpus: iter([("synthetic", video, "ra", "synthetic")]))
@@ -519,15 +520,20 @@ def test_pretraining_another_width(tmp_path, monkeypatch):
     s = export.export(data.carphone(), tmp_path / "cp", frames=2, online=OnlineConfig(
         iterations=2, snapshot_every=1, batch=4), reference=r, progress=False)  # online learning at that width
     assert m.read(Path(s.el_path).read_bytes(), reference=r).reference_id == r.id
-    with pytest.raises(m.MtvirError, match=r"another network \(full, 8 channels.*not this run's \(full, 16, 3\)"):
+    with pytest.raises(m.MtvirError, match=r"another network \(full, 8 channels.*this run's \(full, 16, 3, block 2"):
         pretrain.pretrain(tmp_path / "x.mtvir", tmp_path / "w", replace(cfg, channels=16), progress=False)
-    with pytest.raises(m.MtvirError, match=r"not this run's \(full, 8, 4\)"):
+    with pytest.raises(m.MtvirError, match=r"not this run's \(full, 8, 4, block 2\)"):
         pretrain.pretrain(tmp_path / "x.mtvir", tmp_path / "w", replace(cfg, stages=4), progress=False)
     with pytest.raises(m.MtvirError, match=r"not this run's \(light"):
         pretrain.pretrain(tmp_path / "x.mtvir", tmp_path / "w", replace(cfg, tier="light"), progress=False)
     light = pretrain.pretrain(tmp_path / "light.mtvir", tmp_path / "wl", replace(cfg, tier="light", patch=32),
                               progress=False)  # the light tier's network trains and ships the same way
     assert light.arch == m.descriptor.light() and m.Reference.load(tmp_path / "light.mtvir").id == light.id
+    with pytest.raises(m.MtvirError, match=r"block 2, or another shape of it\), not this run's \(light, 8, 3, block 4"):
+        pretrain.pretrain(tmp_path / "x.mtvir", tmp_path / "wl", replace(cfg, tier="light", block=4), progress=False)
+    four = pretrain.pretrain(None, tmp_path / "w4", replace(cfg, tier="light", block=4, patch=32), progress=False)
+    assert four.arch == m.descriptor.light(block=4) and four.arch.macs_per_pixel == 432
+    assert cli.pretrain_main(["--tier", "light", "--block", "3", "--workdir", str(tmp_path / "w2")]) == 2
     assert cli.pretrain_main(["--channels", "65", "--workdir", str(tmp_path / "w2")]) == 2
     assert cli.pretrain_main(["--stages", str(pretrain.MAX_STAGES + 1), "--workdir", str(tmp_path / "w2")]) == 2
     assert cli.pretrain_main(["--channels", "64", "--stages", "10", "--workdir", str(tmp_path / "w2")]) == 2  # params

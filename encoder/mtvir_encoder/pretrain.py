@@ -48,6 +48,7 @@ class PretrainConfig:
     channels: int = 16  # width of the network (sefcnn): 16 ships; wider: (channels / 16)^2 the MACs per pixel
     stages: int = 3  # depth of the network (sefcnn): residual stages of five convolutions; 3 ships
     tier: str = "full"  # the network: "full" (sefcnn of channels x stages) or "light" (descriptor.light())
+    block: int = 2  # the light tier's unshuffle: 2 ships; 4 runs in a third of the time and gains a third as much
     checkpoint_every: int = 250
     device: str = "cpu"  # where the steps run ("cuda" on a GPU machine); the data stays on the CPU
     precision: str = "auto"  # the steps' convolutions: fp32, bf16 (autocast; parameters stay fp32), auto (resolved)
@@ -67,7 +68,9 @@ MAX_STAGES = (MAX_LAYERS - 4) // 6  # sefcnn: four convolutions besides the stag
 def architecture(cfg: PretrainConfig) -> Architecture:
     if cfg.tier not in TIERS:
         raise MtvirError(f"tier {cfg.tier!r}: one of {', '.join(TIERS)}")
-    return light() if cfg.tier == "light" else sefcnn(cfg.channels, cfg.stages)
+    if cfg.block not in (2, 4):
+        raise MtvirError(f"block {cfg.block}: the light tier unshuffles by 2 or 4")
+    return light(block=cfg.block) if cfg.tier == "light" else sefcnn(cfg.channels, cfg.stages)
 
 
 def build_pairs(cfg: PretrainConfig, cache: Path) -> list[tuple[np.ndarray, np.ndarray, int, str]]:
@@ -183,13 +186,16 @@ def pretrain(out: Path | None = None, workdir: Path = Path("runs/pretrain"), cfg
     step, ckpt = 0, workdir / "checkpoint.pt"
     if resume and ckpt.exists():
         state = torch.load(ckpt, weights_only=False, map_location=dev)
-        made_with = tuple(state["config"].get(k, v) for k, v in (("tier", "full"), ("channels", 16), ("stages", 3)))
+        made_with = tuple(state["config"].get(k, v) for k, v in (("tier", "full"), ("channels", 16), ("stages", 3),
+                                                                  ("block", 2)))
         shapes = lambda sd: {k: tuple(v.shape) for k, v in sd.items()}
-        if made_with != (cfg.tier, cfg.channels, cfg.stages) or shapes(state["net"]) != shapes(net.state_dict()):
+        if made_with != (cfg.tier, cfg.channels, cfg.stages, cfg.block) or \
+                shapes(state["net"]) != shapes(net.state_dict()):
             # the shapes catch a tier whose network changed between releases (the light tier's did)
             raise MtvirError(f"the checkpoint in {workdir} is another network ({made_with[0]}, {made_with[1]} "
-                             f"channels, {made_with[2]} stages, or another shape of it), not this run's ({cfg.tier}, "
-                             f"{cfg.channels}, {cfg.stages}): start over (--no-resume) or use another --workdir")
+                             f"channels, {made_with[2]} stages, block {made_with[3]}, or another shape of it), not "
+                             f"this run's ({cfg.tier}, {cfg.channels}, {cfg.stages}, block {cfg.block}): start over "
+                             "(--no-resume) or use another --workdir")
         if state["config"] != asdict(cfg):
             print("note: the checkpoint was made with other settings; continuing with the new ones")
         if state["quantize"]:
