@@ -83,7 +83,7 @@ pretrain: $(STAMP) corpus  ## the band, camera and chroma references of both tie
 		--workdir runs/pretrain/qp$$q -o decoder_sdk/mtvir_decoder/references/x265-qp$$q.mtvir || exit 1; done
 	for q in 22 27 32 37; do $(BIN)/mtvir-pretrain --tier light --qps $$q --batch 32 --float-steps 24000 \
 		--qat-steps 4000 --teacher decoder_sdk/mtvir_decoder/references/x265-qp$$q.mtvir \
-		--workdir runs/pretrain_light/qp$$q \
+		--workdir runs/pretrain_light/qp$$q --cache runs/pretrain/qp$$q/cache \
 		-o decoder_sdk/mtvir_decoder/references/light-x265-qp$$q.mtvir || exit 1; done
 	for q in 22 27 32 37; do $(BIN)/mtvir-pretrain --corpus camera --qps $$q --batch 64 --float-steps 0 \
 		--qat-steps 2000 --init decoder_sdk/mtvir_decoder/references/x265-qp$$q.mtvir \
@@ -95,7 +95,7 @@ pretrain: $(STAMP) corpus  ## the band, camera and chroma references of both tie
 		|| exit 1; done
 	for q in 22 27 32 37; do $(BIN)/mtvir-pretrain --tier light --plane chroma --corpus camera --qps $$q --batch 32 \
 		--float-steps 24000 --qat-steps 4000 --teacher decoder_sdk/mtvir_decoder/references/chroma-x265-qp$$q.mtvir \
-		--workdir runs/pretrain_light_chroma/qp$$q \
+		--workdir runs/pretrain_light_chroma/qp$$q --cache runs/pretrain_chroma/qp$$q/cache \
 		-o decoder_sdk/mtvir_decoder/references/light-chroma-x265-qp$$q.mtvir || exit 1; done
 
 capi: $(STAMP)  ## libmtvir.so + mtvir.h in build/capi, and the C example
