@@ -55,17 +55,19 @@ class ChromaNet(torch.nn.Module):
         return c + F.pixel_shuffle(x, 2)
 
 
+def aligned(recon: bl.Video, video: bl.Video) -> list[tuple[np.ndarray, ...]]:
+    """(decoded Y, U, V, original U, V) of each frame, cut to multiples of 8 luma samples so that both grids align."""
+    h, w = video.height // 8 * 8, video.width // 8 * 8
+    return [(y[:h, :w], *(p[:h // 2, :w // 2] for p in (u, v, ou, ov)))
+            for y, u, v, ou, ov in zip(recon.y, recon.u, recon.v, video.u, video.v)]
+
+
 def frames(qp: int) -> list[tuple[np.ndarray, ...]]:
-    """(decoded Y, U, V, original U, V) of every frame of the camera corpus, x265 at ``qp``; sizes cut to multiples
-    of 8 (luma) so both grids align."""
+    """The camera corpus's frames (``aligned``), x265 at ``qp`` in each source's configuration."""
     out = []
     with tempfile.TemporaryDirectory() as d:
-        for name, video, config, _ in data.pretraining_sources("camera"):
-            base = bl.code(video, Path(d) / "bl.mp4", "x265", qp, config)
-            for i in range(len(video)):
-                h, w = video.height // 8 * 8, video.width // 8 * 8
-                out.append((base.recon.y[i][:h, :w], base.recon.u[i][:h // 2, :w // 2], base.recon.v[i][:h // 2, :w // 2],
-                            video.u[i][:h // 2, :w // 2], video.v[i][:h // 2, :w // 2]))
+        for _, video, config, _ in data.pretraining_sources("camera"):
+            out += aligned(bl.code(video, Path(d) / "bl.mp4", "x265", qp, config).recon, video)
     return out
 
 
@@ -101,11 +103,9 @@ def train(net: ChromaNet, pairs, steps: int, patch: int = 64, batch_size: int = 
 
 
 def coded(video: bl.Video, qp: int) -> list[tuple[np.ndarray, ...]]:
-    """The clip as training frames: (decoded Y, U, V, original U, V), x265 RA at ``qp``."""
+    """A clip's frames (``aligned``), x265 RA at ``qp``."""
     with tempfile.TemporaryDirectory() as d:
-        base = bl.code(video, Path(d) / "bl.mp4", "x265", qp, "ra")
-    r = base.recon
-    return list(zip(r.y, r.u, r.v, video.u, video.v))
+        return aligned(bl.code(video, Path(d) / "bl.mp4", "x265", qp, "ra").recon, video)
 
 
 def gain(net: ChromaNet, clip: list[tuple[np.ndarray, ...]]) -> tuple[float, float]:
