@@ -335,6 +335,15 @@ def test_a_winner_the_sample_is_sure_of_is_not_run_on_every_frame(ref, base, cli
     noisy = candidate(no_el * np.where(np.arange(no_el.size) % 2, 0.3, 1.5))  # 10 % less on average, box by box noise
     assert noisy.J < judge.no_el.J and steady.J < judge.no_el.J
     assert judge.sure(steady) and not judge.sure(noisy)
+    # stacked planes (a chroma model's U frames, then V's): each plane's frames get that plane's share of the
+    # estimate, not both planes' gain alike; one plane: "no EL"'s D scaled to the estimate, as ever
+    first = np.array([box[0] < 6 for box in judge.sample.boxes])
+    assert first.any() and not first.all()
+    u_only = candidate(np.where(first, 0.5 * no_el, no_el))  # gains on the first plane's boxes alone
+    two = judge.spread(u_only, planes=2)
+    assert np.sum(two) == pytest.approx(u_only.estimated_d) and np.all(two[:6] < judge.no_el.sse[:6])
+    assert np.allclose(two[6:], judge.no_el.sse[6:])
+    assert np.allclose(judge.spread(u_only), judge.no_el.sse * u_only.estimated_d / np.sum(judge.no_el.sse))
 
     assert segment.measures_all("auto", 120, 144, 176, 1 << 20) and not segment.measures_all("auto", 150, 1080, 1920,
                                                                                                1 << 20)
@@ -345,6 +354,9 @@ def test_a_winner_the_sample_is_sure_of_is_not_run_on_every_frame(ref, base, cli
                       reference=ref, progress=False, sample_pixels=px, measure="sample")
     assert s.frames_estimated == 12 and s.psnr_el_error > 0
     assert f"+- {s.psnr_el_error:.3f}, estimated on each segment's sample for 12 of 12 frames" in s.report()
+    said = lambda n: "sample for 12 of 12 frames); PSNR-YUV" in replace(
+        s, chroma=s.chroma or {"uv": {"el_bytes": 0, "chosen": []}}, chroma_frames_estimated=n).report()
+    assert said(12) and not said(0)  # chroma figures from the sample say so
     independent = export.export(data.carphone(), tmp_path / "cp0", frames=12, online=replace(cfg, lambda_source="hm"),
                                 reference=ref, progress=False, sample_pixels=px, measure="all", workers=0, planes="y")
     assert independent.frames_estimated == 0  # the independent segments' driver carries it too (auto: sample here)

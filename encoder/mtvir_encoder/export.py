@@ -91,6 +91,7 @@ class Summary:
     psnr_v_bl: float = 0.0
     psnr_u_el: float = 0.0
     psnr_v_el: float = 0.0
+    chroma_frames_estimated: int = 0  # frames whose chroma PSNR is its model's sample estimate (each plane's share)
 
     @property
     def delta_psnr(self) -> float:
@@ -127,6 +128,8 @@ class Summary:
             lines.append("colour: " + ", ".join(
                 f"PSNR-{p.upper()} {self.psnr_plane(p, False):.3f} -> {self.psnr_plane(p):.3f} dB "
                 f"({self.psnr_plane(p) - self.psnr_plane(p, False):+.3f})" for p in "uv")
+                + (f" (estimated on each segment's sample for {self.chroma_frames_estimated} of {self.frames} frames)"
+                   if self.chroma_frames_estimated else "")
                 + f"; PSNR-YUV 6:1:1 {self.psnr_yuv(False):.3f} -> {self.psnr_yuv():.3f} dB "
                 f"({self.psnr_yuv() - self.psnr_yuv(False):+.3f}); chroma models {models}")
         for t in self.tiers if len(self.tiers) > 1 else []:
@@ -311,7 +314,7 @@ def export(input_path: str | os.PathLike, out: str | os.PathLike, codec: str = "
                      "chosen": [g.chosen for g in r.results]} for (name, plane), r in runs.items() if plane == "y"],
                    chroma, *(psnr(run.chroma_bl_sse[p], cpx) if run.chroma_bl_sse[p] else 0.0 for p in "uv"),
                    *(psnr(chroma_el.get(p, run.chroma_bl_sse[p]), cpx) if run.chroma_bl_sse[p] else 0.0
-                     for p in "uv"))
+                     for p in "uv"), max((r.frames_estimated for r in chroma_runs.values()), default=0))
 
 
 def _shape(planes) -> tuple[int, int, int]:
@@ -473,7 +476,8 @@ class _Run:
         r = code_segment(self.reference or self.choices, recon, orig, depth,
                          np.array(rates, float), np.full(len(recon), self.lam), self.online,
                          self.previous, self.shareable, self.sample_pixels, self.ablations, progress=bar.update,
-                         threads=self.threads, measure=self.measure, extra_bytes=self.extra_bytes)
+                         threads=self.threads, measure=self.measure, extra_bytes=self.extra_bytes,
+                         planes=len(self.plane))
         bar.update(max(0, self.online.step_budget - r.steps))  # learning stopped early: the bar moves on
         self.add(r)
 

@@ -155,9 +155,20 @@ class _Judge:
         """Whether the sample says, beyond doubt, that ``c`` beats "no EL": by more than SURE_Z standard errors."""
         return c.estimated_d is not None and self.no_el.J - c.J > SURE_Z * self.error(c)
 
-    def spread(self, c: Candidate) -> np.ndarray:
-        """D_i per frame of a candidate judged on the sample: "no EL"'s, scaled to the estimated sum."""
-        return self.no_el.sse * (c.estimated_d / max(float(np.sum(self.no_el.sse)), SSE_FLOOR))
+    def spread(self, c: Candidate, planes: int = 1) -> np.ndarray:
+        """D_i per frame of a candidate judged on the sample: "no EL"'s, scaled to the estimated sum; with
+        ``planes`` stacked (equal runs of frames: U's, then V's), each plane's frames to its own share of the
+        estimate (the sample's change in its boxes), so that a chroma model reports each plane's gain, not both
+        planes' together. The shares add up to the estimate."""
+        n = self.no_el.sse.size // planes
+        frames = np.array([box[0] for box in self.sample.boxes])
+        change = c.sse - self.no_el_box_sse
+        out = np.empty(self.no_el.sse.shape, np.float64)
+        for k in range(planes):
+            base, boxes = self.no_el.sse[k * n:(k + 1) * n], (frames >= k * n) & (frames < (k + 1) * n)
+            d = float(np.sum(base)) + self.sample.scale * float(np.sum(change[boxes]))
+            out[k * n:(k + 1) * n] = base * (max(d, 0.0) / max(float(np.sum(base)), SSE_FLOOR))
+        return out
 
 
 def _ladder(judge_coding, start: int) -> tuple[list[Candidate], int]:
@@ -204,12 +215,13 @@ def code_segment(reference: Reference | Sequence[Reference], recon: list[np.ndar
                  bit_depth: int, bits: np.ndarray, lambdas: np.ndarray, online: OnlineConfig,
                  previous: Model | None = None, shareable: bool = False, sample_pixels: int = 1 << 20,
                  ablations: bool = False, progress=None, threads: int = 0, measure: str = "auto",
-                 extra_bytes: int = 0) -> SegmentResult:
+                 extra_bytes: int = 0, planes: int = 1) -> SegmentResult:
     """Learn and choose for one segment. ``reference``: one, or several to pick from (``pick_reference``: only
     before the EL's first model); ``previous``: the last model sent (learning starts from it); ``shareable``: it is
     the model of the segment just before, whose group this one may join for free; ``threads``: of ONNX Runtime
     (0: its default); ``measure``: how the winner is measured (``MEASURES``); ``extra_bytes``: added to every model's
-    bytes (what the EL's container spends on it beyond the model's own EL v2: a chroma model's table rows)."""
+    bytes (what the EL's container spends on it beyond the model's own EL v2: a chroma model's table rows);
+    ``planes``: how many planes' frames ``recon`` stacks (U's, then V's: one model for both)."""
     lambdas = np.asarray(lambdas, np.float64) * online.lambda_scale
     every_frame = measures_all(measure, len(recon), *recon[0].shape, sample_pixels)
     judge = _Judge(recon, orig, bit_depth, bits, lambdas, sample_pixels, online.seed, threads, extra_bytes)
@@ -266,7 +278,7 @@ def code_segment(reference: Reference | Sequence[Reference], recon: list[np.ndar
         best = exact(best)
         candidates[next(i for i, c in enumerate(candidates) if c.name == best.name)] = best  # reported: exact
     chosen = kept(best)
-    sse = judge.spread(chosen) if estimated else chosen.sse
+    sse = judge.spread(chosen, planes) if estimated else chosen.sse
     psnr_error = 10 / np.log(10) * judge.error(chosen) / max(float(np.sum(sse)), SSE_FLOOR) if estimated else 0.0
     candidates[2:2] = others  # reported, never chosen: the EL holds models against one reference
     if ablations and last is not None:  # measured on every frame, never chosen
