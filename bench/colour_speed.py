@@ -7,11 +7,15 @@ Each tier's EL: its QP 37 band reference for luma and its QP 37 chroma reference
 installed) as one model for U and V, sent alone (an EL 4, as `mtvir-export` writes). Per size: the bare ONNX
 Runtime session on the whole luma plane (``run_float`` with no tiling: what the bench of the network measures),
 ``enhance`` on the uint8 luma plane, and ``enhance_frame`` on the frame; medians of ``rounds`` rounds, the three
-calls taking turns within each round; the whole frame's time against luma's (colour's cost).
+calls taking turns in a random order within each round; the whole frame's time against luma's (colour's cost).
+"plain": the frame through the graph without its strided convolutions (``graph.build(strided=False)``: the unshuffle
+and the last convolution's few outputs as the descriptor says them), the baseline for them in the same run.
 """
 from __future__ import annotations
 
 import argparse
+import functools
+import random
 import time
 from pathlib import Path
 import sys
@@ -40,28 +44,35 @@ def main() -> None:
     a = p.parse_args()
     print(f"onnxruntime {m.enhance.ort.__version__}; medians of {a.rounds} interleaved rounds, ms per frame")
     print(f"{'tier':>6} {'size':>10} {'MAC/px Y / YUV':>15} {'session':>8} {'enhance':>8} {'of session':>11} "
-          f"{'frame':>8} {'fps':>6} {'frame / luma':>13}")
+          f"{'frame':>8} {'fps':>6} {'frame / luma':>13} {'plain':>8} {'frame / plain':>14}")
     for tier in a.tiers.split(","):
         for size in a.sizes.split(","):
             w, h = map(int, size.split("x"))
-            enh = m.Enhancer(colour_el(tier, w, h), providers=["CPUExecutionProvider"], tier=tier)
+            el = colour_el(tier, w, h)
+            enh = m.Enhancer(el, providers=["CPUExecutionProvider"], tier=tier)
+            build = m.graph.build
+            m.graph.build = functools.partial(build, strided=False)  # the plain Enhancer builds (and keeps) its
+            plain = m.Enhancer(el, providers=["CPUExecutionProvider"], tier=tier)  # sessions from the start
+            plain.enhance_frame(picture(h, w), picture((h + 1) // 2, (w + 1) // 2), picture((h + 1) // 2, (w + 1) // 2))
+            m.graph.build = build
             y = picture(h, w)
             u, v = picture((h + 1) // 2, (w + 1) // 2), picture((h + 1) // 2, (w + 1) // 2)[::-1].copy()
             x = y.astype(np.float32) / 255
             calls = {"session": lambda: enh.run_float(x, tile=1 << 16), "enhance": lambda: enh.enhance(y, 0),
-                     "frame": lambda: enh.enhance_frame(y, u, v, 0)}
+                     "frame": lambda: enh.enhance_frame(y, u, v, 0), "plain": lambda: plain.enhance_frame(y, u, v, 0)}
             times = {k: [] for k in calls}
             for f in calls.values():
                 f()  # warm-up
             for _ in range(a.rounds):
-                for k, f in calls.items():
+                for k, f in random.sample(list(calls.items()), len(calls)):
                     t = time.perf_counter()
                     f()
                     times[k].append(time.perf_counter() - t)
             ms = {k: 1000 * float(np.median(t)) for k, t in times.items()}
             print(f"{tier:>6} {size:>10} {enh.el.arch.macs_per_pixel:>7,} / {enh.macs_per_pixel:<6,} "
                   f"{ms['session']:8.1f} {ms['enhance']:8.1f} {ms['enhance'] / ms['session']:10.2f}x "
-                  f"{ms['frame']:8.1f} {1000 / ms['frame']:6.1f} {ms['frame'] / ms['enhance']:12.2f}x")
+                  f"{ms['frame']:8.1f} {1000 / ms['frame']:6.1f} {ms['frame'] / ms['enhance']:12.2f}x "
+                  f"{ms['plain']:8.1f} {ms['frame'] / ms['plain']:13.2f}x")
 
 
 if __name__ == "__main__":

@@ -159,7 +159,7 @@ def int8_runner(enh: m.Enhancer, calibration: np.ndarray):
 
     # SpaceToDepth and a 4-channel convolution: as a strided 1-channel one the light tier's int8 head runs 2x slower
     model = onnx.load_from_string(m.graph.build(enh.el.arch, enh.el.groups[0].params.folded(enh.el.arch),
-                                                strided_heads=False))
+                                                strided=False))
     with tempfile.TemporaryDirectory() as d:
         Path(d, "f.onnx").write_bytes(model.SerializeToString())
         quantize_static(str(Path(d, "f.onnx")), str(Path(d, "q.onnx")), Frames(), quant_format=QuantFormat.QDQ,

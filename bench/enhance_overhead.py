@@ -32,7 +32,7 @@ def main() -> None:
                      providers=["CPUExecutionProvider"])
     y = np.random.default_rng(0).integers(0, 256, (h, w), dtype=np.uint8)
     x = (y.astype(np.float32) / np.float32(255))[None, None]
-    session = enh._session(0)
+    session = enh._session(0, 0, (h, w))
 
     def bare():
         session.run(None, {"luma": x})

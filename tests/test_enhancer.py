@@ -98,16 +98,24 @@ def test_unshuffle_networks_equal_numpy_at_any_size(light_el, h, w):
         assert np.abs(m.Enhancer(data).run_float(x) - want).max() < 1e-4
 
 
-def test_an_unshuffled_plane_feeds_one_strided_convolution(light_el):
-    # an unshuffled plane and the convolution that alone reads it run as one stride-2 convolution (the same sums);
-    # the nested network's unshuffle of 8 channels stays SpaceToDepth; outputs are checked against numpy above
-    for (arch, data), unshuffles in zip(light_el, ([1, 0], [2, 1])):
-        params = m.read(data).groups[0].params.folded(arch)
-        plain, fused = (onnx.load_from_string(m.graph.build(arch, params, strided_heads=s)).graph.node
+def test_strided_convolutions_at_both_ends(light_el, strong):
+    # an unshuffled plane and the convolution that alone reads it run as one stride-2 convolution, and the last
+    # convolution's 4 outputs and their shuffle as one of stride 2 and 16 outputs (the full network's single output:
+    # stride 4); the same sums: outputs are checked against numpy above at odd sizes. The nested network's unshuffle
+    # of 8 channels stays SpaceToDepth
+    cases = [(arch, m.read(data).groups[0].params.folded(arch)) for arch, data in light_el]
+    cases.append((strong[0].arch, strong[0].params.folded(strong[0].arch)))
+    for (arch, params), unshuffles, heads, tail in zip(cases, ([1, 0], [2, 1], [0, 0]), ([[2, 2]], [[2, 2]], []), (2, 2, 4)):
+        plain, fused = (onnx.load_from_string(m.graph.build(arch, params, strided=s)).graph.node
                         for s in (False, True))
         assert [[n.op_type for n in g].count("SpaceToDepth") for g in (plain, fused)] == unshuffles
         strides = [list(a.ints) for n in fused for a in n.attribute if a.name == "strides"]
-        assert strides == [[2, 2]]
+        assert strides == heads + [[tail, tail]]
+        shuffles = [a.i for n in fused if n.op_type == "DepthToSpace" for a in n.attribute if a.name == "blocksize"]
+        assert shuffles[-1] == 4 and [n.op_type for n in fused][-2:] == ["Slice", "Add"]
+        # planes whose sizes the tail's 4 divides (144 x 176 above) need no crop
+        aligned = onnx.load_from_string(m.graph.build(arch, params, aligned=True)).graph.node
+        assert [n.op_type for n in aligned][-2:] == ["DepthToSpace", "Add"] and m.graph.tail_block(arch) == 4
 
 
 def test_unshuffle_networks_tiled_equal_whole(light_el):

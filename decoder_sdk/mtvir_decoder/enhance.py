@@ -139,10 +139,12 @@ class Enhancer:
         self.el = el
         self.block = el.arch.block  # tiles start on multiples of it, so they cut the frame's blocks
         self.halo = -(-el.arch.receptive_radius // self.block) * self.block
-        self._sessions: dict[tuple[int, int], ort.InferenceSession] = {}  # (group, bit depth or 0 for floats)
+        # (group, bit depth or 0 for floats, whether planes are multiples of the strided tail's block)
+        self._sessions: dict[tuple[int, int, bool], ort.InferenceSession] = {}
+        self._tail_block = graph.tail_block(el.arch)
         if el.groups:  # ready to run when the constructor returns: the session the EL's frames will take
             h, w = el.height, el.width
-            self._session(0, el.bit_depth if h and w and self._as_is(h, w) else 0)
+            self._session(0, el.bit_depth if h and w and self._as_is(h, w) else 0, (h, w))
 
     def _auto(self, data: bytes, reference: Reference | None, fps: float) -> None:
         """The most complex tier that runs one frame in 1 / fps here, else the lightest that can be read."""
@@ -245,12 +247,14 @@ class Enhancer:
         return self.el.bit_depth
 
     # --- running ------------------------------------------------------------------------------------
-    def _session(self, index: int, bit_depth: int = 0) -> ort.InferenceSession:
-        """Group ``index``'s session: on float planes, or (``bit_depth``) on samples of that depth."""
-        if (index, bit_depth) not in self._sessions:
+    def _session(self, index: int, bit_depth: int = 0, shape: tuple[int, int] = (0, 0)) -> ort.InferenceSession:
+        """Group ``index``'s session: on float planes, or (``bit_depth``) on samples of that depth; for planes of
+        ``shape``'s alignment (a shape the strided tail's block divides runs without a crop)."""
+        key = (index, bit_depth, not any(v % self._tail_block for v in shape) and 0 not in shape)
+        if key not in self._sessions:
             group = self.el.groups[index]
             folded = group.params.folded(self.el.arch)
-            onnx_model = graph.build(self.el.arch, folded, self.precision, bit_depth=bit_depth)
+            onnx_model = graph.build(self.el.arch, folded, self.precision, bit_depth=bit_depth, aligned=key[2])
             opts = ort.SessionOptions()
             opts.log_severity_level = 3
             # ENABLE_ALL turns on the blocked NCHWc convolutions on x86: about 2x the default's speed here
@@ -265,10 +269,10 @@ class Enhancer:
             if self._threads:
                 opts.intra_op_num_threads = self._threads
             try:
-                self._sessions[index, bit_depth] = ort.InferenceSession(onnx_model, opts, providers=self.providers)
+                self._sessions[key] = ort.InferenceSession(onnx_model, opts, providers=self.providers)
             except Exception as exc:  # onnxruntime's errors share no public base class
                 raise RuntimeProviderError(f"ONNX Runtime could not build the session: {exc}") from None
-        return self._sessions[index, bit_depth]
+        return self._sessions[key]
 
     def _group_index(self, frame_index: int | None) -> int | None:
         if frame_index is None:
@@ -333,7 +337,7 @@ class Enhancer:
             # the samples themselves to the session, divided there (the same float32 values): a quarter of the bytes
             # in, no float plane to write here (the light tier's 1080p frame, calls in random order: 1.03-1.06x the
             # bare session against 1.05-1.07x with numpy's division)
-            v = _run(self._session(index, bit_depth), np.ascontiguousarray(region)[None, None])[0, 0]
+            v = _run(self._session(index, bit_depth, region.shape), np.ascontiguousarray(region)[None, None])[0, 0]
         else:
             x = _buffer(region.shape)
             _in_halves(lambda a, b: np.divide(a, peak, out=b, dtype=np.float32), region, x)
@@ -381,18 +385,18 @@ class Enhancer:
         shape, one cuDNN search) of at most that many pixels; the halo makes the result equal to the whole
         frame's. A plane that the network's block does not divide is extended at the bottom and right with the
         input offset (zeros after centring, as the spec says) and the output cropped."""
-        session = self._session(group)
         h, w = x.shape
         if h % self.block or w % self.block:
             x = np.pad(x, ((0, -h % self.block), (0, -w % self.block)),
                        constant_values=np.float32(self.el.arch.input_offset))
         spans_y, spans_x = self._tiles(*x.shape, tile)
         if len(spans_y) == 1 and len(spans_x) == 1:
-            return _run(session, x[None, None])[0, 0, :h, :w]
+            return _run(self._session(group, 0, x.shape), x[None, None])[0, 0, :h, :w]
         out = np.empty_like(x)
         for y0, y1, ry0, ry1 in spans_y:
             for x0, x1, rx0, rx1 in spans_x:
-                y = _run(session, np.ascontiguousarray(x[None, None, ry0:ry1, rx0:rx1]))
+                y = _run(self._session(group, 0, (ry1 - ry0, rx1 - rx0)),
+                         np.ascontiguousarray(x[None, None, ry0:ry1, rx0:rx1]))
                 out[y0:y1, x0:x1] = y[0, 0, y0 - ry0:y1 - ry0, x0 - rx0:x1 - rx0]
         return out[:h, :w]
 
