@@ -118,6 +118,21 @@ def test_strided_convolutions_at_both_ends(light_el, strong):
         assert [n.op_type for n in aligned][-2:] == ["DepthToSpace", "Add"] and m.graph.tail_block(arch) == 4
 
 
+def test_bands_of_rows_at_once_equal_one_run(light_el, strong):
+    # a plane that runs whole is cut into bands of rows, each with the halo, run at once on single-threaded sessions;
+    # the same samples as one run on ONNX Runtime's threads (samples in, and floats for a plane the block does not
+    # divide). A plane too short for bands (the full network's halo of 31 rows wants 248 a band) runs whole on ONNX
+    # Runtime's threads
+    for data, ref, h, w, banded in ((light_el[0][1], None, 360, 204, True), (light_el[1][1], None, 202, 98, True),
+                                    (strong[1], strong[0], 300, 64, False)):
+        luma = frame(h, w, 5)
+        one, two = (m.Enhancer(data, reference=ref, threads=t, tile=4096) for t in (1, 2))
+        assert np.array_equal(one.enhance(luma), two.enhance(luma)), (h, w)
+        assert any(k[3] for k in two._sessions) == banded and not any(k[3] for k in one._sessions)
+        box = (h // 2 - 7, h // 2 + 9, 3, w - 5)  # a box across the bands' seam
+        assert np.array_equal(two.enhance_region(luma, box), one.enhance(luma)[box[0]:box[1], box[2]:box[3]])
+
+
 def test_unshuffle_networks_tiled_equal_whole(light_el):
     luma = frame(203, 251, 4)
     for arch, data in light_el:
@@ -185,11 +200,16 @@ def test_a_large_plane_is_converted_exactly_on_either_path_and_non_finite_values
         v = enh.run_float(np.divide(luma, np.float32(peak), dtype=np.float32))
         want = np.rint(np.clip(v, 0, 1) * np.float32(peak)).astype(luma.dtype)
         assert np.array_equal(enh.enhance(luma, bit_depth=depth), want), (depth, tile)
-    session_output, enh = v, m.Enhancer(light_el[0][1])  # the whole plane: one run of the session
+    session_output, enh = v, m.Enhancer(light_el[0][1])  # the whole plane: bands of rows, each one run
+    assert enh._workers == 1 or len(module._spans(720, min(enh._workers, 720 // module.MIN_BAND_ROWS), 8, 4)) > 1
+
+    def run(session, x, v):  # the session's output for the band of rows it was given (found by its first row)
+        top = next(r for r in range(720) if np.array_equal(luma[r], x[0, 0, 0]))
+        return v[top:top + x.shape[2]].copy()[None, None]
     for where, bad in (((700, 5), np.inf), ((3, 1000), np.nan), ((360, 0), -np.inf), ((719, 1279), 3e30)):
         v = session_output.copy()
         v[where] = bad
-        monkeypatch.setattr(module, "_run", lambda session, x, v=v: v.copy()[None, None])
+        monkeypatch.setattr(module, "_run", lambda session, x, v=v: run(session, x, v))
         if np.isfinite(bad):  # finite, only huge: a sample like any other (clipped to the peak)
             assert enh.enhance(luma, bit_depth=10)[where] == 1023
         else:

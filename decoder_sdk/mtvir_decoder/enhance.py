@@ -8,9 +8,9 @@ import threading
 import time
 import warnings
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import replace
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -64,7 +64,9 @@ class Enhancer:
     same). ``tier`` takes one tier of a tiered EL: ``light``, ``full``, ``heavy``, or ``auto``: the most complex
     tier this machine runs in real time at ``fps`` (default 30) on the EL's frame size, timed once per process,
     else the lightest; a damaged tier is then passed over with a warning.
-    ``threads``: ONNX Runtime's threads per session (0: its choice).
+    ``threads``: threads a plane's work spreads over (0: one per core this process may use). On the CPU a plane
+    that runs whole is cut into bands of rows, each with the halo (the same result), run at once on
+    single-threaded sessions; other work, and all of it on a GPU, runs on ONNX Runtime's threads (0: its choice).
     ``enhance(luma, frame_index=None)``: uint8 (8-bit) or uint16 (10-bit..16-bit) H x W in, same out.
     ``enhance_frame(y, u, v, frame_index=None)``: the whole frame, each plane by its own model (EL 4); planes the
     tier has no model for, and every chroma plane of an EL of version 1-3, come back as given. Frames outside every
@@ -91,6 +93,9 @@ class Enhancer:
             self.providers = [p for p in self.providers if p != CUDA] or [CPU]
         self.tile = max(16, int(tile))
         self._threads = threads
+        # bands of rows at once, each session single-threaded: ONNX Runtime's own threads in one run of the light
+        # tier's 1080p plane gave 1.63x one thread on 2 cores, two bands at once 1.9x. A GPU runs one piece.
+        self._workers = 1 if CUDA in self.providers else max(1, threads or _cores())
         self.chroma: dict[str, Enhancer] = {}  # plane ("u", "v") -> the Enhancer of its model
         if not tiers.is_tiered(data):  # an EL v1/v2: read once, its own table
             self._use(tiers.read(data, reference, None if tier == "auto" else tier))
@@ -129,8 +134,8 @@ class Enhancer:
     def _plane(self, el) -> "Enhancer":
         """An Enhancer of one chroma model, sharing this one's settings."""
         child = object.__new__(Enhancer)
-        child.precision, child.providers, child.tile, child._threads = (self.precision, self.providers, self.tile,
-                                                                        self._threads)
+        child.precision, child.providers, child.tile, child._threads, child._workers = (
+            self.precision, self.providers, self.tile, self._threads, self._workers)
         child.table, child.chroma = self.table, {}
         child._use(el)
         return child
@@ -139,12 +144,16 @@ class Enhancer:
         self.el = el
         self.block = el.arch.block  # tiles start on multiples of it, so they cut the frame's blocks
         self.halo = -(-el.arch.receptive_radius // self.block) * self.block
-        # (group, bit depth or 0 for floats, whether planes are multiples of the strided tail's block)
-        self._sessions: dict[tuple[int, int, bool], ort.InferenceSession] = {}
+        # (group, bit depth or 0 for floats, whether planes are multiples of the strided tail's block, whether
+        # runs are single-threaded bands): a player's frames take one or two of them
+        self._sessions: dict[tuple[int, int, bool, bool], ort.InferenceSession] = {}
         self._tail_block = graph.tail_block(el.arch)
         if el.groups:  # ready to run when the constructor returns: the session the EL's frames will take
             h, w = el.height, el.width
-            self._session(0, el.bit_depth if h and w and self._as_is(h, w) else 0, (h, w))
+            if h and w and self._as_is(h, w):
+                self._bands(0, el.bit_depth, h, w)
+            else:
+                self._session(0)
 
     def _auto(self, data: bytes, reference: Reference | None, fps: float) -> None:
         """The most complex tier that runs one frame in 1 / fps here, else the lightest that can be read."""
@@ -247,10 +256,12 @@ class Enhancer:
         return self.el.bit_depth
 
     # --- running ------------------------------------------------------------------------------------
-    def _session(self, index: int, bit_depth: int = 0, shape: tuple[int, int] = (0, 0)) -> ort.InferenceSession:
+    def _session(self, index: int, bit_depth: int = 0, shape: tuple[int, int] = (0, 0),
+                 banded: bool = False) -> ort.InferenceSession:
         """Group ``index``'s session: on float planes, or (``bit_depth``) on samples of that depth; for planes of
-        ``shape``'s alignment (a shape the strided tail's block divides runs without a crop)."""
-        key = (index, bit_depth, not any(v % self._tail_block for v in shape) and 0 not in shape)
+        ``shape``'s alignment (a shape the strided tail's block divides runs without a crop); ``banded``: for runs
+        made at once with others, single-threaded."""
+        key = (index, bit_depth, not any(v % self._tail_block for v in shape) and 0 not in shape, banded)
         if key not in self._sessions:
             group = self.el.groups[index]
             folded = group.params.folded(self.el.arch)
@@ -266,7 +277,9 @@ class Enhancer:
             # process may hold several Enhancers), and spinning threads of one session slowed the next one's run (the
             # light tier's 1080p frame, luma then chroma: 96-105 ms spinning, 50 ms not; each alone the same)
             opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            if self._threads:
+            if banded:
+                opts.intra_op_num_threads = 1  # the Enhancer's bands are the parallelism (_at_once)
+            elif self._threads:
                 opts.intra_op_num_threads = self._threads
             try:
                 self._sessions[key] = ort.InferenceSession(onnx_model, opts, providers=self.providers)
@@ -291,14 +304,18 @@ class Enhancer:
         given. Chroma of another size than the EL's chroma format gives (for this luma), or of another sample type
         than luma, is an ``InputMismatchError``."""
         y = np.asarray(y)
-        return (self.enhance(y, frame_index, bit_depth), *self.enhance_chroma(y, u, v, frame_index, bit_depth))
+        return tuple(self._run([self._plan(y, frame_index, bit_depth, None),
+                                *self._chroma_plans(y, u, v, frame_index, bit_depth)]))
 
     def enhance_chroma(self, y: np.ndarray, u: np.ndarray, v: np.ndarray, frame_index: int | None = None,
                        bit_depth: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(U, V) of ``enhance_frame`` alone: ``y``, the decoded luma, says what size chroma must have."""
+        return tuple(self._run(self._chroma_plans(y, u, v, frame_index, bit_depth)))
+
+    def _chroma_plans(self, y, u, v, frame_index, bit_depth) -> list:
         if not self.chroma:
-            return u, v
-        y, fmt, out = np.asarray(y), self.table.chroma_format, []
+            return [(u, []), (v, [])]
+        y, fmt, plans = np.asarray(y), self.table.chroma_format, []
         for name, plane in (("u", np.asarray(u)), ("v", np.asarray(v))):
             want = tiers.plane_size(y.shape[1], y.shape[0], fmt, name)[::-1] if y.ndim == 2 else None
             if plane.shape != want or plane.dtype != y.dtype:
@@ -306,8 +323,8 @@ class Enhancer:
                                          f"{layout.CHROMA_FORMATS[fmt]} chroma of this luma is "
                                          f"{want[::-1] if want else '?'} {y.dtype}")
             child = self.chroma.get(name)
-            out.append(child.enhance(plane, frame_index, bit_depth) if child is not None else plane)
-        return out[0], out[1]
+            plans.append(child._plan(plane, frame_index, bit_depth, None) if child is not None else (plane, []))
+        return plans
 
     def enhance_region(self, luma: np.ndarray, box: tuple[int, int, int, int], frame_index: int | None = None,
                        bit_depth: int | None = None) -> np.ndarray:
@@ -321,6 +338,20 @@ class Enhancer:
         return self._enhance(luma, frame_index, bit_depth, (y0, y1, x0, x1))
 
     def _enhance(self, luma, frame_index, bit_depth, box) -> np.ndarray:
+        return self._run([self._plan(luma, frame_index, bit_depth, box)])[0]
+
+    def _run(self, plans: list) -> list[np.ndarray]:
+        """The planes of ``plans`` ((plane, its jobs) each), every job of every plane run at once on the workers:
+        one frame's luma bands, U and V share the cores to the end (plane after plane, each waiting for its last
+        band, took 1.04x as long at 1080p)."""
+        if not all(_at_once([job for _, jobs in plans for job in jobs], self._workers)):
+            # a degenerate (hostile) model overflowing float32: never a garbage frame
+            raise FormatError("the EL's model gives non-finite values on this frame")
+        return [plane for plane, _ in plans]
+
+    def _plan(self, luma, frame_index, bit_depth, box) -> tuple[np.ndarray, list]:
+        """The enhanced plane (or ``box`` of it) to be, and the jobs that fill it, each answering whether its
+        values were finite: bands of rows of the plane, each run with the halo and finishing its own rows."""
         luma = np.asarray(luma)
         bit_depth = _bit_depth(luma, bit_depth or self.el.bit_depth)
         self.el.check_frame(luma.shape[0], luma.shape[1], bit_depth)
@@ -329,21 +360,11 @@ class Enhancer:
         index = self._group_index(frame_index)
         y0, y1, x0, x1 = box or (0, luma.shape[0], 0, luma.shape[1])
         if index is None:
-            return luma[y0:y1, x0:x1].copy()
+            return luma[y0:y1, x0:x1].copy(), []
         ry0, rx0 = (max(0, v - self.halo) // self.block * self.block for v in (y0, x0))
         region = luma[ry0:min(luma.shape[0], y1 + self.halo), rx0:min(luma.shape[1], x1 + self.halo)]
         peak = np.float32((1 << bit_depth) - 1)
-        if self._as_is(*region.shape):
-            # the samples themselves to the session, divided there (the same float32 values): a quarter of the bytes
-            # in, no float plane to write here (the light tier's 1080p frame, calls in random order: 1.03-1.06x the
-            # bare session against 1.05-1.07x with numpy's division)
-            v = _run(self._session(index, bit_depth, region.shape), np.ascontiguousarray(region)[None, None])[0, 0]
-        else:
-            x = _buffer(region.shape)
-            _in_halves(lambda a, b: np.divide(a, peak, out=b, dtype=np.float32), region, x)
-            v = self.run_float(x, index)
-        y = v[y0 - ry0:y1 - ry0, x0 - rx0:x1 - rx0]
-        out = np.empty(y.shape, luma.dtype)
+        out = np.empty((y1 - y0, x1 - x0), luma.dtype)
 
         def to_samples(v, o) -> bool:  # the spec's step 5, in place on this call's own float array
             if not _finite(v):
@@ -352,9 +373,29 @@ class Enhancer:
             np.multiply(v, peak, out=v)
             np.copyto(o, np.rint(v, out=v), casting="unsafe")
             return True
-        if not all(_in_halves(to_samples, y, out)):  # a degenerate (hostile) model overflowing float32:
-            raise FormatError("the EL's model gives non-finite values on this frame")  # never a garbage frame
-        return out
+        if self._as_is(*region.shape):
+            # the samples themselves to the session, divided there (the same float32 values): a quarter of the bytes
+            # in, no float plane to write here (the light tier's 1080p frame, calls in random order: 1.03-1.06x the
+            # bare session against 1.05-1.07x with numpy's division)
+            source, depth = region, bit_depth
+        elif self._whole(*region.shape):  # floats, extended to the block with the input offset (step 2's zeros)
+            h, w = region.shape
+            source, depth = np.full((-(-h // self.block) * self.block, -(-w // self.block) * self.block),
+                                    self.el.arch.input_offset, np.float32), 0
+            np.divide(region, peak, out=source[:h, :w], dtype=np.float32)
+        else:  # tiles that bound the memory, one job: each tile in turn on ONNX Runtime's threads
+            def tiles() -> bool:
+                x = np.divide(region, peak, dtype=np.float32)
+                return all(_in_halves(to_samples, self.run_float(x, index)[y0 - ry0:y1 - ry0, x0 - rx0:x1 - rx0],
+                                      out))
+            return out, [tiles]
+        spans, session = self._bands(index, depth, *source.shape)
+
+        def band(b0: int, b1: int, r0: int, r1: int) -> bool:  # rows b0..b1 of the region, run on r0..r1
+            v = _run(session, np.ascontiguousarray(source[r0:r1])[None, None])[0, 0]
+            a, b = max(ry0 + b0, y0), min(ry0 + b1, y1)  # the box's rows among them
+            return a >= b or to_samples(v[a - ry0 - r0:b - ry0 - r0, x0 - rx0:x1 - rx0], out[a - y0:b - y0])
+        return out, [partial(band, *span) for span in spans]
 
     def enhance_frames(self, frames: Iterable[np.ndarray], start: int = 0) -> Iterator[np.ndarray]:
         """Each frame enhanced by its group's model (frame numbers count from ``start``)."""
@@ -390,34 +431,77 @@ class Enhancer:
             x = np.pad(x, ((0, -h % self.block), (0, -w % self.block)),
                        constant_values=np.float32(self.el.arch.input_offset))
         spans_y, spans_x = self._tiles(*x.shape, tile)
-        if len(spans_y) == 1 and len(spans_x) == 1:
-            return _run(self._session(group, 0, x.shape), x[None, None])[0, 0, :h, :w]
         out = np.empty_like(x)
+        if len(spans_y) == 1 and len(spans_x) == 1:
+            spans, session = self._bands(group, 0, *x.shape)
+
+            def band(y0: int, y1: int, r0: int, r1: int) -> bool:
+                out[y0:y1] = _run(session, np.ascontiguousarray(x[None, None, r0:r1]))[0, 0, y0 - r0:y1 - r0]
+                return True
+            _at_once([partial(band, *span) for span in spans], self._workers)
+            return out[:h, :w]
+        # tiles one after another, each on ONNX Runtime's threads: the tile bounds the memory of one run
+        session = self._session(group, 0, (spans_y[0][3] - spans_y[0][2], spans_x[0][3] - spans_x[0][2]))
         for y0, y1, ry0, ry1 in spans_y:
             for x0, x1, rx0, rx1 in spans_x:
-                y = _run(self._session(group, 0, (ry1 - ry0, rx1 - rx0)),
-                         np.ascontiguousarray(x[None, None, ry0:ry1, rx0:rx1]))
+                y = _run(session, np.ascontiguousarray(x[None, None, ry0:ry1, rx0:rx1]))
                 out[y0:y1, x0:x1] = y[0, 0, y0 - ry0:y1 - ry0, x0 - rx0:x1 - rx0]
         return out[:h, :w]
 
+    def _bands(self, index: int, bit_depth: int, h: int, w: int) -> tuple[list, ort.InferenceSession]:
+        """The bands of rows an h x w plane runs in, and their session. A band's halo is work done twice: a plane
+        is cut only where each band keeps 8 halos' rows (so that the halo costs less than the 1.17x bands gain
+        over ONNX Runtime's threads), else it runs whole on ONNX Runtime's threads."""
+        count = min(self._workers, h // max(MIN_BAND_ROWS, 8 * self.halo))
+        spans = _spans(h, max(1, count), self.halo, self.block * self._tail_block)
+        return spans, self._session(index, bit_depth, (spans[0][3] - spans[0][2], w), len(spans) > 1)
 
+
+MIN_BAND_ROWS = 64  # no band has fewer rows
 _SECONDS: dict[tuple, float] = {}  # frame_seconds' timings, per process
-_BUFFERS = threading.local()  # each thread's float input planes, by shape: a fresh 8 MB array a frame costs page faults
-
-
-def _buffer(shape: tuple[int, int]) -> np.ndarray:
-    """This thread's float32 input plane of ``shape``, reused from frame to frame (a few shapes: Y, U, V, tiles)."""
-    kept = _BUFFERS.__dict__.setdefault("planes", {})
-    if shape not in kept:
-        if len(kept) >= 4:
-            kept.clear()
-        kept[shape] = np.empty(shape, np.float32)
-    return kept[shape]
 
 
 @lru_cache(maxsize=None)
 def _helper(pid: int) -> ThreadPoolExecutor:  # per process: a forked child inherits no worker thread
     return ThreadPoolExecutor(1, thread_name_prefix="mtvir-convert")
+
+
+def _cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+@lru_cache(maxsize=None)
+def _pool(pid: int, size: int) -> ThreadPoolExecutor:  # per process: a forked child inherits no worker thread
+    return ThreadPoolExecutor(size, thread_name_prefix="mtvir-band")
+
+
+def _at_once(jobs: list, workers: int) -> list:
+    """Each job's answer, the jobs shared out to ``workers`` threads (this one among them), each taking the next
+    job as it ends one; every job has ended when this returns or raises (the first error). Jobs never wait for
+    other jobs, so one pool shared by every Enhancer cannot deadlock."""
+    if workers <= 1 or len(jobs) <= 1:
+        return [job() for job in jobs]
+    answers, lock, todo = [None] * len(jobs), threading.Lock(), iter(enumerate(jobs))
+
+    def drain() -> None:
+        while True:
+            with lock:
+                i, job = next(todo, (None, None))
+            if job is None:
+                return
+            answers[i] = job()
+    helpers = [_pool(os.getpid(), workers - 1).submit(drain) for _ in range(min(workers, len(jobs)) - 1)]
+    try:
+        drain()
+    finally:
+        wait(helpers)
+    for h in helpers:
+        h.result()  # a helper's error
+    return answers
 
 
 def _in_halves(fn, *arrays: np.ndarray) -> list:
