@@ -449,15 +449,20 @@ class Enhancer:
         return out[:h, :w]
 
     def _bands(self, index: int, bit_depth: int, h: int, w: int) -> tuple[list, ort.InferenceSession]:
-        """The bands of rows an h x w plane runs in, and their session. A band's halo is work done twice: a plane
-        is cut only where each band keeps 8 halos' rows (so that the halo costs less than the 1.17x bands gain
-        over ONNX Runtime's threads), else it runs whole on ONNX Runtime's threads."""
-        count = min(self._workers, h // max(MIN_BAND_ROWS, 8 * self.halo))
+        """The bands of rows an h x w plane runs in, and their session. Bands pay for light networks, whose thin
+        convolutions and shuffles ONNX Runtime's threads share out poorly (the light tier's 1080p luma: 1.63x one
+        thread on 2 cores, two bands at once 1.9x); on the full network's wide ones its threads reach 1.88x and
+        two bands, each with its halo of 31 rows, were slower (768x576: 239 against 219 ms). A band's halo is
+        work done twice: a plane is cut only where each band keeps 8 halos' rows, else it runs whole on ONNX
+        Runtime's threads."""
+        cheap = self.el.arch.macs_per_pixel <= BANDS_UP_TO_MACS
+        count = min(self._workers, h // max(MIN_BAND_ROWS, 8 * self.halo)) if cheap else 1
         spans = _spans(h, max(1, count), self.halo, self.block * self._tail_block)
         return spans, self._session(index, bit_depth, (spans[0][3] - spans[0][2], w), len(spans) > 1)
 
 
-MIN_BAND_ROWS = 64  # no band has fewer rows
+MIN_BAND_ROWS = 128  # no band has fewer rows (a QCIF plane ran 1.3x slower in two bands of 72)
+BANDS_UP_TO_MACS = 4096  # networks of at most this many MAC a pixel run in bands (the light tier's: 864)
 _SECONDS: dict[tuple, float] = {}  # frame_seconds' timings, per process
 
 
