@@ -314,7 +314,7 @@ class Enhancer:
 
     def _chroma_plans(self, y, u, v, frame_index, bit_depth) -> list:
         if not self.chroma:
-            return [(u, []), (v, [])]
+            return [(u, [], False), (v, [], False)]
         y, fmt, plans = np.asarray(y), self.table.chroma_format, []
         for name, plane in (("u", np.asarray(u)), ("v", np.asarray(v))):
             want = tiers.plane_size(y.shape[1], y.shape[0], fmt, name)[::-1] if y.ndim == 2 else None
@@ -323,7 +323,7 @@ class Enhancer:
                                          f"{layout.CHROMA_FORMATS[fmt]} chroma of this luma is "
                                          f"{want[::-1] if want else '?'} {y.dtype}")
             child = self.chroma.get(name)
-            plans.append(child._plan(plane, frame_index, bit_depth, None) if child is not None else (plane, []))
+            plans.append(child._plan(plane, frame_index, bit_depth, None) if child is not None else (plane, [], False))
         return plans
 
     def enhance_region(self, luma: np.ndarray, box: tuple[int, int, int, int], frame_index: int | None = None,
@@ -341,17 +341,19 @@ class Enhancer:
         return self._run([self._plan(luma, frame_index, bit_depth, box)])[0]
 
     def _run(self, plans: list) -> list[np.ndarray]:
-        """The planes of ``plans`` ((plane, its jobs) each), every job of every plane run at once on the workers:
-        one frame's luma bands, U and V share the cores to the end (plane after plane, each waiting for its last
-        band, took 1.04x as long at 1080p)."""
-        if not all(_at_once([job for _, jobs in plans for job in jobs], self._workers)):
+        """The planes of ``plans`` ((plane, its jobs, whether they are bands) each): jobs on ONNX Runtime's threads
+        one after another, then every band of every plane at once on the workers (one frame's luma bands, U and V
+        share the cores to the end: plane after plane, each waiting for its last band, took 1.04x as long)."""
+        alone = [job() for _, jobs, banded in plans if not banded for job in jobs]
+        if not all(alone + _at_once([job for _, jobs, banded in plans if banded for job in jobs], self._workers)):
             # a degenerate (hostile) model overflowing float32: never a garbage frame
             raise FormatError("the EL's model gives non-finite values on this frame")
-        return [plane for plane, _ in plans]
+        return [plane for plane, _, _ in plans]
 
-    def _plan(self, luma, frame_index, bit_depth, box) -> tuple[np.ndarray, list]:
-        """The enhanced plane (or ``box`` of it) to be, and the jobs that fill it, each answering whether its
-        values were finite: bands of rows of the plane, each run with the halo and finishing its own rows."""
+    def _plan(self, luma, frame_index, bit_depth, box) -> tuple[np.ndarray, list, bool]:
+        """The enhanced plane (or ``box`` of it) to be, the jobs that fill it, each answering whether its values
+        were finite, and whether they are bands (single-threaded runs to share out); bands of rows of the plane,
+        each run with the halo and finishing its own rows."""
         luma = np.asarray(luma)
         bit_depth = _bit_depth(luma, bit_depth or self.el.bit_depth)
         self.el.check_frame(luma.shape[0], luma.shape[1], bit_depth)
@@ -360,7 +362,7 @@ class Enhancer:
         index = self._group_index(frame_index)
         y0, y1, x0, x1 = box or (0, luma.shape[0], 0, luma.shape[1])
         if index is None:
-            return luma[y0:y1, x0:x1].copy(), []
+            return luma[y0:y1, x0:x1].copy(), [], False
         ry0, rx0 = (max(0, v - self.halo) // self.block * self.block for v in (y0, x0))
         region = luma[ry0:min(luma.shape[0], y1 + self.halo), rx0:min(luma.shape[1], x1 + self.halo)]
         peak = np.float32((1 << bit_depth) - 1)
@@ -388,14 +390,14 @@ class Enhancer:
                 x = np.divide(region, peak, dtype=np.float32)
                 return all(_in_halves(to_samples, self.run_float(x, index)[y0 - ry0:y1 - ry0, x0 - rx0:x1 - rx0],
                                       out))
-            return out, [tiles]
+            return out, [tiles], False
         spans, session = self._bands(index, depth, *source.shape)
 
         def band(b0: int, b1: int, r0: int, r1: int) -> bool:  # rows b0..b1 of the region, run on r0..r1
             v = _run(session, np.ascontiguousarray(source[r0:r1])[None, None])[0, 0]
             a, b = max(ry0 + b0, y0), min(ry0 + b1, y1)  # the box's rows among them
             return a >= b or to_samples(v[a - ry0 - r0:b - ry0 - r0, x0 - rx0:x1 - rx0], out[a - y0:b - y0])
-        return out, [partial(band, *span) for span in spans]
+        return out, [partial(band, *span) for span in spans], len(spans) > 1
 
     def enhance_frames(self, frames: Iterable[np.ndarray], start: int = 0) -> Iterator[np.ndarray]:
         """Each frame enhanced by its group's model (frame numbers count from ``start``)."""
