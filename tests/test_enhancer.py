@@ -130,6 +130,16 @@ def test_bands_of_rows_at_once_equal_one_run(light_el, strong):
         assert any(k[3] for k in two._sessions) == banded and not any(k[3] for k in one._sessions)
         box = (h // 2 - 7, h // 2 + 9, 3, w - 5)  # a box across the bands' seam
         assert np.array_equal(two.enhance_region(luma, box), one.enhance(luma)[box[0]:box[1], box[2]:box[3]])
+    # a whole frame of the light tier: luma in bands, U and V each whole beside the other, all at once
+    refs = [next(r for r in m.references.starting_points("light", classes=False, plane=p) if r.name.endswith("qp37"))
+            for p in ("luma", "chroma")]
+    h, w = 300, 404
+    y, uv = (m.write(r.arch, [(0, 1, r.params, m.Coding())], r, w // s, h // s, 8, 1) for r, s in zip(refs, (1, 2)))
+    colour = m.tiers.write({"light": {"y": y, "uv": uv}}, "4:2:0")
+    frame_in = (frame(h, w, 1), frame(h // 2, w // 2, 2), frame(h // 2, w // 2, 3))
+    one, two = (m.Enhancer(colour, threads=t) for t in (1, 2))
+    assert all(np.array_equal(a, b) for a, b in zip(one.enhance_frame(*frame_in), two.enhance_frame(*frame_in)))
+    assert [k[3] for k in two.chroma["u"]._sessions] == [True] and len(two._bands(0, 8, h, w, 1)[0]) == 2
 
 
 def test_unshuffle_networks_tiled_equal_whole(light_el):
@@ -200,7 +210,7 @@ def test_a_large_plane_is_converted_exactly_on_either_path_and_non_finite_values
         want = np.rint(np.clip(v, 0, 1) * np.float32(peak)).astype(luma.dtype)
         assert np.array_equal(enh.enhance(luma, bit_depth=depth), want), (depth, tile)
     session_output, enh = v, m.Enhancer(light_el[0][1])  # the whole plane: bands of rows, each one run
-    assert enh._workers == 1 or len(enh._bands(0, 10, 720, 1280)[0]) > 1
+    assert enh._workers == 1 or len(enh._bands(0, 10, 720, 1280, 1)[0]) > 1
 
     def run(session, x, v):  # the session's output for the band of rows it was given (found by its first row)
         top = next(r for r in range(720) if np.array_equal(luma[r], x[0, 0, 0]))

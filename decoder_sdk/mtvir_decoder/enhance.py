@@ -96,6 +96,7 @@ class Enhancer:
         # bands of rows at once, each session single-threaded: ONNX Runtime's own threads in one run of the light
         # tier's 1080p plane gave 1.63x one thread on 2 cores, two bands at once 1.9x. A GPU runs one piece.
         self._workers = 1 if CUDA in self.providers else max(1, threads or _cores())
+        self._beside = 1  # planes whose jobs share the workers with this one's (a chroma model's: U and V, 2)
         self.chroma: dict[str, Enhancer] = {}  # plane ("u", "v") -> the Enhancer of its model
         if not tiers.is_tiered(data):  # an EL v1/v2: read once, its own table
             self._use(tiers.read(data, reference, None if tier == "auto" else tier))
@@ -136,7 +137,7 @@ class Enhancer:
         child = object.__new__(Enhancer)
         child.precision, child.providers, child.tile, child._threads, child._workers = (
             self.precision, self.providers, self.tile, self._threads, self._workers)
-        child.table, child.chroma = self.table, {}
+        child.table, child.chroma, child._beside = self.table, {}, 2
         child._use(el)
         return child
 
@@ -151,7 +152,7 @@ class Enhancer:
         if el.groups:  # ready to run when the constructor returns: the session the EL's frames will take
             h, w = el.height, el.width
             if h and w and self._as_is(h, w):
-                self._bands(0, el.bit_depth, h, w)
+                self._bands(0, el.bit_depth, h, w, self._beside)
             else:
                 self._session(0)
 
@@ -352,8 +353,8 @@ class Enhancer:
 
     def _plan(self, luma, frame_index, bit_depth, box) -> tuple[np.ndarray, list, bool]:
         """The enhanced plane (or ``box`` of it) to be, the jobs that fill it, each answering whether its values
-        were finite, and whether they are bands (single-threaded runs to share out); bands of rows of the plane,
-        each run with the halo and finishing its own rows."""
+        were finite, and whether they are single-threaded runs to share out; bands of rows of the plane, each run
+        with the halo and finishing its own rows."""
         luma = np.asarray(luma)
         bit_depth = _bit_depth(luma, bit_depth or self.el.bit_depth)
         self.el.check_frame(luma.shape[0], luma.shape[1], bit_depth)
@@ -391,13 +392,13 @@ class Enhancer:
                 return all(_in_halves(to_samples, self.run_float(x, index)[y0 - ry0:y1 - ry0, x0 - rx0:x1 - rx0],
                                       out))
             return out, [tiles], False
-        spans, session = self._bands(index, depth, *source.shape)
+        spans, session, shared = self._bands(index, depth, *source.shape, self._beside)
 
         def band(b0: int, b1: int, r0: int, r1: int) -> bool:  # rows b0..b1 of the region, run on r0..r1
             v = _run(session, np.ascontiguousarray(source[r0:r1])[None, None])[0, 0]
             a, b = max(ry0 + b0, y0), min(ry0 + b1, y1)  # the box's rows among them
             return a >= b or to_samples(v[a - ry0 - r0:b - ry0 - r0, x0 - rx0:x1 - rx0], out[a - y0:b - y0])
-        return out, [partial(band, *span) for span in spans], len(spans) > 1
+        return out, [partial(band, *span) for span in spans], shared
 
     def enhance_frames(self, frames: Iterable[np.ndarray], start: int = 0) -> Iterator[np.ndarray]:
         """Each frame enhanced by its group's model (frame numbers count from ``start``)."""
@@ -435,7 +436,7 @@ class Enhancer:
         spans_y, spans_x = self._tiles(*x.shape, tile)
         out = np.empty_like(x)
         if len(spans_y) == 1 and len(spans_x) == 1:
-            spans, session = self._bands(group, 0, *x.shape)
+            spans, session, _ = self._bands(group, 0, *x.shape, 1)
 
             def band(y0: int, y1: int, r0: int, r1: int) -> bool:
                 out[y0:y1] = _run(session, np.ascontiguousarray(x[None, None, r0:r1]))[0, 0, y0 - r0:y1 - r0]
@@ -450,17 +451,20 @@ class Enhancer:
                 out[y0:y1, x0:x1] = y[0, 0, y0 - ry0:y1 - ry0, x0 - rx0:x1 - rx0]
         return out[:h, :w]
 
-    def _bands(self, index: int, bit_depth: int, h: int, w: int) -> tuple[list, ort.InferenceSession]:
-        """The bands of rows an h x w plane runs in, and their session. Bands pay for light networks, whose thin
-        convolutions and shuffles ONNX Runtime's threads share out poorly (the light tier's 1080p luma: 1.63x one
-        thread on 2 cores, two bands at once 1.9x); on the full network's wide ones its threads reach 1.88x and
-        two bands, each with its halo of 31 rows, were slower (768x576: 239 against 219 ms). A band's halo is
-        work done twice: a plane is cut only where each band keeps 8 halos' rows, else it runs whole on ONNX
-        Runtime's threads."""
-        cheap = self.el.arch.macs_per_pixel <= BANDS_UP_TO_MACS
-        count = min(self._workers, h // max(MIN_BAND_ROWS, 8 * self.halo)) if cheap else 1
+    def _bands(self, index: int, bit_depth: int, h: int, w: int, beside: int
+               ) -> tuple[list, ort.InferenceSession, bool]:
+        """The bands of rows an h x w plane runs in, their session, and whether it is single-threaded (its runs
+        share the workers with each other or, ``beside`` > 1, with other planes'). Bands pay for light networks,
+        whose thin convolutions and shuffles ONNX Runtime's threads share out poorly (the light tier's 1080p luma:
+        1.63x one thread on 2 cores, two bands at once 1.9x); on the full network's wide ones its threads reach
+        1.88x and two bands, each with its halo of 31 rows, were slower (768x576: 239 against 219 ms). A band's
+        halo is work done twice: a plane is cut only where each band keeps 8 halos' rows. U and V (a quarter of a
+        4:2:0 frame each) run whole beside each other on 2 cores: 0.97x the time in bands."""
+        cheap = self._workers > 1 and self.el.arch.macs_per_pixel <= BANDS_UP_TO_MACS
+        count = min(self._workers // beside, h // max(MIN_BAND_ROWS, 8 * self.halo)) if cheap else 1
         spans = _spans(h, max(1, count), self.halo, self.block * self._tail_block)
-        return spans, self._session(index, bit_depth, (spans[0][3] - spans[0][2], w), len(spans) > 1)
+        shared = cheap and (len(spans) > 1 or beside > 1)
+        return spans, self._session(index, bit_depth, (spans[0][3] - spans[0][2], w), shared), shared
 
 
 MIN_BAND_ROWS = 128  # no band has fewer rows (a QCIF plane ran 1.3x slower in two bands of 72)
