@@ -275,8 +275,8 @@ def _failing_session(source: str = "luma"):
 def test_a_runtime_failure_mid_stream_falls_back_to_the_base_layer(shipped):
     el, luma = two_group_el(shipped, 48, 40, 8, 3), frame(40, 48, 1)
     enhancer = m.Enhancer(el)
-    failing = {(0, depth, aligned, banded): _failing_session("samples" if depth else "luma")
-               for depth in (0, 8) for aligned in (False, True) for banded in (False, True)}
+    failing = {(0, depth, aligned, shared): _failing_session("samples" if depth else "luma")
+               for depth in (0, 8) for aligned in (False, True) for shared in (False, True)}
     enhancer._sessions.update(failing)
     with pytest.raises(m.RuntimeProviderError, match="ONNX Runtime failed on a frame"):
         enhancer.enhance(luma, 0)

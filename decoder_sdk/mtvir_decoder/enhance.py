@@ -146,7 +146,7 @@ class Enhancer:
         self.block = el.arch.block  # tiles start on multiples of it, so they cut the frame's blocks
         self.halo = -(-el.arch.receptive_radius // self.block) * self.block
         # (group, bit depth or 0 for floats, whether planes are multiples of the strided tail's block, whether
-        # runs are single-threaded bands): a player's frames take one or two of them
+        # runs are single-threaded, shared out with others): a player's frames take one or two of them
         self._sessions: dict[tuple[int, int, bool, bool], ort.InferenceSession] = {}
         self._tail_block = graph.tail_block(el.arch)
         if el.groups:  # ready to run when the constructor returns: the session the EL's frames will take
@@ -258,11 +258,11 @@ class Enhancer:
 
     # --- running ------------------------------------------------------------------------------------
     def _session(self, index: int, bit_depth: int = 0, shape: tuple[int, int] = (0, 0),
-                 banded: bool = False) -> ort.InferenceSession:
+                 shared: bool = False) -> ort.InferenceSession:
         """Group ``index``'s session: on float planes, or (``bit_depth``) on samples of that depth; for planes of
-        ``shape``'s alignment (a shape the strided tail's block divides runs without a crop); ``banded``: for runs
+        ``shape``'s alignment (a shape the strided tail's block divides runs without a crop); ``shared``: for runs
         made at once with others, single-threaded."""
-        key = (index, bit_depth, not any(v % self._tail_block for v in shape) and 0 not in shape, banded)
+        key = (index, bit_depth, not any(v % self._tail_block for v in shape) and 0 not in shape, shared)
         if key not in self._sessions:
             group = self.el.groups[index]
             folded = group.params.folded(self.el.arch)
@@ -278,8 +278,8 @@ class Enhancer:
             # process may hold several Enhancers), and spinning threads of one session slowed the next one's run (the
             # light tier's 1080p frame, luma then chroma: 96-105 ms spinning, 50 ms not; each alone the same)
             opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            if banded:
-                opts.intra_op_num_threads = 1  # the Enhancer's bands are the parallelism (_at_once)
+            if shared:
+                opts.intra_op_num_threads = 1  # the Enhancer's jobs are the parallelism (_at_once)
             elif self._threads:
                 opts.intra_op_num_threads = self._threads
             try:
@@ -342,11 +342,12 @@ class Enhancer:
         return self._run([self._plan(luma, frame_index, bit_depth, box)])[0]
 
     def _run(self, plans: list) -> list[np.ndarray]:
-        """The planes of ``plans`` ((plane, its jobs, whether they are bands) each): jobs on ONNX Runtime's threads
-        one after another, then every band of every plane at once on the workers (one frame's luma bands, U and V
-        share the cores to the end: plane after plane, each waiting for its last band, took 1.04x as long)."""
-        alone = [job() for _, jobs, banded in plans if not banded for job in jobs]
-        if not all(alone + _at_once([job for _, jobs, banded in plans if banded for job in jobs], self._workers)):
+        """The planes of ``plans`` ((plane, its jobs, whether they are shared out) each): jobs on ONNX Runtime's
+        threads one after another, then every single-threaded job of every plane at once on the workers (one frame's
+        luma bands, U and V share the cores to the end: plane after plane, each waiting for its last band, took
+        1.04x as long)."""
+        alone = [job() for _, jobs, shared in plans if not shared for job in jobs]
+        if not all(alone + _at_once([job for _, jobs, shared in plans if shared for job in jobs], self._workers)):
             # a degenerate (hostile) model overflowing float32: never a garbage frame
             raise FormatError("the EL's model gives non-finite values on this frame")
         return [plane for plane, _, _ in plans]
@@ -396,8 +397,9 @@ class Enhancer:
 
         def band(b0: int, b1: int, r0: int, r1: int) -> bool:  # rows b0..b1 of the region, run on r0..r1
             v = _run(session, np.ascontiguousarray(source[r0:r1])[None, None])[0, 0]
-            a, b = max(ry0 + b0, y0), min(ry0 + b1, y1)  # the box's rows among them
-            return a >= b or to_samples(v[a - ry0 - r0:b - ry0 - r0, x0 - rx0:x1 - rx0], out[a - y0:b - y0])
+            top, bottom = max(ry0 + b0, y0), min(ry0 + b1, y1)  # the box's rows among them, in the plane
+            return top >= bottom or to_samples(v[top - ry0 - r0:bottom - ry0 - r0, x0 - rx0:x1 - rx0],
+                                               out[top - y0:bottom - y0])
         return out, [partial(band, *span) for span in spans], shared
 
     def enhance_frames(self, frames: Iterable[np.ndarray], start: int = 0) -> Iterator[np.ndarray]:
