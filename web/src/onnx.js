@@ -1,6 +1,8 @@
-// The network as an ONNX model (the SDK's graph.py, the same nodes): standard ops only, written as protobuf bytes
-// (field numbers of onnx.proto, IR 8, opset 17) for ONNX Runtime Web. Input "luma" float32 [1, 1, H, W] in [0, 1],
-// H and W multiples of the network's block; output "enhanced", same shape, not yet clipped.
+// The network as an ONNX model (the SDK's graph.py, the same nodes but for its strided tail: on ONNX Runtime Web's
+// WASM kernels that ran the light network 1.11-1.13x slower at 720p, so the last convolution and its shuffle stay as
+// the descriptor says): standard ops only, written as protobuf bytes (field numbers of onnx.proto, IR 8, opset 17)
+// for ONNX Runtime Web. Input "luma" float32 [1, 1, H, W] in [0, 1], H and W multiples of the network's block;
+// output "enhanced", same shape, not yet clipped.
 import { OP } from "./format.js";
 
 const FLOAT = 1, INT64 = 7, INTS_ATTR = 7, INT_ATTR = 2, STRING_ATTR = 3;
