@@ -1,7 +1,7 @@
 """Probe, before building it: does a chroma network gain more when it reads the co-located luma (JVET's filters)?
 
     python bench/chroma_guide_probe.py [--qp 37] [--steps 12000] [--convs 3] [--guides none,luma,highpass]
-                                       [--frames 16] [--online 600] [--clips CLIP ...]
+                                       [--frames 16] [--online 600] [--clips CLIP ...] [--shape light|full]
 
 Trains, on the same patches and steps, networks for U and V (one model for both planes, as ``--planes yuv``) that
 work at half the chroma resolution (chroma unshuffled by 2: 4 channels) with 16 channels, ``convs`` 3x3
@@ -12,6 +12,11 @@ and V planes of its frames against the originals); then each network alone on cl
 ``online`` steps on each clip's own frames (what the EL's online learning does, its bytes not counted): delta
 PSNR-U and -V (of the mean per-frame PSNR), x265 RA at the QP. What it says is a guide's worth at equal training,
 not a shippable model's gain (no quantization, no rate).
+
+``--shape full``: the full tier's chroma network instead, started from the shipped chroma reference of the QP's band
+(float, at the chroma grid), each network fine-tuned ``steps`` steps on the corpus (lr 1e-4); a guided one adds to
+its first convolution a 3x3 convolution (zero at the start) of the luma's high-pass (the luma less its 5x5 mean)
+unshuffled by 2 onto the chroma grid (4 channels): what a guide could add to the default tier.
 """
 from __future__ import annotations
 
@@ -25,7 +30,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from mtvir_decoder import references
+from mtvir_decoder.descriptor import ADD, CONV, SE, SHUFFLE, UNSHUFFLE
 from mtvir_encoder import bl, data
+from mtvir_encoder.network import Network, box_mean
 
 MARGIN = 4  # loss on the patch minus this border (at the half-chroma grid)
 
@@ -53,6 +61,42 @@ class ChromaNet(torch.nn.Module):
             if i < len(self.convs) - 1:
                 x = F.relu(x)
         return c + F.pixel_shuffle(x, 2)
+
+
+class FullChromaNet(torch.nn.Module):
+    """The shipped full chroma reference of the band (float), with a guide injected at its first convolution."""
+
+    def __init__(self, qp: int, guide: str = ""):
+        super().__init__()
+        ref = next(r for r in references.starting_points("full", classes=False, plane="chroma")
+                   if r.name.endswith(f"qp{qp}"))
+        self.net = Network(ref.arch).load_params(ref.params)
+        self.net.quantize = False
+        self.guide = guide
+        first = next(n for n in ref.arch.nodes if n.op == CONV and n.a == 0)
+        self.inject = torch.nn.Conv2d(4, ref.arch.layers[first.b].cout, 3, padding=1) if guide else None
+        if guide:
+            torch.nn.init.zeros_(self.inject.weight)
+            torch.nn.init.zeros_(self.inject.bias)
+
+    def forward(self, c: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        arch = self.net.arch
+        outs = [c - arch.input_offset]
+        for n in arch.nodes:
+            if n.op == CONV:
+                v = self.net.convs[n.b](outs[n.a])
+                if n.a == 0 and self.guide:
+                    v = v + self.inject(F.pixel_unshuffle(y - box_mean(y, 5), 2))
+                outs.append(F.relu(v) if n.c else v)
+            elif n.op == ADD:
+                v = outs[n.a] + outs[n.b]
+                outs.append(F.relu(v) if n.c else v)
+            elif n.op == SE:
+                src = outs[n.a]
+                outs.append(src * torch.sigmoid(self.net.convs[n.b](box_mean(src, n.c))))
+            elif n.op in (UNSHUFFLE, SHUFFLE):
+                raise ValueError("the full chroma network has no reshapes")
+        return c + outs[-1]
 
 
 def aligned(recon: bl.Video, video: bl.Video) -> list[tuple[np.ndarray, ...]]:
@@ -134,6 +178,8 @@ def main() -> None:
                    "(the decoded luma unshuffled by 4), highpass (each 4x4 block of it minus its mean)")
     p.add_argument("--frames", type=int, default=16, help="frames of each evaluation clip")
     p.add_argument("--clips", nargs="*", type=Path, help="evaluation clips (default: carphone and bigbuckbunny)")
+    p.add_argument("--shape", choices=("light", "full"), default="light",
+                   help="the light shape trained from near the identity, or the full chroma reference fine-tuned")
     p.add_argument("--online", type=int, default=600, help="then steps of learning on each clip's own frames, as "
                    "the EL's online learning does (0: none)")
     a = p.parse_args()
@@ -147,19 +193,28 @@ def main() -> None:
     head = [f"{n} U / V" for n in names] + ([f"{n} U / V, {a.online} steps on it" for n in names] if a.online else [])
     print("\n| network | MAC per chroma sample | parameters | " + " | ".join(head) + " | train s |")
     print("|---|---|---|" + "---|" * len(head) + "---|")
-    for convs in map(int, a.convs.split(",")):
+    for convs in map(int, a.convs.split(",")) if a.shape == "light" else [0]:
         for guide in a.guides.split(","):
-            net = ChromaNet(convs, "" if guide == "none" else guide)
-            macs = sum(c.weight.numel() for c in net.convs) // 4
+            guide = "" if guide == "none" else guide
+            if a.shape == "full":
+                net = FullChromaNet(a.qp, guide)
+                macs = net.net.arch.macs_per_pixel + (net.inject.weight.numel() if guide else 0)
+            else:
+                net = ChromaNet(convs, guide)
+                macs = sum(c.weight.numel() for c in net.convs) // 4
             t = time.time()
-            train(net, pairs, a.steps)
+            if a.shape == "full":
+                train(net, pairs, a.steps, patch=48, batch_size=16, lr=1e-4)
+            else:
+                train(net, pairs, a.steps)
             seconds = time.time() - t
             gains = [gain(net, c) for c in clips]
             for c in clips if a.online else []:
                 fitted = copy.deepcopy(net)
                 train(fitted, c, a.online, patch=32, lr=2e-4)
                 gains.append(gain(fitted, c))
-            print(f"| {convs} convs{'' if guide == 'none' else ', guided by ' + guide} | {macs:,} | "
+            label = f"{convs} convs" if a.shape == "light" else "the full chroma reference"
+            print(f"| {label}{'' if not guide else ', guided by ' + guide} | {macs:,} | "
                   f"{sum(x.numel() for x in net.parameters()):,} | "
                   + " | ".join(f"{u:+.3f} / {v:+.3f} dB" for u, v in gains) + f" | {seconds:.0f} |", flush=True)
 
