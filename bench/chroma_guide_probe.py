@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from mtvir_decoder import references
-from mtvir_decoder.descriptor import ADD, CONV, SE, SHUFFLE, UNSHUFFLE
+from mtvir_decoder.descriptor import CONV
 from mtvir_encoder import bl, data
 from mtvir_encoder.network import Network, box_mean
 
@@ -63,8 +63,21 @@ class ChromaNet(torch.nn.Module):
         return c + F.pixel_shuffle(x, 2)
 
 
+class GuidedConv(torch.nn.Module):
+    """A convolution plus a 3x3 one (zero at the start) of the guide set before each forward."""
+
+    def __init__(self, conv: torch.nn.Module, cout: int):
+        super().__init__()
+        self.conv, self.inject, self.guide = conv, torch.nn.Conv2d(4, cout, 3, padding=1), None
+        torch.nn.init.zeros_(self.inject.weight)
+        torch.nn.init.zeros_(self.inject.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x) + self.inject(self.guide)
+
+
 class FullChromaNet(torch.nn.Module):
-    """The shipped full chroma reference of the band (float), with a guide injected at its first convolution."""
+    """The shipped full chroma reference of the band (float), its first convolution guided (or not)."""
 
     def __init__(self, qp: int, guide: str = ""):
         super().__init__()
@@ -73,30 +86,15 @@ class FullChromaNet(torch.nn.Module):
         self.net = Network(ref.arch).load_params(ref.params)
         self.net.quantize = False
         self.guide = guide
-        first = next(n for n in ref.arch.nodes if n.op == CONV and n.a == 0)
-        self.inject = torch.nn.Conv2d(4, ref.arch.layers[first.b].cout, 3, padding=1) if guide else None
+        first = next(n for n in ref.arch.nodes if n.op == CONV and n.a == 0).b
+        self.inject = GuidedConv(self.net.convs[first], ref.arch.layers[first].cout) if guide else None
         if guide:
-            torch.nn.init.zeros_(self.inject.weight)
-            torch.nn.init.zeros_(self.inject.bias)
+            self.net.convs[first] = self.inject
 
     def forward(self, c: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        arch = self.net.arch
-        outs = [c - arch.input_offset]
-        for n in arch.nodes:
-            if n.op == CONV:
-                v = self.net.convs[n.b](outs[n.a])
-                if n.a == 0 and self.guide:
-                    v = v + self.inject(F.pixel_unshuffle(y - box_mean(y, 5), 2))
-                outs.append(F.relu(v) if n.c else v)
-            elif n.op == ADD:
-                v = outs[n.a] + outs[n.b]
-                outs.append(F.relu(v) if n.c else v)
-            elif n.op == SE:
-                src = outs[n.a]
-                outs.append(src * torch.sigmoid(self.net.convs[n.b](box_mean(src, n.c))))
-            elif n.op in (UNSHUFFLE, SHUFFLE):
-                raise ValueError("the full chroma network has no reshapes")
-        return c + outs[-1]
+        if self.guide:  # the luma less its 5x5 mean, unshuffled by 2 onto the chroma grid
+            self.inject.guide = F.pixel_unshuffle(y - box_mean(y, 5), 2)
+        return self.net(c)
 
 
 def aligned(recon: bl.Video, video: bl.Video) -> list[tuple[np.ndarray, ...]]:
@@ -198,7 +196,7 @@ def main() -> None:
             guide = "" if guide == "none" else guide
             if a.shape == "full":
                 net = FullChromaNet(a.qp, guide)
-                macs = net.net.arch.macs_per_pixel + (net.inject.weight.numel() if guide else 0)
+                macs = net.net.arch.macs_per_pixel + (net.inject.inject.weight.numel() if guide else 0)
             else:
                 net = ChromaNet(convs, guide)
                 macs = sum(c.weight.numel() for c in net.convs) // 4
